@@ -1,0 +1,497 @@
+//! Events: names, typed event objects, error events and "any event".
+
+use std::any::type_name;
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// A typed event object: a value whose type names the event.
+///
+/// Emitting an `Event` with [`EventEmitter::emit_event`](crate::EventEmitter::emit_event)
+/// runs the handlers linked to [`Event::name`]; each receives the value as its payload.
+/// The name defaults to the type's own name without its module path
+/// (`OrderCreated` for `shop::OrderCreated`), as Pyventus names dataclass events after
+/// their class. Override [`Event::name`] to choose another.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{Event, EventLinker, TokioEventEmitter};
+///
+/// #[derive(Debug, Clone)]
+/// struct OrderCreated {
+///     id: u64,
+/// }
+///
+/// impl Event for OrderCreated {}
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker
+///     .on_event::<OrderCreated>()
+///     .subscribe(|order: &OrderCreated| assert_eq!(order.id, 7))?;
+///
+/// let emitter = TokioEventEmitter::with_linker(&linker);
+/// emitter.emit_event(OrderCreated { id: 7 })?;
+/// assert_eq!(OrderCreated::name(), "OrderCreated");
+/// # Ok(())
+/// # }
+/// ```
+pub trait Event: Send + Sync + 'static {
+    /// The name handlers are linked to. Defaults to the type's name without its path.
+    fn name() -> &'static str
+    where
+        Self: Sized,
+    {
+        short_type_name::<Self>()
+    }
+}
+
+/// The name of a type without its module path: `OrderCreated` for
+/// `shop::OrderCreated`, `Wrapper<u8>` for `a::Wrapper<u8>`.
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = type_name::<T>();
+    // Only the path before the first generic argument list counts.
+    let head = full.find('<').map_or(full, |i| &full[..i]);
+    match head.rfind("::") {
+        Some(i) => &full[i + 2..],
+        None => full,
+    }
+}
+
+/// A validated, non-empty event name that is cheap to clone.
+///
+/// Every event is linked and emitted by name: string events directly, typed
+/// events and error events by the name of their type.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::EventName;
+///
+/// let name = EventName::new("StringEvent").unwrap();
+/// assert_eq!(name, "StringEvent");
+/// assert!(EventName::new("").is_err());
+/// ```
+#[derive(Clone)]
+pub struct EventName(NameRepr);
+
+#[derive(Clone)]
+enum NameRepr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl EventName {
+    /// Checks and wraps a name.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`InvalidEventName`] if `name` is empty.
+    pub fn new(name: impl AsRef<str>) -> Result<Self, InvalidEventName> {
+        let name = name.as_ref();
+        if name.is_empty() {
+            return Err(InvalidEventName { _priv: () });
+        }
+        Ok(Self(NameRepr::Shared(Arc::from(name))))
+    }
+
+    pub(crate) fn from_static(name: &'static str) -> Self {
+        Self(NameRepr::Static(name))
+    }
+
+    pub(crate) fn from_arc(name: Arc<str>) -> Self {
+        Self(NameRepr::Shared(name))
+    }
+
+    /// The name as a string slice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let name = ventus::EventName::new("Ping").unwrap();
+    /// assert_eq!(name.as_str(), "Ping");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            NameRepr::Static(s) => s,
+            NameRepr::Shared(s) => s,
+        }
+    }
+
+    pub(crate) fn into_arc(self) -> Arc<str> {
+        match self.0 {
+            NameRepr::Static(s) => Arc::from(s),
+            NameRepr::Shared(s) => s,
+        }
+    }
+}
+
+impl Deref for EventName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for EventName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for EventName {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for EventName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for EventName {}
+
+impl PartialEq<str> for EventName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EventName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for EventName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for EventName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for EventName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error returned by [`EventName::new`] for an empty name.
+///
+/// # Examples
+///
+/// ```
+/// let err = ventus::EventName::new("").unwrap_err();
+/// assert!(err.to_string().contains("empty"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEventName {
+    _priv: (),
+}
+
+impl fmt::Display for InvalidEventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("event name is empty; give the event a non-empty name")
+    }
+}
+
+impl std::error::Error for InvalidEventName {}
+
+/// What a handler can be linked to: a named event, or every event of a linker.
+///
+/// Names are checked when they are used: an empty name makes
+/// [`subscribe`](crate::SubscribeBuilder::subscribe) fail with
+/// [`SubscribeError::EmptyEventName`](crate::SubscribeError::EmptyEventName).
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{Event, EventTarget};
+///
+/// struct Shutdown;
+/// impl Event for Shutdown {}
+///
+/// assert_eq!(EventTarget::from("Ping"), EventTarget::named("Ping"));
+/// assert_eq!(EventTarget::event::<Shutdown>(), EventTarget::named("Shutdown"));
+/// assert_ne!(EventTarget::Any, EventTarget::named("Ping"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EventTarget {
+    /// The event with this name. Typed events and error events are named after their type.
+    Named(Arc<str>),
+    /// Every event emitted through the linker (Pyventus's `...`).
+    Any,
+}
+
+impl EventTarget {
+    /// The event with this name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let target = ventus::EventTarget::named("Ping");
+    /// assert_eq!(target.name(), Some("Ping"));
+    /// ```
+    pub fn named(name: impl AsRef<str>) -> Self {
+        Self::Named(Arc::from(name.as_ref()))
+    }
+
+    /// The event named after the [`Event`] type `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// struct Tick;
+    /// impl ventus::Event for Tick {}
+    /// assert_eq!(ventus::EventTarget::event::<Tick>().name(), Some("Tick"));
+    /// ```
+    pub fn event<E: Event>() -> Self {
+        Self::Named(Arc::from(E::name()))
+    }
+
+    /// The event named after the error type `E`, as emitted by
+    /// [`EventEmitter::emit_error`](crate::EventEmitter::emit_error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let target = ventus::EventTarget::error::<std::fmt::Error>();
+    /// assert_eq!(target.name(), Some("Error"));
+    /// ```
+    pub fn error<E: std::error::Error + Send + Sync + 'static>() -> Self {
+        Self::Named(Arc::from(short_type_name::<E>()))
+    }
+
+    /// The name of a named target, `None` for [`EventTarget::Any`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(ventus::EventTarget::Any.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Named(name) => Some(name),
+            Self::Any => None,
+        }
+    }
+}
+
+impl fmt::Debug for EventTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Named(name) => fmt::Debug::fmt(&**name, f),
+            Self::Any => f.write_str("Any"),
+        }
+    }
+}
+
+impl fmt::Display for EventTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Named(name) => f.write_str(name),
+            Self::Any => f.write_str("any event"),
+        }
+    }
+}
+
+impl From<&str> for EventTarget {
+    fn from(name: &str) -> Self {
+        Self::named(name)
+    }
+}
+
+impl From<String> for EventTarget {
+    fn from(name: String) -> Self {
+        Self::Named(Arc::from(name))
+    }
+}
+
+impl From<&String> for EventTarget {
+    fn from(name: &String) -> Self {
+        Self::named(name)
+    }
+}
+
+impl From<EventName> for EventTarget {
+    fn from(name: EventName) -> Self {
+        Self::Named(name.into_arc())
+    }
+}
+
+impl From<&EventName> for EventTarget {
+    fn from(name: &EventName) -> Self {
+        Self::from(name.clone())
+    }
+}
+
+impl<P> From<EventKey<P>> for EventTarget {
+    fn from(key: EventKey<P>) -> Self {
+        Self::Named(Arc::from(key.name))
+    }
+}
+
+/// One or several events to link a handler to, for [`EventLinker::on`](crate::EventLinker::on).
+///
+/// Implemented for a single name or [`EventTarget`] and for arrays, slices and
+/// vectors of them, so `linker.on("A")` and `linker.on(["A", "B"])` both work.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventTarget, IntoEvents};
+///
+/// assert_eq!("A".into_events(), vec![EventTarget::named("A")]);
+/// assert_eq!(["A", "B"].into_events().len(), 2);
+/// ```
+pub trait IntoEvents {
+    /// The targets, in the order given.
+    fn into_events(self) -> Vec<EventTarget>;
+}
+
+macro_rules! into_events_for {
+    ($($ty:ty),* $(,)?) => {$(
+        impl IntoEvents for $ty {
+            fn into_events(self) -> Vec<EventTarget> {
+                vec![EventTarget::from(self)]
+            }
+        }
+
+        impl<const N: usize> IntoEvents for [$ty; N] {
+            fn into_events(self) -> Vec<EventTarget> {
+                self.into_iter().map(EventTarget::from).collect()
+            }
+        }
+
+        impl IntoEvents for Vec<$ty> {
+            fn into_events(self) -> Vec<EventTarget> {
+                self.into_iter().map(EventTarget::from).collect()
+            }
+        }
+
+        impl IntoEvents for &[$ty] {
+            fn into_events(self) -> Vec<EventTarget> {
+                self.iter().cloned().map(EventTarget::from).collect()
+            }
+        }
+    )*};
+}
+
+into_events_for!(&str, String, EventTarget, EventName);
+
+impl IntoEvents for &String {
+    fn into_events(self) -> Vec<EventTarget> {
+        vec![EventTarget::from(self)]
+    }
+}
+
+impl<P> IntoEvents for EventKey<P> {
+    fn into_events(self) -> Vec<EventTarget> {
+        vec![EventTarget::from(self)]
+    }
+}
+
+/// A named event whose payload type is checked at compile time.
+///
+/// Declare keys as constants and use them on both sides:
+/// [`EventEmitter::emit_key`](crate::EventEmitter::emit_key) accepts only a `P`,
+/// and a handler subscribed with [`EventLinker::on`](crate::EventLinker::on) reads it
+/// under the same name.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventKey, EventLinker, TokioEventEmitter};
+///
+/// const LOW_VOLTAGE: EventKey<f64> = EventKey::new("LowVoltage");
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on(LOW_VOLTAGE).subscribe(|volts: &f64| assert!(*volts < 1.0))?;
+/// TokioEventEmitter::with_linker(&linker).emit_key(LOW_VOLTAGE, 0.5)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct EventKey<P> {
+    name: &'static str,
+    _payload: std::marker::PhantomData<fn(P)>,
+}
+
+impl<P> EventKey<P> {
+    /// A key for the event `name` carrying a `P`.
+    ///
+    /// An empty `name` is accepted here (this is a `const fn`) and reported when the key
+    /// is used to subscribe or emit.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _payload: std::marker::PhantomData,
+        }
+    }
+
+    /// The event's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// const PING: ventus::EventKey<()> = ventus::EventKey::new("Ping");
+    /// assert_eq!(PING.name(), "Ping");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<P> Clone for EventKey<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for EventKey<P> {}
+
+impl<P> fmt::Debug for EventKey<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventKey")
+            .field("name", &self.name)
+            .field("payload", &type_name::<P>())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_drop_the_path() {
+        struct Plain;
+        struct Generic<T>(T);
+        assert_eq!(short_type_name::<Plain>(), "Plain");
+        assert_eq!(short_type_name::<Generic<u8>>(), "Generic<u8>");
+        assert_eq!(short_type_name::<u32>(), "u32");
+        assert_eq!(short_type_name::<std::io::Error>(), "Error");
+    }
+}

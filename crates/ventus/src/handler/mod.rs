@@ -1,0 +1,563 @@
+//! Handlers: the functions and closures linked to events.
+//!
+//! One generic path, [`Handler`], covers every accepted shape:
+//!
+//! | shape | argument | runs |
+//! |---|---|---|
+//! | `fn() -> R` | none | when polled, to its end |
+//! | `fn(&P) -> R` | the payload by reference | when polled, to its end |
+//! | `fn() -> impl Future<Output = R>` | none | interleaved with the other handlers |
+//! | `fn(P) -> impl Future<Output = R>` | a clone of the payload (`P: Clone`) | interleaved |
+//!
+//! `R` is `()`, a value (any [`HandlerOutput`]), or `Result<T, E>` with `E` convertible
+//! into a boxed error; an `Err` takes the failure path. A handler that takes
+//! [`AnyEvent`] (by reference, or by value when async) receives the emission's name, id,
+//! time and payload whatever event it was linked to.
+
+mod error;
+
+use std::any::{type_name, Any, TypeId};
+use std::cell::OnceCell;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use self::error::{BoxError, HandlerError, HandlerErrorKind};
+pub(crate) use self::error::panic_message;
+
+use crate::emitter::EmissionId;
+use crate::event::EventName;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type SharedPayload = Arc<dyn Any + Send + Sync>;
+/// A linker's default success callback: receives a handler's value.
+pub(crate) type DefaultSuccess = dyn Fn(&dyn Any) + Send + Sync;
+/// A failure callback: receives the failed handler's error.
+pub(crate) type FailureCallback = dyn Fn(&HandlerError) + Send + Sync;
+
+/// What a handler returned that counts as a value for its success callback.
+///
+/// Implemented for `()`, `Result<T, E>` (where `E` converts into a [`BoxError`]), the
+/// standard scalar, string and collection types, and [`Value`]. Implement it for your
+/// own type to return that type from handlers, or wrap it in [`Value`].
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{BoxError, HandlerOutput};
+///
+/// struct Receipt(u64);
+///
+/// impl HandlerOutput for Receipt {
+///     type Ok = Receipt;
+///     fn into_result(self) -> Result<Receipt, BoxError> {
+///         Ok(self)
+///     }
+/// }
+/// assert_eq!(Receipt(3).into_result().unwrap().0, 3);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a ventus handler",
+    note = "a handler returns `()`, `Result<T, E>`, a standard value type, `ventus::Value<T>`, or a type implementing `HandlerOutput`"
+)]
+pub trait HandlerOutput: Send + 'static {
+    /// The value a success callback receives.
+    type Ok: Send + 'static;
+
+    /// Splits the output into the success value or the failure.
+    ///
+    /// # Errors
+    ///
+    /// Returns the handler's error when the output stands for a failure.
+    fn into_result(self) -> Result<Self::Ok, BoxError>;
+}
+
+impl HandlerOutput for () {
+    type Ok = ();
+    fn into_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<T: Send + 'static, E: Into<BoxError> + Send + 'static> HandlerOutput for Result<T, E> {
+    type Ok = T;
+    fn into_result(self) -> Result<T, BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Any value, returned from a handler for its success callback.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{HandlerOutput, Value};
+///
+/// struct Total(u64);
+/// let out = Value(Total(5)).into_result().unwrap();
+/// assert_eq!(out.0, 5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Value<T>(pub T);
+
+impl<T: Send + 'static> HandlerOutput for Value<T> {
+    type Ok = T;
+    fn into_result(self) -> Result<T, BoxError> {
+        Ok(self.0)
+    }
+}
+
+macro_rules! plain_output {
+    ($($ty:ty),* $(,)?) => {$(
+        impl HandlerOutput for $ty {
+            type Ok = $ty;
+            fn into_result(self) -> Result<$ty, BoxError> {
+                Ok(self)
+            }
+        }
+    )*};
+}
+
+plain_output!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    String, &'static str, std::time::Duration,
+);
+
+impl<T: Send + 'static> HandlerOutput for Option<T> {
+    type Ok = Option<T>;
+    fn into_result(self) -> Result<Option<T>, BoxError> {
+        Ok(self)
+    }
+}
+
+impl<T: Send + 'static> HandlerOutput for Vec<T> {
+    type Ok = Vec<T>;
+    fn into_result(self) -> Result<Vec<T>, BoxError> {
+        Ok(self)
+    }
+}
+
+/// A success callback for a handler whose value is a `T`.
+///
+/// Implemented for every `Fn(&T)`; the builder uses it so a callback that takes the
+/// wrong type is a compile error.
+pub trait OnSuccess<T>: Send + Sync + 'static {
+    /// Receives the handler's value.
+    fn on_success(&self, value: &T);
+}
+
+impl<T, F: Fn(&T) + Send + Sync + 'static> OnSuccess<T> for F {
+    fn on_success(&self, value: &T) {
+        self(value)
+    }
+}
+
+/// The success step of a subscription: its own callback ([`WithSuccess`]) or the
+/// linker's default ([`LinkerDefault`]). Named only in bounds.
+pub trait SuccessStep<T>: Send + Sync + 'static {
+    /// Receives the handler's value; `default` is the linker's default callback.
+    #[doc(hidden)]
+    fn call(&self, value: &T, default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>);
+}
+
+/// No callback of its own: the linker's default success callback, if any, runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkerDefault {
+    _priv: (),
+}
+
+impl LinkerDefault {
+    pub(crate) fn new() -> Self {
+        Self { _priv: () }
+    }
+}
+
+impl<T: Send + 'static> SuccessStep<T> for LinkerDefault {
+    fn call(&self, value: &T, default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>) {
+        if let Some(default) = default {
+            guard_callback("default success callback", || default(value));
+        }
+    }
+}
+
+/// A subscription's own success callback, set with
+/// [`SubscribeBuilder::on_success`](crate::SubscribeBuilder::on_success).
+#[derive(Debug)]
+pub struct WithSuccess<S>(pub(crate) S);
+
+impl<T, S: OnSuccess<T>> SuccessStep<T> for WithSuccess<S> {
+    fn call(&self, value: &T, _default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>) {
+        guard_callback("success callback", || self.0.on_success(value));
+    }
+}
+
+/// Runs a user callback; a panic in it is logged and goes no further.
+pub(crate) fn guard_callback(what: &str, f: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        tracing::error!(callback = what, panic = %panic_message(&*panic), "ventus callback panicked");
+    }
+}
+
+/// Everything an emission offers the handlers it runs.
+pub(crate) struct Ctx<'a> {
+    pub(crate) event: &'a EventName,
+    pub(crate) id: EmissionId,
+    pub(crate) time: SystemTime,
+    pub(crate) payload: Option<&'a (dyn Any + Send + Sync)>,
+    pub(crate) payload_type: Option<&'static str>,
+    pub(crate) shared: Option<&'a SharedPayload>,
+    pub(crate) default_success: Option<&'a Arc<DefaultSuccess>>,
+    any: OnceCell<AnyEvent>,
+}
+
+impl<'a> Ctx<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        event: &'a EventName,
+        id: EmissionId,
+        time: SystemTime,
+        payload: Option<&'a (dyn Any + Send + Sync)>,
+        payload_type: Option<&'static str>,
+        shared: Option<&'a SharedPayload>,
+        default_success: Option<&'a Arc<DefaultSuccess>>,
+    ) -> Self {
+        Self {
+            event,
+            id,
+            time,
+            payload,
+            payload_type,
+            shared,
+            default_success,
+            any: OnceCell::new(),
+        }
+    }
+
+    fn any_event(&self) -> &AnyEvent {
+        self.any.get_or_init(|| AnyEvent {
+            name: self.event.clone(),
+            id: self.id,
+            time: self.time,
+            payload: self.shared.cloned(),
+            payload_type: self.payload_type,
+        })
+    }
+
+    /// The payload as a `P`, or the error that says why it is not one.
+    fn payload<P: Any>(&self) -> Result<&P, HandlerErrorKind> {
+        let mismatch = || HandlerErrorKind::PayloadType {
+            expected: type_name::<P>(),
+            found: self.payload_type,
+        };
+        if TypeId::of::<P>() == TypeId::of::<AnyEvent>() {
+            return (self.any_event() as &dyn Any)
+                .downcast_ref::<P>()
+                .ok_or_else(mismatch);
+        }
+        match self.payload {
+            Some(payload) => payload.downcast_ref::<P>().ok_or_else(mismatch),
+            // A handler of `&()` accepts an emission without a payload.
+            None => (&() as &dyn Any).downcast_ref::<P>().ok_or_else(mismatch),
+        }
+    }
+}
+
+type SyncFn = dyn Fn(&Ctx<'_>) -> Result<(), HandlerErrorKind> + Send + Sync;
+type AsyncFn =
+    dyn Fn(&Ctx<'_>) -> Result<BoxFuture<Result<(), HandlerErrorKind>>, HandlerErrorKind>
+        + Send
+        + Sync;
+
+/// A handler with its shape and payload type erased; built by [`Handler::into_erased`].
+pub struct ErasedHandler {
+    pub(crate) name: &'static str,
+    pub(crate) call: ErasedCall,
+    /// The handler takes [`AnyEvent`], so the payload must be shared with it.
+    pub(crate) wants_any_event: bool,
+}
+
+pub(crate) enum ErasedCall {
+    Sync(Box<SyncFn>),
+    Async(Box<AsyncFn>),
+}
+
+impl ErasedHandler {
+    /// A handler that does nothing; stands in for one whose drop was deferred.
+    pub(crate) fn noop() -> Self {
+        Self {
+            name: "noop",
+            call: ErasedCall::Sync(Box::new(|_: &Ctx<'_>| Ok(()))),
+            wants_any_event: false,
+        }
+    }
+
+    pub(crate) fn is_async(&self) -> bool {
+        matches!(self.call, ErasedCall::Async(_))
+    }
+}
+
+impl std::fmt::Debug for ErasedHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErasedHandler")
+            .field("name", &self.name)
+            .field("async", &self.is_async())
+            .finish()
+    }
+}
+
+/// Marker types that tell the [`Handler`] shapes apart; never named by users.
+pub mod marker {
+    use std::marker::PhantomData;
+
+    /// A sync handler with no argument.
+    #[derive(Debug)]
+    pub struct SyncNoArg;
+    /// A sync handler taking `&P`.
+    #[derive(Debug)]
+    pub struct SyncArg<P>(PhantomData<fn(P)>);
+    /// An async handler with no argument.
+    #[derive(Debug)]
+    pub struct AsyncNoArg;
+    /// An async handler taking a `P`.
+    #[derive(Debug)]
+    pub struct AsyncArg<P>(PhantomData<fn(P)>);
+}
+
+/// A function or closure that can be linked to events.
+///
+/// `Marker` tells the shapes apart and is always inferred. See the
+/// [module documentation](self) for the accepted shapes.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::EventLinker;
+///
+/// fn no_argument() {}
+/// fn by_reference(volts: &f64) -> bool {
+///     *volts > 1.0
+/// }
+/// async fn by_value(volts: f64) -> Result<f64, std::io::Error> {
+///     Ok(volts * 2.0)
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Reading").subscribe(no_argument)?;
+/// linker.on("Reading").subscribe(by_reference)?;
+/// linker.on("Reading").subscribe(by_value)?;
+/// linker.on("Reading").subscribe(|| async {})?;
+/// assert_eq!(linker.subscriber_count(), 4);
+/// # Ok(())
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a ventus handler",
+    label = "not a handler",
+    note = "a handler is a sync or async function or closure with no argument or one payload argument: `|| ..`, `|p: &P| ..`, `|| async ..`, or `|p: P| async ..` with `P: Clone`",
+    note = "it must be `Send + Sync + 'static` and return `()`, `Result<T, E>`, or a `HandlerOutput` value"
+)]
+pub trait Handler<Marker>: Send + Sync + Sized + 'static {
+    /// The value a success callback receives.
+    type Value: Send + 'static;
+
+    /// Erases the handler together with its success step.
+    #[doc(hidden)]
+    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler;
+}
+
+fn finish<R: HandlerOutput, S: SuccessStep<R::Ok>>(
+    out: R,
+    success: &S,
+    default: Option<&Arc<DefaultSuccess>>,
+) -> Result<(), HandlerErrorKind> {
+    match out.into_result() {
+        Ok(value) => {
+            success.call(&value, default.map(|d| &**d));
+            Ok(())
+        }
+        Err(err) => Err(HandlerErrorKind::Failed(err)),
+    }
+}
+
+impl<F, R> Handler<marker::SyncNoArg> for F
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: HandlerOutput,
+{
+    type Value = R::Ok;
+
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
+                finish(self(), &success, ctx.default_success)
+            })),
+        }
+    }
+}
+
+impl<F, P, R> Handler<marker::SyncArg<P>> for F
+where
+    F: Fn(&P) -> R + Send + Sync + 'static,
+    P: Send + Sync + 'static,
+    R: HandlerOutput,
+{
+    type Value = R::Ok;
+
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
+                let payload = ctx.payload::<P>()?;
+                finish(self(payload), &success, ctx.default_success)
+            })),
+        }
+    }
+}
+
+fn finish_async<Fut, S>(
+    fut: Fut,
+    success: Arc<S>,
+    default: Option<Arc<DefaultSuccess>>,
+) -> BoxFuture<Result<(), HandlerErrorKind>>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+    S: SuccessStep<<Fut::Output as HandlerOutput>::Ok>,
+{
+    Box::pin(async move { finish(fut.await, &*success, default.as_ref()) })
+}
+
+impl<F, Fut> Handler<marker::AsyncNoArg> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    type Value = <Fut::Output as HandlerOutput>::Ok;
+
+    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+        let success = Arc::new(success);
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
+                Ok(finish_async(
+                    self(),
+                    success.clone(),
+                    ctx.default_success.cloned(),
+                ))
+            })),
+        }
+    }
+}
+
+impl<F, P, Fut> Handler<marker::AsyncArg<P>> for F
+where
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    P: Clone + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    type Value = <Fut::Output as HandlerOutput>::Ok;
+
+    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+        let success = Arc::new(success);
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
+                let payload = ctx.payload::<P>()?.clone();
+                Ok(finish_async(
+                    self(payload),
+                    success.clone(),
+                    ctx.default_success.cloned(),
+                ))
+            })),
+        }
+    }
+}
+
+/// One emission as seen by a handler linked to "any event", or by any handler that asks
+/// for it: the event's name, the emission's id and time, and the payload.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let names = Arc::new(Mutex::new(Vec::new()));
+/// let seen = names.clone();
+/// let linker = EventLinker::builder().build()?;
+/// linker.on_any().subscribe(move |event: &AnyEvent| {
+///     seen.lock().unwrap().push((event.name().to_string(), event.payload::<u32>().copied()));
+/// })?;
+///
+/// let emitter = TokioEventEmitter::with_linker(&linker);
+/// emitter.emit("Ping")?;
+/// emitter.emit_with("Count", 3_u32)?;
+/// assert_eq!(
+///     *names.lock().unwrap(),
+///     [("Ping".to_string(), None), ("Count".to_string(), Some(3))]
+/// );
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AnyEvent {
+    name: EventName,
+    id: EmissionId,
+    time: SystemTime,
+    payload: Option<SharedPayload>,
+    payload_type: Option<&'static str>,
+}
+
+impl AnyEvent {
+    /// The event's name.
+    pub fn name(&self) -> &EventName {
+        &self.name
+    }
+
+    /// The emission's id.
+    pub fn id(&self) -> EmissionId {
+        self.id
+    }
+
+    /// When the emission was made.
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+
+    /// The payload, if it is a `T`.
+    pub fn payload<T: Any>(&self) -> Option<&T> {
+        self.payload.as_deref()?.downcast_ref()
+    }
+
+    /// The payload as `&dyn Any`; `None` if the event was emitted without one.
+    pub fn payload_any(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.payload.as_deref()
+    }
+
+    /// The payload's type name; `None` if the event was emitted without one.
+    pub fn payload_type(&self) -> Option<&'static str> {
+        self.payload_type
+    }
+}
+
+impl std::fmt::Debug for AnyEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnyEvent")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("time", &self.time)
+            .field("payload_type", &self.payload_type)
+            .finish()
+    }
+}

@@ -1,0 +1,84 @@
+//! Errors of linker operations.
+
+use std::fmt;
+
+/// Why [`SubscribeBuilder::subscribe`](crate::SubscribeBuilder::subscribe) linked nothing.
+///
+/// Subscribing is all or nothing: when one target is invalid or full, no event is linked.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventLinker, SubscribeError};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().max_subscribers(1).build()?;
+/// linker.on("A").subscribe(|| ())?;
+/// let err = linker.on(["B", "A"]).subscribe(|| ()).unwrap_err();
+/// assert!(matches!(err, SubscribeError::TooManySubscribers { .. }));
+/// assert!(!linker.contains_event("B"), "nothing is linked when one event is full");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// One of the event names was empty.
+    EmptyEventName,
+    /// No event was given.
+    NoEvents,
+    /// Linking would give `event` more subscribers than the linker's `max_subscribers`.
+    TooManySubscribers {
+        /// The full event (`"any event"` for the any-event target).
+        event: String,
+        /// The linker's limit.
+        max: usize,
+    },
+}
+
+impl fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EmptyEventName => {
+                f.write_str("event name is empty; link handlers to non-empty event names")
+            }
+            Self::NoEvents => f.write_str(
+                "no event to link the handler to; name at least one event, or use `on_any`",
+            ),
+            Self::TooManySubscribers { event, max } => write!(
+                f,
+                "event `{event}` already has {max} subscribers, the most this linker allows; \
+                 remove one first or build the linker with a larger `max_subscribers`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SubscribeError {}
+
+/// Why [`EventLinkerBuilder::build`](crate::EventLinkerBuilder::build) made no linker.
+///
+/// # Examples
+///
+/// ```
+/// let err = ventus::EventLinker::builder().max_subscribers(0).build().unwrap_err();
+/// assert!(err.to_string().contains("at least 1"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_subscribers` was 0.
+    ZeroMaxSubscribers,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroMaxSubscribers => f.write_str(
+                "max_subscribers must be at least 1; leave it unset for no limit",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

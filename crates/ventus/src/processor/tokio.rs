@@ -1,0 +1,213 @@
+//! The seed's processor: sync context runs to completion, async context schedules.
+//!
+//! # Invariants
+//!
+//! - `InFlight::count` is the number of emissions spawned by this processor that have
+//!   not finished or been dropped; each holds one [`InFlightGuard`].
+//! - A sync-context emission that needs a runtime runs inside a [`SYNC_SCOPE`]; emissions
+//!   scheduled from its handlers join that scope, and the sync `emit` returns only when
+//!   the scope is empty, as `asyncio.run` waits for the tasks scheduled on its loop.
+//!
+//! # Deadlock safety
+//!
+//! The runtime pool's lock is held only to push or pop a runtime, never while an
+//! emission runs.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Notify;
+
+use crate::emitter::Emission;
+use crate::handler::BoxError;
+
+use super::Processor;
+
+tokio::task_local! {
+    /// The sync-context emission whose runtime this task runs on.
+    static SYNC_SCOPE: Arc<InFlight>;
+}
+
+/// Runs emissions the way Pyventus's `AsyncIOEventEmitter` does; see
+/// [`TokioEventEmitter`](crate::TokioEventEmitter).
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventEmitter, EventLinker, TokioProcessor};
+///
+/// let emitter = EventEmitter::builder()
+///     .linker(&EventLinker::builder().build().unwrap())
+///     .processor(TokioProcessor::new())
+///     .build();
+/// assert_eq!(emitter.processor().in_flight(), 0);
+/// ```
+pub struct TokioProcessor {
+    tasks: Arc<InFlight>,
+}
+
+impl TokioProcessor {
+    /// A new processor with nothing in flight.
+    pub fn new() -> Self {
+        Self {
+            tasks: Arc::new(InFlight::default()),
+        }
+    }
+
+    /// How many scheduled emissions have not finished.
+    pub fn in_flight(&self) -> usize {
+        self.tasks.count.load(Ordering::Acquire)
+    }
+
+    fn spawn(&self, handle: &Handle, emission: Emission<'static>) {
+        let guard = self.tasks.enter();
+        match SYNC_SCOPE.try_with(Arc::clone) {
+            // Scheduled from a sync-context emission: that `emit` waits for this one too.
+            Ok(scope) => {
+                let scope_guard = scope.enter();
+                handle.spawn(SYNC_SCOPE.scope(scope, async move {
+                    emission.run().await;
+                    drop((guard, scope_guard));
+                }));
+            }
+            Err(_) => {
+                handle.spawn(async move {
+                    emission.run().await;
+                    drop(guard);
+                });
+            }
+        }
+    }
+
+    fn run_sync(&self, emission: Emission<'_>) -> Result<(), BoxError> {
+        let emission = match emission.try_run_inline() {
+            Ok(()) => return Ok(()),
+            Err(emission) => emission,
+        };
+        let runtime = RUNTIMES.take()?;
+        let scope = Arc::new(InFlight::default());
+        runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
+            emission.run().await;
+            scope.wait().await;
+        }));
+        RUNTIMES.give_back(runtime);
+        Ok(())
+    }
+}
+
+impl Processor for TokioProcessor {
+    fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
+        match Handle::try_current() {
+            Ok(handle) => {
+                self.spawn(&handle, emission.into_owned());
+                Ok(())
+            }
+            Err(_) => self.run_sync(emission),
+        }
+    }
+
+    fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.tasks.wait())
+    }
+}
+
+impl Default for TokioProcessor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for TokioProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokioProcessor")
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+/// Counts emissions in flight and wakes waiters when none is left.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlight {
+    fn enter(self: &Arc<Self>) -> InFlightGuard {
+        // AcqRel pairs with the decrement in `drop`, so `wait` never sees a stale zero
+        // for an emission that was registered before it started waiting.
+        self.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self.clone())
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a decrement to zero between the check and
+            // the await still wakes this waiter.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        // Runs when the emission finishes or is dropped (runtime shutdown): either way it
+        // is no longer in flight.
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Current-thread runtimes for sync-context emissions that need one; kept between
+/// calls because building a runtime costs far more than an emission.
+struct RuntimePool {
+    idle: Mutex<Vec<Runtime>>,
+}
+
+/// The most idle runtimes kept.
+const POOL_LIMIT: usize = 8;
+
+static RUNTIMES: RuntimePool = RuntimePool {
+    idle: Mutex::new(Vec::new()),
+};
+
+impl RuntimePool {
+    fn take(&self) -> Result<Runtime, BoxError> {
+        let idle = self.idle.lock().pop();
+        match idle {
+            Some(runtime) => Ok(runtime),
+            None => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|err| {
+                    format!("could not start a tokio runtime for a sync-context emission: {err}")
+                        .into()
+                }),
+        }
+    }
+
+    fn give_back(&self, runtime: Runtime) {
+        let mut idle = self.idle.lock();
+        if idle.len() < POOL_LIMIT {
+            idle.push(runtime);
+            return;
+        }
+        drop(idle);
+        // Dropped outside the lock: shutting a runtime down runs task destructors.
+        drop(runtime);
+    }
+}

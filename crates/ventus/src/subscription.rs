@@ -1,0 +1,335 @@
+//! Subscribing: the builder, the subscription handle and its drop guard.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::event::EventTarget;
+use crate::handler::{FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess};
+use crate::linker::registry::{key_of, NewSubscriber, Subscriber};
+use crate::linker::{EventLinker, SubscribeError};
+
+/// Identifies a subscription within its linker; ids grow in subscription order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(pub(crate) u64);
+
+impl SubscriptionId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "subscription#{}", self.0)
+    }
+}
+
+/// Options of a subscription being made; started by [`EventLinker::on`] and its
+/// siblings, finished by [`subscribe`](Self::subscribe).
+///
+/// This is Pyventus's subscription context: `on_event` is the handler given to
+/// `subscribe`, `on_success` and `on_failure` are the steps of the same names, and
+/// `force_async` is [`blocking`](Self::blocking).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use ventus::{EventLinker, TokioEventEmitter};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let total = Arc::new(AtomicU64::new(0));
+/// let sum = total.clone();
+/// let linker = EventLinker::builder().build()?;
+/// linker
+///     .on("Add")
+///     .on_success(move |value: &u64| {
+///         sum.fetch_add(*value, Ordering::Relaxed);
+///     })
+///     .on_failure(|err: &ventus::HandlerError| tracing::error!(%err))
+///     .subscribe(|&(a, b): &(u64, u64)| a + b)?;
+///
+/// TokioEventEmitter::with_linker(&linker).emit_with("Add", (2_u64, 3_u64))?;
+/// assert_eq!(total.load(Ordering::Relaxed), 5);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "nothing is linked until `subscribe` is called"]
+pub struct SubscribeBuilder<S = LinkerDefault> {
+    linker: EventLinker,
+    targets: Vec<EventTarget>,
+    once: bool,
+    blocking: bool,
+    on_success: S,
+    on_failure: Option<Arc<FailureCallback>>,
+}
+
+impl SubscribeBuilder {
+    pub(crate) fn new(linker: EventLinker, targets: Vec<EventTarget>) -> Self {
+        Self {
+            linker,
+            targets,
+            once: false,
+            blocking: false,
+            on_success: LinkerDefault::new(),
+            on_failure: None,
+        }
+    }
+}
+
+impl<S> SubscribeBuilder<S> {
+    /// Runs the handler for the first emission only, then removes it.
+    ///
+    /// It runs at most once, and exactly once if its event is emitted, however many
+    /// threads emit at once; it is removed when an emission claims it, even if it then
+    /// fails.
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    /// Runs a sync handler on tokio's blocking thread pool (Pyventus's `force_async`),
+    /// so a slow handler does not hold up the others. No effect on async handlers.
+    pub fn blocking(mut self) -> Self {
+        self.blocking = true;
+        self
+    }
+
+    /// Receives the handler's value when it succeeds. The value's type must be the
+    /// handler's: `T` for a handler returning `T` or `Result<T, E>`, `()` for none.
+    pub fn on_success<T, F: OnSuccess<T>>(self, callback: F) -> SubscribeBuilder<WithSuccess<F>> {
+        SubscribeBuilder {
+            linker: self.linker,
+            targets: self.targets,
+            once: self.once,
+            blocking: self.blocking,
+            on_success: WithSuccess(callback),
+            on_failure: self.on_failure,
+        }
+    }
+
+    /// Receives the error when the handler fails, panics or cannot take the payload.
+    /// Without it, the linker's default failure callback runs; either way the failure
+    /// is logged with `tracing`.
+    pub fn on_failure(mut self, callback: impl Fn(&HandlerError) + Send + Sync + 'static) -> Self {
+        self.on_failure = Some(Arc::new(callback));
+        self
+    }
+
+    /// Links `handler` to the events and returns its subscription.
+    ///
+    /// # Errors
+    ///
+    /// - [`SubscribeError::EmptyEventName`] if an event name is empty;
+    /// - [`SubscribeError::NoEvents`] if no event was given;
+    /// - [`SubscribeError::TooManySubscribers`] if an event already has the linker's
+    ///   `max_subscribers`.
+    ///
+    /// On error nothing is linked.
+    pub fn subscribe<H, M>(self, handler: H) -> Result<Subscription, SubscribeError>
+    where
+        H: Handler<M>,
+        S: SuccessStep<H::Value>,
+    {
+        let mut keys: Vec<Arc<str>> = Vec::with_capacity(self.targets.len());
+        for target in &self.targets {
+            if let EventTarget::Named(name) = target {
+                if name.is_empty() {
+                    return Err(SubscribeError::EmptyEventName);
+                }
+            }
+            let key = key_of(target);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        if keys.is_empty() {
+            return Err(SubscribeError::NoEvents);
+        }
+        let inner = &self.linker.inner;
+        let subscriber = inner.registry.link(
+            keys,
+            inner.max_subscribers,
+            NewSubscriber {
+                once: self.once,
+                blocking: self.blocking,
+                handler: handler.into_erased(self.on_success),
+                on_failure: self.on_failure,
+            },
+        )?;
+        if inner.debug {
+            tracing::debug!(
+                linker = inner.name.as_deref().unwrap_or(""),
+                subscription = subscriber.id.0,
+                handler = subscriber.handler.name,
+                events = ?self.targets,
+                once = self.once,
+                "ventus subscribe"
+            );
+        }
+        Ok(Subscription::new(self.linker, subscriber))
+    }
+}
+
+impl<S> fmt::Debug for SubscribeBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscribeBuilder")
+            .field("targets", &self.targets)
+            .field("once", &self.once)
+            .field("blocking", &self.blocking)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A linked handler: Pyventus's `EventSubscriber`.
+///
+/// Cloning gives another handle to the same subscription. Dropping it leaves the handler
+/// linked; call [`unsubscribe`](Self::unsubscribe), or turn it into a
+/// [`SubscriptionGuard`] that unsubscribes on drop.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// let sub = linker.on("Tick").subscribe(|| ())?;
+/// assert!(sub.is_linked());
+/// assert!(sub.unsubscribe());
+/// assert!(!sub.unsubscribe(), "only the first call unsubscribes");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Subscription {
+    pub(crate) linker: EventLinker,
+    subscriber: Arc<Subscriber>,
+}
+
+impl Subscription {
+    pub(crate) fn new(linker: EventLinker, subscriber: Arc<Subscriber>) -> Self {
+        Self { linker, subscriber }
+    }
+
+    /// The subscription's id.
+    pub fn id(&self) -> SubscriptionId {
+        self.subscriber.id
+    }
+
+    /// The handler's type name.
+    pub fn handler_name(&self) -> &'static str {
+        self.subscriber.handler.name
+    }
+
+    /// Whether this is a once-subscription.
+    pub fn is_once(&self) -> bool {
+        self.subscriber.once
+    }
+
+    /// Whether the handler can still run: not unsubscribed, removed or (once) claimed.
+    pub fn is_linked(&self) -> bool {
+        self.subscriber.state.is_active()
+    }
+
+    /// Unlinks the handler from all its events. `true` the first time, `false` after, or
+    /// if an emission already claimed this once-subscription, or it was removed.
+    ///
+    /// An emission in progress skips the handler if it has not started yet.
+    pub fn unsubscribe(&self) -> bool {
+        let inner = &self.linker.inner;
+        // The state word decides who ends the subscriber; the registry follows.
+        let ended = self.subscriber.state.end();
+        if ended {
+            inner.registry.detach(self.subscriber.id);
+        }
+        if inner.debug {
+            tracing::debug!(
+                linker = inner.name.as_deref().unwrap_or(""),
+                subscription = self.subscriber.id.0,
+                unsubscribed = ended,
+                "ventus unsubscribe"
+            );
+        }
+        ended
+    }
+
+    /// A guard that unsubscribes when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// {
+    ///     let _guard = linker.on("Tick").subscribe(|| ())?.guard();
+    ///     assert!(linker.contains_event("Tick"));
+    /// }
+    /// assert!(!linker.contains_event("Tick"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn guard(self) -> SubscriptionGuard {
+        SubscriptionGuard {
+            subscription: Some(self),
+        }
+    }
+}
+
+impl PartialEq for Subscription {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.subscriber, &other.subscriber)
+    }
+}
+
+impl Eq for Subscription {}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.subscriber.id)
+            .field("handler", &self.subscriber.handler.name)
+            .field("once", &self.subscriber.once)
+            .field("linked", &self.is_linked())
+            .finish()
+    }
+}
+
+/// Unsubscribes its [`Subscription`] when dropped; made by [`Subscription::guard`].
+#[must_use = "dropping the guard unsubscribes at once"]
+pub struct SubscriptionGuard {
+    subscription: Option<Subscription>,
+}
+
+impl SubscriptionGuard {
+    /// The guarded subscription.
+    pub fn subscription(&self) -> &Subscription {
+        // Always `Some` until `disarm` or drop takes it.
+        self.subscription
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("guard used after disarm"))
+    }
+
+    /// Gives the subscription back without unsubscribing.
+    pub fn disarm(mut self) -> Subscription {
+        self.subscription
+            .take()
+            .unwrap_or_else(|| unreachable!("guard disarmed twice"))
+    }
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        if let Some(subscription) = self.subscription.take() {
+            subscription.unsubscribe();
+        }
+    }
+}
+
+impl fmt::Debug for SubscriptionGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SubscriptionGuard")
+            .field(&self.subscription)
+            .finish()
+    }
+}
