@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::event::EventTarget;
-use crate::handler::{FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess};
+use crate::handler::{
+    FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
+};
 use crate::linker::registry::{key_of, NewSubscriber, Subscriber};
 use crate::linker::{EventLinker, SubscribeError};
 

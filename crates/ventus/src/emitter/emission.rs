@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use crate::event::EventName;
 use crate::handler::{
-    guard_callback, panic_message, BoxFuture, Ctx, ErasedCall, HandlerError, HandlerErrorKind,
+    guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
     SharedPayload,
 };
 use crate::linker::registry::{EventEntry, Subscriber};
@@ -226,7 +226,10 @@ impl<'a> Emission<'a> {
 
     fn handlers(&self) -> Merge<'_> {
         Merge {
-            a: self.direct.as_ref().map_or(&[], |e| &e.get().subscribers[..]),
+            a: self
+                .direct
+                .as_ref()
+                .map_or(&[], |e| &e.get().subscribers[..]),
             b: self.any.as_ref().map_or(&[], |e| &e.get().subscribers[..]),
         }
     }
@@ -250,6 +253,9 @@ impl<'a> Emission<'a> {
     ///
     /// Returns the emission itself when some handler is async or `blocking`; drive it
     /// with [`run`](Self::run) on a runtime instead.
+    // The emission is given back by value: boxing it would allocate on the path of every
+    // sync-context emission that needs a runtime.
+    #[allow(clippy::result_large_err)]
     pub fn try_run_inline(self) -> Result<(), Self> {
         if !self.is_inline() {
             return Err(self);
@@ -261,7 +267,9 @@ impl<'a> Emission<'a> {
             }
             let result = match &sub.handler.call {
                 ErasedCall::Sync(call) => catch_unwind(AssertUnwindSafe(|| call(&ctx)))
-                    .unwrap_or_else(|panic| Err(HandlerErrorKind::Panicked(panic_message(&*panic)))),
+                    .unwrap_or_else(|panic| {
+                        Err(HandlerErrorKind::Panicked(panic_message(&*panic)))
+                    }),
                 // `is_inline` rules this out; entries never change after they are built.
                 ErasedCall::Async(_) => continue,
             };
@@ -287,8 +295,7 @@ impl<'a> Emission<'a> {
         let this = &self;
         let ctx = this.ctx();
         let mut handlers = this.handlers();
-        let mut pending: Vec<(&Arc<Subscriber>, BoxFuture<Result<(), HandlerErrorKind>>)> =
-            Vec::new();
+        let mut pending: Vec<(&Arc<Subscriber>, HandlerFuture)> = Vec::new();
         let mut started = false;
         poll_fn(move |cx| {
             if !started {
@@ -310,7 +317,11 @@ impl<'a> Emission<'a> {
                         Poll::Pending => pending.push((sub, fut)),
                     }
                 }
-                return if pending.is_empty() { Poll::Ready(()) } else { Poll::Pending };
+                return if pending.is_empty() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                };
             }
             pending.retain_mut(|(sub, fut)| match poll_caught(fut, cx) {
                 Poll::Ready(result) => {
@@ -338,7 +349,9 @@ impl<'a> Emission<'a> {
             ErasedCall::Async(call) => match catch_unwind(AssertUnwindSafe(|| call(ctx))) {
                 Ok(Ok(fut)) => Started::Running(fut),
                 Ok(Err(kind)) => Started::Done(Err(kind)),
-                Err(panic) => Started::Done(Err(HandlerErrorKind::Panicked(panic_message(&*panic)))),
+                Err(panic) => {
+                    Started::Done(Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
+                }
             },
         }
     }
@@ -347,7 +360,7 @@ impl<'a> Emission<'a> {
         &self,
         handle: &tokio::runtime::Handle,
         sub: &Arc<Subscriber>,
-    ) -> BoxFuture<Result<(), HandlerErrorKind>> {
+    ) -> HandlerFuture {
         let sub = sub.clone();
         let event = self.event.clone();
         let (id, time, payload_type) = (self.id, self.time, self.payload_type);
@@ -371,9 +384,9 @@ impl<'a> Emission<'a> {
         Box::pin(async move {
             match task.await {
                 Ok(result) => result,
-                Err(err) if err.is_panic() => {
-                    Err(HandlerErrorKind::Panicked(panic_message(&*err.into_panic())))
-                }
+                Err(err) if err.is_panic() => Err(HandlerErrorKind::Panicked(panic_message(
+                    &*err.into_panic(),
+                ))),
                 Err(err) => Err(HandlerErrorKind::Failed(Box::new(err))),
             }
         })
@@ -411,7 +424,7 @@ impl<'a> Emission<'a> {
 
 enum Started {
     Done(Result<(), HandlerErrorKind>),
-    Running(BoxFuture<Result<(), HandlerErrorKind>>),
+    Running(HandlerFuture),
 }
 
 fn call_caught(f: impl FnOnce() -> Result<(), HandlerErrorKind>) -> Result<(), HandlerErrorKind> {
@@ -420,7 +433,7 @@ fn call_caught(f: impl FnOnce() -> Result<(), HandlerErrorKind>) -> Result<(), H
 }
 
 fn poll_caught(
-    fut: &mut BoxFuture<Result<(), HandlerErrorKind>>,
+    fut: &mut HandlerFuture,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Result<(), HandlerErrorKind>> {
     match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {

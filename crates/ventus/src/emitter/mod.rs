@@ -25,7 +25,10 @@ use crate::processor::{Processor, TokioProcessor};
 /// - **Sync context** (no tokio runtime on this thread): `emit` runs the emission to
 ///   completion and returns after every handler, sync and async, has finished. Handlers
 ///   of one emission run concurrently on a runtime the emitter keeps for this purpose
-///   (an emission whose handlers are all sync runs without one).
+///   (an emission whose handlers are all sync runs without one). Emissions that handlers
+///   schedule meanwhile are waited for too; tasks a handler spawns itself with
+///   `tokio::spawn` and leaves running are cancelled when the emission ends, as
+///   `asyncio.run` cancels what is left on its loop.
 /// - **Async context** (inside a runtime, in async code or in sync code running on one of
 ///   its threads, `spawn_blocking` included): the emission is scheduled on that runtime
 ///   and `emit` returns at once. [`wait_for_tasks`](EventEmitter::wait_for_tasks) waits
@@ -206,7 +209,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn emit_with<T: Send + Sync + 'static>(&self, event: &str, payload: T) -> Result<(), EmitError> {
+    pub fn emit_with<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        payload: T,
+    ) -> Result<(), EmitError> {
         self.dispatch(event, None, Some(payload))
     }
 
@@ -253,7 +260,10 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn emit_error<E: std::error::Error + Send + Sync + 'static>(&self, error: E) -> Result<(), EmitError> {
+    pub fn emit_error<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        error: E,
+    ) -> Result<(), EmitError> {
         let name = short_type_name::<E>();
         self.dispatch(name, Some(name), Some(error))
     }
@@ -275,7 +285,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn emit_key<T: Send + Sync + 'static>(&self, key: EventKey<T>, payload: T) -> Result<(), EmitError> {
+    pub fn emit_key<T: Send + Sync + 'static>(
+        &self,
+        key: EventKey<T>,
+        payload: T,
+    ) -> Result<(), EmitError> {
         self.dispatch(key.name(), Some(key.name()), Some(payload))
     }
 
@@ -325,7 +339,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
         if has_once {
-            self.claim_once(id, direct.map(|e| &e.subscribers[..]), any.map(|e| &e.subscribers[..]));
+            self.claim_once(
+                id,
+                direct.map(|e| &e.subscribers[..]),
+                any.map(|e| &e.subscribers[..]),
+            );
         }
 
         let mut slot = payload;
@@ -350,7 +368,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 event,
                 emission = id,
                 handlers = emission.handler_count(),
-                context = if tokio::runtime::Handle::try_current().is_ok() { "async" } else { "sync" },
+                context = if tokio::runtime::Handle::try_current().is_ok() {
+                    "async"
+                } else {
+                    "sync"
+                },
                 linker = linker.name.as_deref().unwrap_or(""),
                 "ventus emit"
             );

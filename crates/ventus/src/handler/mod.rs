@@ -24,13 +24,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use self::error::{BoxError, HandlerError, HandlerErrorKind};
 pub(crate) use self::error::panic_message;
+pub use self::error::{BoxError, HandlerError, HandlerErrorKind};
 
 use crate::emitter::EmissionId;
 use crate::event::EventName;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A running async handler.
+pub(crate) type HandlerFuture = BoxFuture<Result<(), HandlerErrorKind>>;
 pub(crate) type SharedPayload = Arc<dyn Any + Send + Sync>;
 /// A linker's default success callback: receives a handler's value.
 pub(crate) type DefaultSuccess = dyn Fn(&dyn Any) + Send + Sync;
@@ -121,8 +123,25 @@ macro_rules! plain_output {
 }
 
 plain_output!(
-    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
-    String, &'static str, std::time::Duration,
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str,
+    std::time::Duration,
 );
 
 impl<T: Send + 'static> HandlerOutput for Option<T> {
@@ -159,7 +178,7 @@ impl<T, F: Fn(&T) + Send + Sync + 'static> OnSuccess<T> for F {
 pub trait SuccessStep<T>: Send + Sync + 'static {
     /// Receives the handler's value; `default` is the linker's default callback.
     #[doc(hidden)]
-    fn call(&self, value: &T, default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>);
+    fn call(&self, value: &T, default: Option<&DefaultSuccess>);
 }
 
 /// No callback of its own: the linker's default success callback, if any, runs.
@@ -175,7 +194,7 @@ impl LinkerDefault {
 }
 
 impl<T: Send + 'static> SuccessStep<T> for LinkerDefault {
-    fn call(&self, value: &T, default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>) {
+    fn call(&self, value: &T, default: Option<&DefaultSuccess>) {
         if let Some(default) = default {
             guard_callback("default success callback", || default(value));
         }
@@ -188,7 +207,7 @@ impl<T: Send + 'static> SuccessStep<T> for LinkerDefault {
 pub struct WithSuccess<S>(pub(crate) S);
 
 impl<T, S: OnSuccess<T>> SuccessStep<T> for WithSuccess<S> {
-    fn call(&self, value: &T, _default: Option<&(dyn Fn(&dyn Any) + Send + Sync)>) {
+    fn call(&self, value: &T, _default: Option<&DefaultSuccess>) {
         guard_callback("success callback", || self.0.on_success(value));
     }
 }
@@ -265,10 +284,9 @@ impl<'a> Ctx<'a> {
 }
 
 type SyncFn = dyn Fn(&Ctx<'_>) -> Result<(), HandlerErrorKind> + Send + Sync;
-type AsyncFn =
-    dyn Fn(&Ctx<'_>) -> Result<BoxFuture<Result<(), HandlerErrorKind>>, HandlerErrorKind>
-        + Send
-        + Sync;
+type AsyncFn = dyn Fn(&Ctx<'_>) -> Result<BoxFuture<Result<(), HandlerErrorKind>>, HandlerErrorKind>
+    + Send
+    + Sync;
 
 /// A handler with its shape and payload type erased; built by [`Handler::into_erased`].
 pub struct ErasedHandler {

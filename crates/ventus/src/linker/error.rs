@@ -74,9 +74,9 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ZeroMaxSubscribers => f.write_str(
-                "max_subscribers must be at least 1; leave it unset for no limit",
-            ),
+            Self::ZeroMaxSubscribers => {
+                f.write_str("max_subscribers must be at least 1; leave it unset for no limit")
+            }
         }
     }
 }

@@ -406,8 +406,8 @@ impl EventLinker {
     /// ```
     pub fn remove(&self, event: impl Into<EventTarget>, subscription: &Subscription) -> bool {
         let key = key_of(&event.into());
-        let removed =
-            subscription.linker.same_as(self) && self.inner.registry.unlink(&key, subscription.id());
+        let removed = subscription.linker.same_as(self)
+            && self.inner.registry.unlink(&key, subscription.id());
         self.trace_removal("remove", removed);
         removed
     }
@@ -435,7 +435,12 @@ impl EventLinker {
 
     fn trace_removal(&self, op: &'static str, removed: bool) {
         if self.inner.debug {
-            tracing::debug!(linker = self.name().unwrap_or(""), op, removed, "ventus registry change");
+            tracing::debug!(
+                linker = self.name().unwrap_or(""),
+                op,
+                removed,
+                "ventus registry change"
+            );
         }
     }
 }
@@ -503,10 +508,7 @@ impl EventLinkerBuilder {
     }
 
     /// The failure callback for subscriptions that have none.
-    pub fn on_failure(
-        mut self,
-        callback: impl Fn(&HandlerError) + Send + Sync + 'static,
-    ) -> Self {
+    pub fn on_failure(mut self, callback: impl Fn(&HandlerError) + Send + Sync + 'static) -> Self {
         self.on_failure = Some(Arc::new(callback));
         self
     }

@@ -379,7 +379,10 @@ pub(crate) struct View<'a> {
 
 impl View<'_> {
     pub(crate) fn keys(&self) -> Vec<Arc<str>> {
-        self.events.iter(self.guard).map(|(k, _)| k.clone()).collect()
+        self.events
+            .iter(self.guard)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     pub(crate) fn event_count(&self) -> usize {

@@ -95,7 +95,14 @@ impl TokioProcessor {
             emission.run().await;
             scope.wait().await;
         }));
-        RUNTIMES.give_back(runtime);
+        if runtime.metrics().num_alive_tasks() == 0 {
+            RUNTIMES.give_back(runtime);
+        } else {
+            // Handlers spawned tasks of their own and left them running. As when asyncio
+            // closes the loop `asyncio.run` made, they are cancelled: dropping the runtime
+            // drops them. Reusing it would leave them stalled until some later emission.
+            drop(runtime);
+        }
         Ok(())
     }
 }
