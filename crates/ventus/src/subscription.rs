@@ -137,12 +137,7 @@ impl<S> SubscribeBuilder<S> {
     {
         let mut keys: Vec<Arc<str>> = Vec::with_capacity(self.targets.len());
         for target in &self.targets {
-            if let EventTarget::Named(name) = target {
-                if name.is_empty() {
-                    return Err(SubscribeError::EmptyEventName);
-                }
-            }
-            let key = key_of(target);
+            let key = key_of(target).ok_or(SubscribeError::EmptyEventName)?;
             if !keys.contains(&key) {
                 keys.push(key);
             }

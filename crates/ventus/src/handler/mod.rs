@@ -345,8 +345,20 @@ pub mod marker {
 
 /// A function or closure that can be linked to events.
 ///
-/// `Marker` tells the shapes apart and is always inferred. See the
-/// [module documentation](self) for the accepted shapes.
+/// `Marker` tells the shapes apart and is always inferred. The accepted shapes:
+///
+/// | shape | argument | runs |
+/// |---|---|---|
+/// | `fn() -> R` | none | when polled, to its end |
+/// | `fn(&P) -> R` | the payload by reference | when polled, to its end |
+/// | `fn() -> impl Future<Output = R>` | none | interleaved with the other handlers |
+/// | `fn(P) -> impl Future<Output = R>` | a clone of the payload (`P: Clone`) | interleaved |
+///
+/// `R` is `()`, a value (any [`HandlerOutput`]), or `Result<T, E>` with `E` convertible
+/// into a [`BoxError`]; an `Err` takes the failure path. A handler that takes
+/// [`AnyEvent`] (by reference, or by value when async) receives the emission's name, id,
+/// time and payload whatever event it was linked to. A handler whose payload type is not
+/// the emitted one fails with [`HandlerErrorKind::PayloadType`]; the others still run.
 ///
 /// # Examples
 ///

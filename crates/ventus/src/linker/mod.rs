@@ -295,7 +295,9 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn subscriber_count_of(&self, event: impl Into<EventTarget>) -> usize {
-        let key = key_of(&event.into());
+        let Some(key) = key_of(&event.into()) else {
+            return 0;
+        };
         self.inner.registry.view(|v| v.subscribers_of(&key).len())
     }
 
@@ -308,12 +310,14 @@ impl EventLinker {
 
     /// Whether `event` has at least one subscriber.
     pub fn contains_event(&self, event: &str) -> bool {
-        !event.is_empty() && self.contains(EventTarget::named(event))
+        self.contains(EventTarget::named(event))
     }
 
     /// Whether `target` (a named event or [`EventTarget::Any`]) has at least one subscriber.
     pub fn contains(&self, target: impl Into<EventTarget>) -> bool {
-        let key = key_of(&target.into());
+        let Some(key) = key_of(&target.into()) else {
+            return false;
+        };
         let guard = self.inner.registry.events.guard();
         self.inner.registry.events.contains_key(&key, &guard)
     }
@@ -341,7 +345,9 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn are_linked(&self, event: impl Into<EventTarget>, subscription: &Subscription) -> bool {
-        let key = key_of(&event.into());
+        let Some(key) = key_of(&event.into()) else {
+            return false;
+        };
         subscription.linker.same_as(self)
             && self
                 .inner
@@ -373,7 +379,7 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn subscribers_of(&self, events: impl IntoEvents) -> Vec<Subscription> {
-        let keys: Vec<_> = events.into_events().iter().map(key_of).collect();
+        let keys: Vec<_> = events.into_events().iter().filter_map(key_of).collect();
         let mut found = self.inner.registry.view(|v| {
             keys.iter()
                 .flat_map(|k| v.subscribers_of(k).iter().cloned())
@@ -405,7 +411,9 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn remove(&self, event: impl Into<EventTarget>, subscription: &Subscription) -> bool {
-        let key = key_of(&event.into());
+        let Some(key) = key_of(&event.into()) else {
+            return false;
+        };
         let removed = subscription.linker.same_as(self)
             && self.inner.registry.unlink(&key, subscription.id());
         self.trace_removal("remove", removed);
@@ -415,7 +423,9 @@ impl EventLinker {
     /// Removes `event` and all its links; subscribers left with no event are removed.
     /// `true` if the event had subscribers.
     pub fn remove_event(&self, event: impl Into<EventTarget>) -> bool {
-        let key = key_of(&event.into());
+        let Some(key) = key_of(&event.into()) else {
+            return false;
+        };
         let removed = self.inner.registry.remove_event(&key);
         self.trace_removal("remove_event", removed);
         removed

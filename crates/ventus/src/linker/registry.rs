@@ -159,10 +159,13 @@ pub(crate) struct NewSubscriber {
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
 }
 
-pub(crate) fn key_of(target: &EventTarget) -> Arc<str> {
+/// The registry key of a target; `None` for an empty name, which no event can have
+/// (and which must not be mistaken for the any-event key).
+pub(crate) fn key_of(target: &EventTarget) -> Option<Arc<str>> {
     match target {
-        EventTarget::Named(name) => name.clone(),
-        EventTarget::Any => Arc::from(ANY_KEY),
+        EventTarget::Named(name) if name.is_empty() => None,
+        EventTarget::Named(name) => Some(name.clone()),
+        EventTarget::Any => Some(Arc::from(ANY_KEY)),
     }
 }
 
