@@ -4,6 +4,8 @@
 //! global linker, emitted from `main` with no runtime running. `emit` runs both handlers
 //! to completion before it returns, so the last line is printed after both callbacks.
 
+#![allow(clippy::print_stdout, reason = "an example prints what it shows")]
+
 use ventus::{EventLinker, TokioEventEmitter};
 
 fn sync_event_callback() {

@@ -97,6 +97,36 @@ impl HandlerError {
         self.kind
     }
 
+    /// The error the handler returned, if it is an `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let code = Arc::new(Mutex::new(None));
+    /// let seen = code.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Parse")
+    ///     .on_failure(move |err: &ventus::HandlerError| {
+    ///         *seen.lock().unwrap() = err.downcast_ref::<std::num::ParseIntError>().cloned();
+    ///     })
+    ///     .subscribe(|text: &&str| text.parse::<u8>())?;
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Parse", "x")?;
+    /// assert!(code.lock().unwrap().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        match &self.kind {
+            HandlerErrorKind::Failed(err) => err.downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// `true` if the handler panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, HandlerErrorKind::Panicked(_))

@@ -62,7 +62,7 @@ pub(crate) type FailureCallback = dyn Fn(&HandlerError) + Send + Sync;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a ventus handler",
-    note = "a handler returns `()`, `Result<T, E>`, a standard value type, `ventus::Value<T>`, or a type implementing `HandlerOutput`"
+    note = "a handler returns `()`, `Result<T, E>` with any `T`, a standard value type, or a type implementing `HandlerOutput`; wrap other values in `ventus::Value(..)`"
 )]
 pub trait HandlerOutput: Send + 'static {
     /// The value a success callback receives.
