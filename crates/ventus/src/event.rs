@@ -7,6 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::handler::marker::{Typed, Untyped};
+
 /// A typed event object: a value whose type names the event.
 ///
 /// Emitting an `Event` with [`EventEmitter::emit_event`](crate::EventEmitter::emit_event)
@@ -59,6 +61,12 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
         Some(i) => &full[i + 2..],
         None => full,
     }
+}
+
+/// The event name of the error type `E`: its full type path, since many error types
+/// share a short name (`Error`).
+pub(crate) fn error_name<E: ?Sized + 'static>() -> &'static str {
+    type_name::<E>()
 }
 
 /// A validated, non-empty event name that is cheap to clone.
@@ -278,10 +286,10 @@ impl EventTarget {
     ///
     /// ```
     /// let target = ventus::EventTarget::error::<std::fmt::Error>();
-    /// assert_eq!(target.name(), Some("Error"));
+    /// assert_eq!(target.name(), Some(std::any::type_name::<std::fmt::Error>()));
     /// ```
     pub fn error<E: std::error::Error + Send + Sync + 'static>() -> Self {
-        Self::Named(Arc::from(short_type_name::<E>()))
+        Self::Named(Arc::from(error_name::<E>()))
     }
 
     /// The name of a named target, `None` for [`EventTarget::Any`].
@@ -367,6 +375,11 @@ impl<P> From<EventKey<P>> for EventTarget {
 /// assert_eq!(["A", "B"].into_events().len(), 2);
 /// ```
 pub trait IntoEvents {
+    /// What the events carry: [`Untyped`](crate::marker::Untyped) for names, whose
+    /// handlers may take any payload type, or [`Typed<P>`](crate::marker::Typed) for an
+    /// [`EventKey<P>`], whose handlers must take a `P` (checked at compile time).
+    type Payload;
+
     /// The targets, in the order given.
     fn into_events(self) -> Vec<EventTarget>;
 }
@@ -374,24 +387,28 @@ pub trait IntoEvents {
 macro_rules! into_events_for {
     ($($ty:ty),* $(,)?) => {$(
         impl IntoEvents for $ty {
+            type Payload = Untyped;
             fn into_events(self) -> Vec<EventTarget> {
                 vec![EventTarget::from(self)]
             }
         }
 
         impl<const N: usize> IntoEvents for [$ty; N] {
+            type Payload = Untyped;
             fn into_events(self) -> Vec<EventTarget> {
                 self.into_iter().map(EventTarget::from).collect()
             }
         }
 
         impl IntoEvents for Vec<$ty> {
+            type Payload = Untyped;
             fn into_events(self) -> Vec<EventTarget> {
                 self.into_iter().map(EventTarget::from).collect()
             }
         }
 
         impl IntoEvents for &[$ty] {
+            type Payload = Untyped;
             fn into_events(self) -> Vec<EventTarget> {
                 self.iter().cloned().map(EventTarget::from).collect()
             }
@@ -402,12 +419,14 @@ macro_rules! into_events_for {
 into_events_for!(&str, String, EventTarget, EventName);
 
 impl IntoEvents for &String {
+    type Payload = Untyped;
     fn into_events(self) -> Vec<EventTarget> {
         vec![EventTarget::from(self)]
     }
 }
 
 impl<P> IntoEvents for EventKey<P> {
+    type Payload = Typed<P>;
     fn into_events(self) -> Vec<EventTarget> {
         vec![EventTarget::from(self)]
     }
@@ -416,9 +435,18 @@ impl<P> IntoEvents for EventKey<P> {
 /// A named event whose payload type is checked at compile time.
 ///
 /// Declare keys as constants and use them on both sides:
-/// [`EventEmitter::emit_key`](crate::EventEmitter::emit_key) accepts only a `P`,
-/// and a handler subscribed with [`EventLinker::on`](crate::EventLinker::on) reads it
-/// under the same name.
+/// [`EventEmitter::emit_key`](crate::EventEmitter::emit_key) accepts only a `P`, and
+/// [`EventLinker::on`](crate::EventLinker::on) with a key accepts only handlers that take
+/// a `P` (or no argument). Both are checked at compile time.
+///
+/// ```compile_fail
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// const LOW_VOLTAGE: ventus::EventKey<f64> = ventus::EventKey::new("LowVoltage");
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on(LOW_VOLTAGE).subscribe(|volts: &u8| ())?; // a `u8` handler for an `f64` event
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Examples
 ///

@@ -1,9 +1,11 @@
 //! Subscribing: the builder, the subscription handle and its drop guard.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::event::EventTarget;
+use crate::handler::marker::{Accepts, Untyped};
 use crate::handler::{
     FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
 };
@@ -59,18 +61,20 @@ impl fmt::Display for SubscriptionId {
 /// # }
 /// ```
 #[must_use = "nothing is linked until `subscribe` is called"]
-pub struct SubscribeBuilder<S = LinkerDefault> {
+pub struct SubscribeBuilder<S = LinkerDefault, K = Untyped> {
     linker: EventLinker,
     targets: Vec<EventTarget>,
     once: bool,
     blocking: bool,
     on_success: S,
     on_failure: Option<Arc<FailureCallback>>,
+    payload: PhantomData<fn(K)>,
 }
 
-impl SubscribeBuilder {
+impl<K> SubscribeBuilder<LinkerDefault, K> {
     pub(crate) fn new(linker: EventLinker, targets: Vec<EventTarget>) -> Self {
         Self {
+            payload: PhantomData,
             linker,
             targets,
             once: false,
@@ -81,7 +85,7 @@ impl SubscribeBuilder {
     }
 }
 
-impl<S> SubscribeBuilder<S> {
+impl<S, K> SubscribeBuilder<S, K> {
     /// Runs the handler for the first emission only, then removes it.
     ///
     /// It runs at most once, and exactly once if its event is emitted, however many
@@ -101,8 +105,12 @@ impl<S> SubscribeBuilder<S> {
 
     /// Receives the handler's value when it succeeds. The value's type must be the
     /// handler's: `T` for a handler returning `T` or `Result<T, E>`, `()` for none.
-    pub fn on_success<T, F: OnSuccess<T>>(self, callback: F) -> SubscribeBuilder<WithSuccess<F>> {
+    pub fn on_success<T, F: OnSuccess<T>>(
+        self,
+        callback: F,
+    ) -> SubscribeBuilder<WithSuccess<F>, K> {
         SubscribeBuilder {
+            payload: PhantomData,
             linker: self.linker,
             targets: self.targets,
             once: self.once,
@@ -134,6 +142,7 @@ impl<S> SubscribeBuilder<S> {
     where
         H: Handler<M>,
         S: SuccessStep<H::Value>,
+        K: Accepts<M>,
     {
         let mut keys: Vec<Arc<str>> = Vec::with_capacity(self.targets.len());
         for target in &self.targets {
@@ -170,7 +179,7 @@ impl<S> SubscribeBuilder<S> {
     }
 }
 
-impl<S> fmt::Debug for SubscribeBuilder<S> {
+impl<S, K> fmt::Debug for SubscribeBuilder<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubscribeBuilder")
             .field("targets", &self.targets)

@@ -15,7 +15,7 @@ pub use self::emission::{Emission, EmissionId};
 pub use self::error::EmitError;
 
 use self::emission::{PayloadSlot, Shared};
-use crate::event::{short_type_name, Event, EventKey, EventName};
+use crate::event::{error_name, Event, EventKey, EventName};
 use crate::linker::registry::ANY_KEY;
 use crate::linker::EventLinker;
 use crate::processor::{Processor, TokioProcessor};
@@ -241,7 +241,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.dispatch(name, Some(name), Some(event))
     }
 
-    /// Emits an error as an event named after its type; handlers take `&E`.
+    /// Emits an error as an event named after its type's full path (many error types are
+    /// called `Error`); handlers subscribed with
+    /// [`EventLinker::on_error`] take `&E`.
     ///
     /// # Errors
     ///
@@ -264,7 +266,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         &self,
         error: E,
     ) -> Result<(), EmitError> {
-        let name = short_type_name::<E>();
+        let name = error_name::<E>();
         self.dispatch(name, Some(name), Some(error))
     }
 

@@ -341,6 +341,30 @@ pub mod marker {
     /// An async handler taking a `P`.
     #[derive(Debug)]
     pub struct AsyncArg<P>(PhantomData<fn(P)>);
+
+    /// Events whose payload type is not known when subscribing (string names): any
+    /// handler shape is accepted, and a mismatch is reported when it runs.
+    #[derive(Debug)]
+    pub struct Untyped;
+
+    /// Events that carry a `P` (typed events, error events, [`EventKey<P>`](crate::EventKey)):
+    /// only handlers that take a `P`, or nothing, are accepted.
+    #[derive(Debug)]
+    pub struct Typed<P>(PhantomData<fn(P)>);
+
+    /// Whether a handler of shape `M` may be linked to events whose payload is `Self`.
+    #[diagnostic::on_unimplemented(
+        message = "this handler does not take the payload of the event it is linked to",
+        label = "the handler's shape is `{M}`",
+        note = "the event carries `{Self}`: take `&P` (sync), `P` (async), or no argument"
+    )]
+    pub trait Accepts<M> {}
+
+    impl<M> Accepts<M> for Untyped {}
+    impl<P> Accepts<SyncNoArg> for Typed<P> {}
+    impl<P> Accepts<SyncArg<P>> for Typed<P> {}
+    impl<P> Accepts<AsyncNoArg> for Typed<P> {}
+    impl<P> Accepts<AsyncArg<P>> for Typed<P> {}
 }
 
 /// A function or closure that can be linked to events.

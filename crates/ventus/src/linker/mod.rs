@@ -11,7 +11,8 @@ pub use self::error::{BuildError, SubscribeError};
 
 use self::registry::{key_of, target_of, Registry};
 use crate::event::{Event, EventTarget, IntoEvents};
-use crate::handler::{DefaultSuccess, FailureCallback, HandlerError};
+use crate::handler::marker::Typed;
+use crate::handler::{DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
 use crate::subscription::{SubscribeBuilder, Subscription};
 
 /// Links events to handlers; a cheap `Clone` handle over shared state.
@@ -130,7 +131,7 @@ impl EventLinker {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn on(&self, events: impl IntoEvents) -> SubscribeBuilder {
+    pub fn on<E: IntoEvents>(&self, events: E) -> SubscribeBuilder<LinkerDefault, E::Payload> {
         SubscribeBuilder::new(self.clone(), events.into_events())
     }
 
@@ -150,8 +151,8 @@ impl EventLinker {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn on_event<E: Event>(&self) -> SubscribeBuilder {
-        self.on(EventTarget::event::<E>())
+    pub fn on_event<E: Event>(&self) -> SubscribeBuilder<LinkerDefault, Typed<E>> {
+        SubscribeBuilder::new(self.clone(), vec![EventTarget::event::<E>()])
     }
 
     /// Starts a subscription to the error type `E`, as emitted by
@@ -165,12 +166,14 @@ impl EventLinker {
     /// linker
     ///     .on_error::<std::num::ParseIntError>()
     ///     .subscribe(|err: &std::num::ParseIntError| tracing::warn!(%err))?;
-    /// assert!(linker.contains_event("ParseIntError"));
+    /// assert!(linker.contains(ventus::EventTarget::error::<std::num::ParseIntError>()));
     /// # Ok(())
     /// # }
     /// ```
-    pub fn on_error<E: std::error::Error + Send + Sync + 'static>(&self) -> SubscribeBuilder {
-        self.on(EventTarget::error::<E>())
+    pub fn on_error<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+    ) -> SubscribeBuilder<LinkerDefault, Typed<E>> {
+        SubscribeBuilder::new(self.clone(), vec![EventTarget::error::<E>()])
     }
 
     /// Starts a subscription to every event this linker's emitters emit.
