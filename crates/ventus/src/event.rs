@@ -407,6 +407,13 @@ macro_rules! into_events_for {
             }
         }
 
+        impl<const N: usize> IntoEvents for &[$ty; N] {
+            type Payload = Untyped;
+            fn into_events(self) -> Vec<EventTarget> {
+                self.iter().cloned().map(EventTarget::from).collect()
+            }
+        }
+
         impl IntoEvents for &[$ty] {
             type Payload = Untyped;
             fn into_events(self) -> Vec<EventTarget> {
