@@ -15,6 +15,7 @@ use crate::handler::{
 };
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::linker::LinkerInner;
+use crate::processor::tokio::{in_scope, SyncScope};
 
 /// Identifies one emission; unique within the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -366,6 +367,7 @@ impl<'a> Emission<'a> {
         let (id, time, payload_type) = (self.id, self.time, self.payload_type);
         let shared = self.payload.shared().cloned();
         let default_success = self.linker.get().on_success.clone();
+        let scope = SyncScope::current();
         let task = handle.spawn_blocking(move || {
             let ctx = Ctx::new(
                 &event,
@@ -376,10 +378,10 @@ impl<'a> Emission<'a> {
                 shared.as_ref(),
                 default_success.as_ref(),
             );
-            match &sub.handler.call {
+            in_scope(scope, || match &sub.handler.call {
                 ErasedCall::Sync(call) => call(&ctx),
                 ErasedCall::Async(_) => Ok(()),
-            }
+            })
         });
         Box::pin(async move {
             match task.await {

@@ -4,7 +4,7 @@
 //! [`Emission`]; a processor only decides where [`Emission::run`] is driven. New
 //! backends are new processors (Pyventus 0.8's "processing services").
 
-mod tokio;
+pub(crate) mod tokio;
 
 use std::future::Future;
 use std::pin::Pin;

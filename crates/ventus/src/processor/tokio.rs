@@ -29,8 +29,26 @@ use crate::handler::BoxError;
 use super::Processor;
 
 tokio::task_local! {
-    /// The sync-context emission whose runtime this task runs on.
+    /// The sync-context emission whose runtime this task (or blocking handler) runs on.
     static SYNC_SCOPE: Arc<InFlight>;
+}
+
+/// Runs `f` (a `blocking` handler, on another thread) inside the sync-context scope that
+/// `scope` captured, so emissions it schedules are waited for like any other.
+pub(crate) fn in_scope<R>(scope: Option<SyncScope>, f: impl FnOnce() -> R) -> R {
+    match scope {
+        Some(SyncScope(scope)) => SYNC_SCOPE.sync_scope(scope, f),
+        None => f(),
+    }
+}
+
+/// The sync-context scope of the current task, if it runs inside one.
+pub(crate) struct SyncScope(Arc<InFlight>);
+
+impl SyncScope {
+    pub(crate) fn current() -> Option<Self> {
+        SYNC_SCOPE.try_with(|scope| SyncScope(scope.clone())).ok()
+    }
 }
 
 /// Runs emissions the way Pyventus's `AsyncIOEventEmitter` does; see

@@ -1,0 +1,376 @@
+//! Many threads at once: once-subscriptions run exactly once, subscribe/unsubscribe churn
+//! during heavy emitting stays consistent, and `wait_for_tasks` waits for every handler
+//! of many concurrent emitters. Deadlocks fail the test instead of hanging it.
+
+mod common_emit;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+
+use common_emit::{setup, within, within_async, Counter};
+use ventus::{AnyEvent, EmissionId, EventLinker, Subscription, TokioEventEmitter};
+
+const ROUNDS: usize = 200;
+const EMITTERS: usize = 8;
+
+/// Links a once-handler to `E`, sync or async, counting its runs.
+fn once_counter(linker: &EventLinker, async_handler: bool) -> (Subscription, Counter) {
+    let runs = Counter::new();
+    let r = runs.clone();
+    let sub = if async_handler {
+        linker
+            .on("E")
+            .once()
+            .subscribe(move || {
+                let r = r.clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    r.incr();
+                }
+            })
+            .unwrap()
+    } else {
+        linker.on("E").once().subscribe(move || r.incr()).unwrap()
+    };
+    (sub, runs)
+}
+
+#[test]
+fn once_runs_exactly_once_under_concurrent_emitters() {
+    within("once under concurrent emitters", || {
+        for round in 0..ROUNDS {
+            let (linker, emitter) = setup();
+            let (sub, runs) = once_counter(&linker, round % 2 == 1);
+            // A plain handler beside it, to check every emission still ran.
+            let all = Counter::new();
+            let a = all.clone();
+            linker.on("E").subscribe(move || a.incr()).unwrap();
+            let barrier = Barrier::new(EMITTERS);
+            thread::scope(|s| {
+                for _ in 0..EMITTERS {
+                    s.spawn(|| {
+                        barrier.wait();
+                        emitter.emit("E").unwrap();
+                    });
+                }
+            });
+            assert_eq!(runs.get(), 1, "round {round}: exactly one run");
+            assert_eq!(all.get(), EMITTERS, "round {round}");
+            assert!(!sub.is_linked(), "round {round}: claimed");
+            assert!(!sub.unsubscribe(), "round {round}: already claimed");
+            assert_eq!(linker.subscriber_count_of("E"), 1, "round {round}: removed");
+        }
+    });
+}
+
+#[test]
+fn once_runs_or_is_unsubscribed_never_both_under_concurrent_emit_and_unsubscribe() {
+    within("once under emit and unsubscribe", || {
+        for round in 0..ROUNDS {
+            let (linker, emitter) = setup();
+            let (sub, runs) = once_counter(&linker, round % 2 == 1);
+            let barrier = Barrier::new(5);
+            let unsubscribed = thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        barrier.wait();
+                        emitter.emit("E").unwrap();
+                    });
+                }
+                let unsubscriber = s.spawn(|| {
+                    barrier.wait();
+                    sub.unsubscribe()
+                });
+                unsubscriber.join().unwrap()
+            });
+            assert_eq!(
+                runs.get() + usize::from(unsubscribed),
+                1,
+                "round {round}: runs {} unsubscribed {unsubscribed}",
+                runs.get()
+            );
+            assert!(linker.is_empty(), "round {round}: removed either way");
+        }
+    });
+}
+
+/// Per-handler record of the emissions it ran for.
+#[derive(Clone, Default)]
+struct Seen {
+    ids: Arc<Mutex<HashSet<EmissionId>>>,
+    duplicates: Counter,
+    runs: Counter,
+}
+
+impl Seen {
+    fn record(&self, id: EmissionId) {
+        self.runs.incr();
+        if !self.ids.lock().unwrap().insert(id) {
+            self.duplicates.incr();
+        }
+    }
+}
+
+#[test]
+fn emitting_while_subscribers_churn_stays_consistent() {
+    const EMITTING_THREADS: usize = 4;
+    const EMITS: usize = 10_000;
+
+    let (linker, emitter) = setup();
+    let permanent = Seen::default();
+    let p = permanent.clone();
+    linker
+        .on("E")
+        .subscribe(move |e: &AnyEvent| p.record(e.id()))
+        .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let churned: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let once_outcomes: Arc<Mutex<Vec<(Counter, bool)>>> = Arc::default();
+
+    let (ln, em) = (linker.clone(), emitter.clone());
+    let (stop2, churned2, once2) = (stop.clone(), churned.clone(), once_outcomes.clone());
+    within("emit under churn", move || {
+        thread::scope(|s| {
+            // Churn 1: plain handlers (sync, async, on `E` or on any event) that record
+            // each emission they run for, subscribed then unsubscribed.
+            s.spawn(|| {
+                let mut n = 0_usize;
+                while !stop2.load(Ordering::SeqCst) {
+                    let seen = Seen::default();
+                    let r = seen.clone();
+                    let builder = if n % 3 == 0 { ln.on_any() } else { ln.on("E") };
+                    let sub = if n % 4 == 0 {
+                        builder
+                            .subscribe(move |e: AnyEvent| {
+                                let r = r.clone();
+                                async move { r.record(e.id()) }
+                            })
+                            .unwrap()
+                    } else {
+                        builder
+                            .subscribe(move |e: &AnyEvent| r.record(e.id()))
+                            .unwrap()
+                    };
+                    thread::yield_now();
+                    assert!(
+                        sub.unsubscribe(),
+                        "first unsubscribe of a plain subscription"
+                    );
+                    assert!(!sub.unsubscribe());
+                    churned2.lock().unwrap().push(seen);
+                    n += 1;
+                }
+            });
+            // Churn 2: once-handlers, raced by the emitters and then unsubscribed.
+            s.spawn(|| {
+                while !stop2.load(Ordering::SeqCst) {
+                    let runs = Counter::new();
+                    let r = runs.clone();
+                    let sub = ln.on("E").once().subscribe(move || r.incr()).unwrap();
+                    thread::yield_now();
+                    let unsubscribed = sub.unsubscribe();
+                    once2.lock().unwrap().push((runs, unsubscribed));
+                }
+            });
+            let emitters: Vec<_> = (0..EMITTING_THREADS)
+                .map(|_| {
+                    s.spawn(|| {
+                        for _ in 0..EMITS {
+                            em.emit("E").unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for e in emitters {
+                e.join().unwrap();
+            }
+            stop2.store(true, Ordering::SeqCst);
+        });
+    });
+
+    // Every emission ran the permanent handler exactly once.
+    assert_eq!(permanent.runs.get(), EMITTING_THREADS * EMITS);
+    assert_eq!(permanent.duplicates.get(), 0);
+    assert_eq!(
+        permanent.ids.lock().unwrap().len(),
+        EMITTING_THREADS * EMITS
+    );
+
+    // Churned handlers ran at most once per emission, and only for real emissions.
+    let all_ids = permanent.ids.lock().unwrap().clone();
+    let churned = churned.lock().unwrap();
+    assert!(!churned.is_empty());
+    let mut churned_runs = 0;
+    for seen in churned.iter() {
+        assert_eq!(
+            seen.duplicates.get(),
+            0,
+            "a handler ran twice in one emission"
+        );
+        let ids = seen.ids.lock().unwrap();
+        assert!(
+            ids.is_subset(&all_ids),
+            "ran for an emission that never happened"
+        );
+        churned_runs += seen.runs.get();
+    }
+
+    // Each once-handler either ran exactly once or was unsubscribed, never both.
+    let once_outcomes = once_outcomes.lock().unwrap();
+    assert!(!once_outcomes.is_empty());
+    let mut once_ran = 0;
+    for (runs, unsubscribed) in once_outcomes.iter() {
+        assert_eq!(
+            runs.get() + usize::from(*unsubscribed),
+            1,
+            "once: runs {}",
+            runs.get()
+        );
+        once_ran += runs.get();
+    }
+
+    // Nothing is left linked but the permanent handler, and nothing runs any more.
+    assert_eq!(linker.subscriber_count(), 1);
+    emitter.emit("E").unwrap();
+    assert_eq!(permanent.runs.get(), EMITTING_THREADS * EMITS + 1);
+    let after: usize = churned.iter().map(|s| s.runs.get()).sum();
+    assert_eq!(after, churned_runs, "an unsubscribed handler ran");
+    let once_after: usize = once_outcomes.iter().map(|(r, _)| r.get()).sum();
+    assert_eq!(once_after, once_ran);
+}
+
+#[test]
+fn wait_for_tasks_waits_for_every_handler_of_many_concurrent_emitters() {
+    const TASKS: usize = 16;
+    const THREADS: usize = 2;
+    const EMITS: usize = 300;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    let done = Counter::new();
+    let d = done.clone();
+    linker
+        .on("E")
+        .subscribe(move || {
+            let d = d.clone();
+            async move {
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                d.incr();
+            }
+        })
+        .unwrap();
+    let d = done.clone();
+    linker.on("E").subscribe(move || d.incr()).unwrap();
+    let d = done.clone();
+    linker
+        .on("E")
+        .blocking()
+        .subscribe(move || d.incr())
+        .unwrap();
+    let expected = (TASKS + THREADS) * EMITS * 3;
+
+    let counted = rt.block_on(async {
+        let mut emitters = Vec::new();
+        for _ in 0..TASKS {
+            let em = emitter.clone();
+            emitters.push(tokio::spawn(async move {
+                for i in 0..EMITS {
+                    em.emit("E").unwrap();
+                    if i % 10 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }));
+        }
+        // Plain threads that entered the runtime: an async context too.
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (em, handle) = (emitter.clone(), tokio::runtime::Handle::current());
+                thread::spawn(move || {
+                    let _entered = handle.enter();
+                    for _ in 0..EMITS {
+                        em.emit("E").unwrap();
+                    }
+                })
+            })
+            .collect();
+        for e in emitters {
+            e.await.unwrap();
+        }
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+        joined.await.unwrap();
+        within_async("wait_for_tasks", emitter.wait_for_tasks()).await;
+        // Read at once: every handler must already have run.
+        done.get()
+    });
+    assert_eq!(counted, expected);
+    assert_eq!(emitter.processor().in_flight(), 0);
+}
+
+#[test]
+fn wait_for_tasks_started_before_the_work_returns_only_when_all_handlers_ran() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let done = Counter::new();
+    let (g, d) = (gate.clone(), done.clone());
+    linker
+        .on("E")
+        .subscribe(move || {
+            let (g, d) = (g.clone(), d.clone());
+            async move {
+                g.acquire().await.unwrap().forget();
+                d.incr();
+            }
+        })
+        .unwrap();
+    const N: usize = 500;
+    let counted = rt.block_on(async {
+        for _ in 0..N {
+            emitter.emit("E").unwrap();
+        }
+        let em: TokioEventEmitter = emitter.clone();
+        let c = done.clone();
+        let waiter = tokio::spawn(async move {
+            em.wait_for_tasks().await;
+            c.get()
+        });
+        // Opened from several tasks, bit by bit, while the waiter waits.
+        let openers: Vec<_> = (0..5)
+            .map(|_| {
+                let g = gate.clone();
+                tokio::spawn(async move {
+                    for _ in 0..N / 5 {
+                        g.add_permits(1);
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for o in openers {
+            o.await.unwrap();
+        }
+        within_async("waiter", waiter).await.unwrap()
+    });
+    assert_eq!(
+        counted, N,
+        "wait_for_tasks returned before every handler ran"
+    );
+}
