@@ -96,15 +96,14 @@
 //!
 //! # Feature flags
 //!
-//! ventus has no optional features yet: tokio is a required dependency and
-//! [`TokioEventEmitter`] is always available.
+//! tokio is a required dependency and [`TokioEventEmitter`] is always available.
 //!
 //! | Feature | Default | Enables |
 //! |---|---|---|
-//! | *(none)* | — | everything in this crate is always built, tokio included |
+//! | `macros` | on | declarative registration: [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`] and [`NamedLinker`] (adds `ventus-macros` and `inventory`) |
 //!
-//! Planned, not yet available: attribute macros (`#[ventus::on]`), a thread-pool emitter,
-//! an axum integration and a Redis Streams emitter, each behind its own feature or crate.
+//! Planned, not yet available: a thread-pool emitter, an axum integration and a Redis
+//! Streams emitter, each behind its own feature or crate.
 //!
 //! # Main types
 //!
@@ -118,6 +117,8 @@
 //! - [`EventEmitter`], [`TokioEventEmitter`], [`Processor`], [`TokioProcessor`],
 //!   [`Emission`] — emitting, and where emissions run.
 //! - [`SubscribeError`], [`BuildError`], [`EmitError`] — one error type per operation.
+//! - [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`], [`NamedLinker`] —
+//!   declarative registration (feature `macros`): handlers linked at start-up by attribute.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -127,6 +128,8 @@ mod event;
 mod handler;
 mod linker;
 mod processor;
+#[cfg(feature = "macros")]
+mod registration;
 mod subscription;
 
 pub use crate::emitter::{
@@ -140,3 +143,14 @@ pub use crate::handler::{
 pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
 pub use crate::processor::{Processor, TokioProcessor};
 pub use crate::subscription::{SubscribeBuilder, Subscription, SubscriptionGuard, SubscriptionId};
+
+// Declarative registration (feature `macros`).
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub use crate::registration::__private;
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use crate::registration::NamedLinker;
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use ventus_macros::{linker, on, once, Event};

@@ -82,7 +82,14 @@ impl EventLinker {
     /// ```
     pub fn global() -> &'static EventLinker {
         static GLOBAL: OnceLock<EventLinker> = OnceLock::new();
-        GLOBAL.get_or_init(|| EventLinker::from_builder(EventLinker::builder().name("global")))
+        GLOBAL.get_or_init(|| {
+            let linker = EventLinker::from_builder(EventLinker::builder().name("global"));
+            // Handlers declared with `#[ventus::on]`/`#[ventus::once]`: linked here, once.
+            // The registrations get `linker` and never call `global()` (reentrant init).
+            #[cfg(feature = "macros")]
+            crate::registration::register_declared(&linker, None);
+            linker
+        })
     }
 
     /// A builder for a new, separate namespace.

@@ -1,0 +1,6 @@
+#[ventus::on("Reading")]
+fn reading(volts: &mut f64) {
+    *volts += 1.0;
+}
+
+fn main() {}

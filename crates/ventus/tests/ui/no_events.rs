@@ -1,0 +1,4 @@
+#[ventus::on]
+fn nothing() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[ventus::on("A")]
+struct NotAFunction;
+
+fn main() {}

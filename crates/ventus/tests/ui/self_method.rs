@@ -1,0 +1,8 @@
+struct Counter;
+
+impl Counter {
+    #[ventus::on("Tick")]
+    fn tick(&self) {}
+}
+
+fn main() {}
