@@ -133,7 +133,9 @@ mod registration;
 mod subscription;
 
 pub use crate::emitter::{
-    Emission, EmissionId, EmitError, EventEmitter, EventEmitterBuilder, TokioEventEmitter,
+    Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted, EmitterMetrics,
+    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, Rejected,
+    TokioEventEmitter,
 };
 pub use crate::event::{Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName};
 pub use crate::handler::{
@@ -141,8 +143,9 @@ pub use crate::handler::{
     LinkerDefault, OnSuccess, SuccessStep, Value, WithSuccess,
 };
 pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
-pub use crate::processor::{Processor, TokioProcessor};
+pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 pub use crate::subscription::{SubscribeBuilder, Subscription, SubscriptionGuard, SubscriptionId};
+pub use tokio_util::sync::CancellationToken;
 
 // Declarative registration (feature `macros`).
 #[cfg(feature = "macros")]

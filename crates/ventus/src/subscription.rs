@@ -3,6 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::event::EventTarget;
 use crate::handler::marker::{Accepts, Untyped};
@@ -66,6 +67,7 @@ pub struct SubscribeBuilder<S = LinkerDefault, K = Untyped> {
     targets: Vec<EventTarget>,
     once: bool,
     blocking: bool,
+    timeout: Option<Duration>,
     on_success: S,
     on_failure: Option<Arc<FailureCallback>>,
     payload: PhantomData<fn(K)>,
@@ -79,6 +81,7 @@ impl<K> SubscribeBuilder<LinkerDefault, K> {
             targets,
             once: false,
             blocking: false,
+            timeout: None,
             on_success: LinkerDefault::new(),
             on_failure: None,
         }
@@ -103,6 +106,15 @@ impl<S, K> SubscribeBuilder<S, K> {
         self
     }
 
+    /// Gives the handler at most `timeout` per emission (instead of the emitter's
+    /// default). An async handler still running then is cancelled; a sync handler cannot
+    /// be interrupted and is reported when it returns. Either way it takes the failure
+    /// path with [`HandlerErrorKind::TimedOut`](crate::HandlerErrorKind::TimedOut).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Receives the handler's value when it succeeds. The value's type must be the
     /// handler's: `T` for a handler returning `T` or `Result<T, E>`, `()` for none.
     pub fn on_success<T, F: OnSuccess<T>>(
@@ -115,6 +127,7 @@ impl<S, K> SubscribeBuilder<S, K> {
             targets: self.targets,
             once: self.once,
             blocking: self.blocking,
+            timeout: self.timeout,
             on_success: WithSuccess(callback),
             on_failure: self.on_failure,
         }
@@ -161,6 +174,7 @@ impl<S, K> SubscribeBuilder<S, K> {
             NewSubscriber {
                 once: self.once,
                 blocking: self.blocking,
+                timeout: self.timeout,
                 handler: handler.into_erased(self.on_success),
                 on_failure: self.on_failure,
             },

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ventus::{
-    AnyEvent, BoxError, BuildError, Emission, EmissionId, EmitError, Event, EventEmitter,
+    AnyEvent, BoxError, BuildError, Emission, EmissionId, EmitError, Emitted, Event, EventEmitter,
     EventEmitterBuilder, EventKey, EventLinker, EventLinkerBuilder, EventName, EventTarget,
-    HandlerError, HandlerErrorKind, InvalidEventName, LinkerDefault, Processor, SubscribeBuilder,
-    SubscribeError, Subscription, SubscriptionGuard, SubscriptionId, TokioEventEmitter,
-    TokioProcessor, Value, WithSuccess,
+    HandlerError, HandlerErrorKind, InvalidEventName, LinkerDefault, ProcessError, Processor,
+    SubscribeBuilder, SubscribeError, Subscription, SubscriptionGuard, SubscriptionId,
+    TokioEventEmitter, TokioProcessor, Value, WithSuccess,
 };
 
 fn require_send<T: Send>() {}
@@ -128,9 +128,10 @@ struct Deferred {
 }
 
 impl Processor for Deferred {
-    fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
-        self.queue.lock().unwrap().push(emission.into_owned());
-        Ok(())
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+        let (emission, emitted) = emission.track(None);
+        self.queue.lock().unwrap().push(emission);
+        Ok(emitted)
     }
 }
 
@@ -208,7 +209,7 @@ fn owned_emissions_run_on_other_threads_and_tasks() {
 struct SharedDeferred(Arc<Deferred>);
 
 impl Processor for SharedDeferred {
-    fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
         self.0.process(emission)
     }
 }

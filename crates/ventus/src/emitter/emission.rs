@@ -2,12 +2,22 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::SystemTime;
 
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span};
+
+use super::handle::{Emitted, Tracker};
+use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
+use super::EmitterShared;
 use crate::event::EventName;
 use crate::handler::{
     guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
@@ -113,38 +123,37 @@ impl<T> Shared<'_, T> {
 /// for this emission before it was handed over.
 ///
 /// `Emission<'a>` may borrow the emitter's stack frame (so an emission that runs at once
-/// costs no allocation); [`into_owned`](Self::into_owned) makes an `Emission<'static>`
-/// that can be spawned.
+/// costs no allocation); [`track`](Self::track) makes an `Emission<'static>` that can be
+/// spawned, with the [`Emitted`] handle that `emit` returns for it.
 ///
 /// # Examples
 ///
 /// A processor that runs every emission on a new thread:
 ///
 /// ```
-/// use ventus::{BoxError, Emission, EventEmitter, EventLinker, Processor};
+/// use ventus::{Emission, Emitted, EventEmitter, EventLinker, ProcessError, Processor};
 ///
 /// #[derive(Debug)]
 /// struct ThreadPerEmission;
 ///
 /// impl Processor for ThreadPerEmission {
-///     fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
-///         let emission = emission.into_owned();
+///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+///         let (emission, emitted) = emission.track(None);
 ///         std::thread::spawn(move || {
 ///             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 ///             rt.block_on(emission.run());
 ///         });
-///         Ok(())
+///         Ok(emitted)
 ///     }
 /// }
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let (tx, rx) = std::sync::mpsc::channel();
 /// let linker = EventLinker::builder().build()?;
-/// linker.on("Job").subscribe(move |n: &u32| tx.send(*n).unwrap())?;
+/// linker.on("Job").subscribe(|n: &u32| *n * 2)?;
 ///
 /// let emitter = EventEmitter::builder().linker(&linker).processor(ThreadPerEmission).build();
-/// emitter.emit_with("Job", 42_u32)?;
-/// assert_eq!(rx.recv()?, 42);
+/// let report = emitter.emit_with("Job", 21_u32)?.wait().unwrap();
+/// assert_eq!(report.counts().succeeded, 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -157,6 +166,13 @@ pub struct Emission<'a> {
     pub(crate) direct: Option<Shared<'a, EventEntry>>,
     pub(crate) any: Option<Shared<'a, EventEntry>>,
     pub(crate) linker: Shared<'a, LinkerInner>,
+    pub(crate) emitter: Shared<'a, EmitterShared>,
+    /// Record each handler's outcome and duration.
+    pub(crate) detailed: bool,
+    /// Shared with the [`Emitted`] handle, for emissions that run elsewhere.
+    pub(crate) tracker: Option<Arc<Tracker>>,
+    /// A place under the emitter's `max_in_flight`, given back when the emission drops.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<'a> Emission<'a> {
@@ -216,7 +232,29 @@ impl<'a> Emission<'a> {
             direct: self.direct.map(Shared::into_owned),
             any: self.any.map(Shared::into_owned),
             linker: self.linker.into_owned(),
+            emitter: self.emitter.into_owned(),
+            detailed: self.detailed,
+            tracker: self.tracker,
+            permit: self.permit,
         }
+    }
+
+    /// Makes the emission owned and ties it to a new [`Emitted`] handle, for processors
+    /// that run it later or elsewhere: the handle's report arrives when
+    /// [`run`](Self::run) ends. With `parent`, cancelling `parent` cancels the emission
+    /// too (a processor's shutdown uses this).
+    pub fn track(self, parent: Option<&CancellationToken>) -> (Emission<'static>, Emitted) {
+        let cancel = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
+        let tracker = Tracker::new(cancel);
+        let mut emission = self.into_owned();
+        emission.tracker = Some(tracker.clone());
+        let emitted = Emitted::tracked(emission.id, tracker);
+        (emission, emitted)
+    }
+
+    /// The token that cancels this emission, if it is tracked.
+    pub fn cancellation(&self) -> Option<&CancellationToken> {
+        self.tracker.as_ref().map(|t| &t.cancel)
     }
 
     pub(crate) fn prepare(&mut self) {
@@ -247,6 +285,29 @@ impl<'a> Emission<'a> {
         )
     }
 
+    fn span(&self) -> Span {
+        tracing::debug_span!("ventus.emission", event = %self.event, emission = self.id.0)
+    }
+
+    fn handler_span(&self, sub: &Subscriber) -> Span {
+        tracing::debug_span!(
+            "ventus.handler",
+            handler = sub.handler.name,
+            subscription = sub.id.0,
+            outcome = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        )
+    }
+
+    fn timeout_of(&self, sub: &Subscriber) -> Option<Duration> {
+        sub.timeout.or(self.emitter.get().timeout)
+    }
+
+    /// The handler's start time, read only when something needs it.
+    fn begin(&self, sub: &Subscriber, span: &Span) -> Option<Instant> {
+        (self.detailed || self.timeout_of(sub).is_some() || !span.is_disabled()).then(Instant::now)
+    }
+
     /// Runs the emission to its end on this thread if every handler is inline
     /// ([`is_inline`](Self::is_inline)); otherwise gives it back untouched.
     ///
@@ -257,29 +318,37 @@ impl<'a> Emission<'a> {
     // The emission is given back by value: boxing it would allocate on the path of every
     // sync-context emission that needs a runtime.
     #[allow(clippy::result_large_err)]
-    pub fn try_run_inline(self) -> Result<(), Self> {
+    pub fn try_run_inline(self) -> Result<Emitted, Self> {
         if !self.is_inline() {
             return Err(self);
         }
-        let ctx = self.ctx();
-        for sub in self.handlers() {
-            if !sub.state.runs_in(sub.once, self.id.0) {
-                continue;
+        let mut rec = Recorder::new(self.detailed);
+        {
+            let span = self.span();
+            let _entered = span.enter();
+            let ctx = self.ctx();
+            for sub in self.handlers() {
+                if !sub.state.runs_in(sub.once, self.id.0) {
+                    continue;
+                }
+                let ErasedCall::Sync(call) = &sub.handler.call else {
+                    // `is_inline` rules this out; entries never change after they are built.
+                    continue;
+                };
+                let span = self.handler_span(sub);
+                let _entered = span.enter();
+                let started = self.begin(sub, &span);
+                ctx.deadline
+                    .set(self.timeout_of(sub).zip(started).map(|(t, s)| (s + t, t)));
+                let result = call_caught(|| call(&ctx));
+                self.settle(&mut rec, sub, result, started, &span);
             }
-            let result = match &sub.handler.call {
-                ErasedCall::Sync(call) => catch_unwind(AssertUnwindSafe(|| call(&ctx)))
-                    .unwrap_or_else(|panic| {
-                        Err(HandlerErrorKind::Panicked(panic_message(&*panic)))
-                    }),
-                // `is_inline` rules this out; entries never change after they are built.
-                ErasedCall::Async(_) => continue,
-            };
-            self.report(sub, result);
         }
-        Ok(())
+        Ok(self.finish(rec))
     }
 
-    /// Runs every handler and completes when all have finished.
+    /// Runs every handler and completes when all have finished (or the emission was
+    /// cancelled); a tracked emission's handle then receives the report.
     ///
     /// Handlers start in subscription order. A sync handler runs to its end when it is
     /// reached; an async handler is polled once at once, then interleaves with the
@@ -290,63 +359,108 @@ impl<'a> Emission<'a> {
     ///
     /// Dropping the future cancels the async handlers that have not finished; `blocking`
     /// handlers already started run to their end on their thread. Every handler that
-    /// finished has had its callbacks called.
-    pub async fn run(mut self) {
+    /// finished has had its callbacks called. A tracked emission dropped this way never
+    /// sends its report; its handle waits on. Cancel with [`Emitted::cancel`] to get one.
+    pub async fn run(self) {
+        let _ = self.run_report().await;
+    }
+
+    pub(crate) async fn run_report(mut self) -> Emitted {
         self.prepare();
-        let this = &self;
-        let ctx = this.ctx();
-        let mut handlers = this.handlers();
-        let mut pending: Vec<(&Arc<Subscriber>, HandlerFuture)> = Vec::new();
-        let mut started = false;
-        poll_fn(move |cx| {
-            if !started {
-                started = true;
-                for sub in handlers.by_ref() {
-                    if !sub.state.runs_in(sub.once, this.id.0) {
-                        continue;
+        let cancel = self.tracker.as_ref().map(|t| t.cancel.clone());
+        let cancelled = async {
+            match &cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(cancelled);
+        let mut rec = Recorder::new(self.detailed);
+        let span = self.span();
+        {
+            let this = &self;
+            let rec = &mut rec;
+            let ctx = this.ctx();
+            let mut handlers = this.handlers();
+            let mut pending: Vec<Running<'_>> = Vec::new();
+            let mut started = false;
+            poll_fn(move |cx| {
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    for run in pending.drain(..) {
+                        this.settle_cancelled(rec, run.sub, run.started, &run.span);
                     }
-                    let mut fut = match this.start(sub, &ctx) {
-                        Started::Done(result) => {
-                            this.report(sub, result);
+                    for sub in handlers.by_ref() {
+                        if sub.state.runs_in(sub.once, this.id.0) {
+                            this.settle_cancelled(rec, sub, None, &Span::none());
+                        }
+                    }
+                    return Poll::Ready(());
+                }
+                if !started {
+                    started = true;
+                    for sub in handlers.by_ref() {
+                        if !sub.state.runs_in(sub.once, this.id.0) {
                             continue;
                         }
-                        Started::Running(fut) => fut,
-                    };
-                    // Polled now, so handlers start in subscription order.
-                    match poll_caught(&mut fut, cx) {
-                        Poll::Ready(result) => this.report(sub, result),
-                        Poll::Pending => pending.push((sub, fut)),
+                        let span = this.handler_span(sub);
+                        let begun = this.begin(sub, &span);
+                        let mut run = match this.start(sub, &ctx, begun, &span) {
+                            Started::Done(result) => {
+                                this.settle(rec, sub, result, begun, &span);
+                                continue;
+                            }
+                            Started::Running(fut) => Running::new(this, sub, fut, begun, span),
+                        };
+                        // Polled now, so handlers start in subscription order.
+                        match run.poll(cx) {
+                            Poll::Ready(result) => {
+                                this.settle(rec, sub, result, run.started, &run.span)
+                            }
+                            Poll::Pending => pending.push(run),
+                        }
                     }
+                } else {
+                    pending.retain_mut(|run| match run.poll(cx) {
+                        Poll::Ready(result) => {
+                            this.settle(rec, run.sub, result, run.started, &run.span);
+                            false
+                        }
+                        Poll::Pending => true,
+                    });
                 }
-                return if pending.is_empty() {
+                if pending.is_empty() {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
-                };
-            }
-            pending.retain_mut(|(sub, fut)| match poll_caught(fut, cx) {
-                Poll::Ready(result) => {
-                    this.report(sub, result);
-                    false
                 }
-                Poll::Pending => true,
-            });
-            if pending.is_empty() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+            })
+            .instrument(span)
+            .await;
+        }
+        self.finish(rec)
     }
 
-    fn start(&self, sub: &Arc<Subscriber>, ctx: &Ctx<'_>) -> Started {
+    fn start(
+        &self,
+        sub: &Arc<Subscriber>,
+        ctx: &Ctx<'_>,
+        begun: Option<Instant>,
+        span: &Span,
+    ) -> Started {
+        let _entered = span.enter();
+        let deadline = self.timeout_of(sub).zip(begun).map(|(t, s)| (s + t, t));
         match &sub.handler.call {
             ErasedCall::Sync(call) if sub.blocking => match tokio::runtime::Handle::try_current() {
-                Ok(handle) => Started::Running(self.spawn_blocking(&handle, sub)),
-                Err(_) => Started::Done(call_caught(|| call(ctx))),
+                Ok(handle) => Started::Running(self.spawn_blocking(&handle, sub, deadline)),
+                Err(_) => {
+                    ctx.deadline.set(deadline);
+                    Started::Done(call_caught(|| call(ctx)))
+                }
             },
-            ErasedCall::Sync(call) => Started::Done(call_caught(|| call(ctx))),
+            ErasedCall::Sync(call) => {
+                ctx.deadline.set(deadline);
+                Started::Done(call_caught(|| call(ctx)))
+            }
             ErasedCall::Async(call) => match catch_unwind(AssertUnwindSafe(|| call(ctx))) {
                 Ok(Ok(fut)) => Started::Running(fut),
                 Ok(Err(kind)) => Started::Done(Err(kind)),
@@ -361,6 +475,7 @@ impl<'a> Emission<'a> {
         &self,
         handle: &tokio::runtime::Handle,
         sub: &Arc<Subscriber>,
+        deadline: Option<(Instant, Duration)>,
     ) -> HandlerFuture {
         let sub = sub.clone();
         let event = self.event.clone();
@@ -378,6 +493,7 @@ impl<'a> Emission<'a> {
                 shared.as_ref(),
                 default_success.as_ref(),
             );
+            ctx.deadline.set(deadline);
             in_scope(scope, || match &sub.handler.call {
                 ErasedCall::Sync(call) => call(&ctx),
                 ErasedCall::Async(_) => Ok(()),
@@ -394,11 +510,38 @@ impl<'a> Emission<'a> {
         })
     }
 
-    /// Sends a failure to the subscriber's callback, or the linker's, and logs it.
-    fn report(&self, sub: &Subscriber, result: Result<(), HandlerErrorKind>) {
-        let Err(kind) = result else {
-            return;
+    /// Records how a handler ended; a failure goes to its callback and the log.
+    fn settle(
+        &self,
+        rec: &mut Recorder,
+        sub: &Subscriber,
+        result: Result<(), HandlerErrorKind>,
+        started: Option<Instant>,
+        span: &Span,
+    ) {
+        let outcome = match result {
+            Ok(()) => Outcome::Succeeded,
+            Err(kind) => Outcome::Failed(self.fail(sub, kind)),
         };
+        rec.add(sub, outcome, started, span);
+    }
+
+    fn settle_cancelled(
+        &self,
+        rec: &mut Recorder,
+        sub: &Subscriber,
+        started: Option<Instant>,
+        span: &Span,
+    ) {
+        tracing::debug!(
+            event = %self.event, emission = self.id.0, subscription = sub.id.0,
+            handler = sub.handler.name, "ventus handler cancelled"
+        );
+        rec.add(sub, Outcome::Cancelled, started, span);
+    }
+
+    /// Sends a failure to the subscriber's callback, or the linker's, and logs it.
+    fn fail(&self, sub: &Subscriber, kind: HandlerErrorKind) -> HandlerError {
         let err = HandlerError {
             event: self.event.clone(),
             handler: sub.handler.name,
@@ -421,6 +564,128 @@ impl<'a> Emission<'a> {
                 "ventus handler failed and no failure callback is set"
             ),
         }
+        err
+    }
+
+    /// Publishes the outcome: counters, the handle's report.
+    fn finish(self, rec: Recorder) -> Emitted {
+        self.emitter.get().metrics.record(&rec.counts);
+        let report = EmissionReport {
+            id: self.id,
+            event: self.event,
+            counts: rec.counts,
+            handlers: rec.details.unwrap_or_default(),
+        };
+        match self.tracker {
+            Some(tracker) => {
+                tracker.finish(report);
+                Emitted::tracked(self.id, tracker)
+            }
+            None => Emitted::done(report),
+        }
+    }
+}
+
+/// Outcomes gathered while an emission runs.
+struct Recorder {
+    counts: Counts,
+    details: Option<Vec<HandlerReport>>,
+}
+
+impl Recorder {
+    fn new(detailed: bool) -> Self {
+        Self {
+            counts: Counts::default(),
+            details: detailed.then(Vec::new),
+        }
+    }
+
+    fn add(&mut self, sub: &Subscriber, outcome: Outcome, started: Option<Instant>, span: &Span) {
+        self.counts.add(&outcome);
+        let duration = started.map(|s| s.elapsed()).unwrap_or_default();
+        if !span.is_disabled() {
+            span.record("outcome", outcome_name(&outcome));
+            span.record("duration_us", duration.as_micros() as u64);
+        }
+        if let Some(details) = &mut self.details {
+            details.push(HandlerReport {
+                subscription: sub.id,
+                handler: sub.handler.name,
+                outcome,
+                duration,
+            });
+        }
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed(err) if err.is_panic() => "panicked",
+        Outcome::Failed(err) if err.is_timeout() => "timed out",
+        Outcome::Failed(_) => "failed",
+        Outcome::Cancelled => "cancelled",
+    }
+}
+
+/// An async (or `blocking`) handler that has started and not finished.
+struct Running<'e> {
+    sub: &'e Arc<Subscriber>,
+    fut: HandlerFuture,
+    /// Fires at the handler's timeout, if it has one.
+    timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    started: Option<Instant>,
+    span: Span,
+}
+
+impl<'e> Running<'e> {
+    fn new(
+        emission: &Emission<'_>,
+        sub: &'e Arc<Subscriber>,
+        fut: HandlerFuture,
+        started: Option<Instant>,
+        span: Span,
+    ) -> Self {
+        // `blocking` handlers keep sync semantics: they are reported when they return.
+        let timer = match (emission.timeout_of(sub), sub.blocking) {
+            (Some(timeout), false) => match catch_unwind(|| tokio::time::sleep(timeout)) {
+                Ok(sleep) => Some((Box::pin(sleep), timeout)),
+                Err(_) => {
+                    tracing::warn!(
+                        handler = sub.handler.name,
+                        "ventus handler timeout ignored: the runtime has no time driver \
+                             (build it with `enable_time` or `enable_all`)"
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
+        Self {
+            sub,
+            fut,
+            timer,
+            started,
+            span,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), HandlerErrorKind>> {
+        let _entered = self.span.enter();
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            if let Poll::Ready(result) = self.fut.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            if let Some((sleep, timeout)) = &mut self.timer {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(HandlerErrorKind::TimedOut(*timeout)));
+                }
+            }
+            Poll::Pending
+        }));
+        caught.unwrap_or_else(|panic| {
+            Poll::Ready(Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
+        })
     }
 }
 
@@ -432,16 +697,6 @@ enum Started {
 fn call_caught(f: impl FnOnce() -> Result<(), HandlerErrorKind>) -> Result<(), HandlerErrorKind> {
     catch_unwind(AssertUnwindSafe(f))
         .unwrap_or_else(|panic| Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
-}
-
-fn poll_caught(
-    fut: &mut HandlerFuture,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<Result<(), HandlerErrorKind>> {
-    match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-        Ok(poll) => poll,
-        Err(panic) => Poll::Ready(Err(HandlerErrorKind::Panicked(panic_message(&*panic)))),
-    }
 }
 
 /// The handlers of an event and of "any event", merged in subscription order; a

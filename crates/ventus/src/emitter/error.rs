@@ -1,7 +1,9 @@
 //! Errors of emitting.
 
+use std::any::Any;
 use std::fmt;
 
+use crate::event::EventName;
 use crate::handler::BoxError;
 
 /// Why an emission was not made.
@@ -22,6 +24,14 @@ use crate::handler::BoxError;
 pub enum EmitError {
     /// The event name was empty.
     EmptyEventName,
+    /// The emitter was shut down; it refuses new emissions.
+    Closed {
+        /// The event that was refused.
+        event: EventName,
+    },
+    /// The emitter's `max_in_flight` bound was reached and its overflow policy refused
+    /// the emission. The payload is handed back in [`Rejected`].
+    Full(Rejected),
     /// The processor could not take the emission (for example, no runtime could be
     /// started for a sync-context emission with async handlers).
     Processor(BoxError),
@@ -33,6 +43,16 @@ impl fmt::Display for EmitError {
             Self::EmptyEventName => {
                 f.write_str("event name is empty; emit events with a non-empty name")
             }
+            Self::Closed { event } => write!(
+                f,
+                "event `{event}` was not emitted: the emitter was shut down and refuses new emissions"
+            ),
+            Self::Full(rejected) => write!(
+                f,
+                "event `{}` was not emitted: {} emissions are already in flight, the emitter's \
+                 `max_in_flight`; retry later, or wait for room with `reserve().await`",
+                rejected.event, rejected.limit
+            ),
             Self::Processor(err) => write!(f, "the emission could not be processed: {err}"),
         }
     }
@@ -42,7 +62,59 @@ impl std::error::Error for EmitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Processor(err) => Some(&**err),
-            Self::EmptyEventName => None,
+            _ => None,
         }
+    }
+}
+
+/// An emission refused for lack of room, with its payload handed back.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+///
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|n: u32| async move { n })?;
+/// let emitter = EventEmitter::builder()
+///     .linker(&linker)
+///     .max_in_flight(1, Overflow::Reject)
+///     .build();
+///
+/// let _first = emitter.emit_with("Job", 1_u32)?; // scheduled, not yet run
+/// match emitter.emit_with("Job", 2_u32) {
+///     Err(EmitError::Full(rejected)) => assert_eq!(rejected.into_payload::<u32>(), Some(2)),
+///     other => panic!("expected a full emitter, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Rejected {
+    pub(crate) event: EventName,
+    pub(crate) limit: usize,
+    pub(crate) payload: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Rejected {
+    /// The event that was refused.
+    pub fn event(&self) -> &EventName {
+        &self.event
+    }
+
+    /// The payload, if it was a `T`; `None` for an event emitted without one.
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        self.payload?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("event", &self.event)
+            .field("limit", &self.limit)
+            .field("has_payload", &self.payload.is_some())
+            .finish()
     }
 }

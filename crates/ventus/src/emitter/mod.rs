@@ -2,23 +2,33 @@
 
 mod emission;
 mod error;
+mod handle;
+mod metrics;
+mod report;
 
 use std::any::type_name;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub use self::emission::{Emission, EmissionId};
-pub use self::error::EmitError;
+pub use self::error::{EmitError, Rejected};
+pub use self::handle::Emitted;
+pub use self::metrics::EmitterMetrics;
+pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 
 use self::emission::{PayloadSlot, Shared};
+use self::metrics::Metrics;
 use crate::event::{error_name, Event, EventKey, EventName};
 use crate::linker::registry::ANY_KEY;
 use crate::linker::EventLinker;
-use crate::processor::{Processor, TokioProcessor};
+use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 
 /// The emitter that behaves as Pyventus's `AsyncIOEventEmitter`.
 ///
@@ -94,8 +104,44 @@ pub type TokioEventEmitter = EventEmitter<TokioProcessor>;
 /// ```
 pub struct EventEmitter<P: ?Sized = dyn Processor> {
     linker: EventLinker,
-    debug: bool,
+    shared: Arc<EmitterShared>,
     processor: Arc<P>,
+}
+
+/// Settings and state an emitter shares with its clones and its emissions.
+pub(crate) struct EmitterShared {
+    /// Log each emission at debug level. Set once at build.
+    pub(crate) debug: bool,
+    /// The timeout of handlers without their own. Set once at build.
+    pub(crate) timeout: Option<Duration>,
+    /// Record each handler's outcome and duration in reports. Set once at build.
+    pub(crate) detailed: bool,
+    /// The `max_in_flight` bound and what to do when it is reached. Set once at build.
+    pub(crate) limit: Option<Limit>,
+    /// Set by `shutdown`; emissions are refused from then on.
+    pub(crate) closed: AtomicBool,
+    /// Counters for `metrics`.
+    pub(crate) metrics: Metrics,
+}
+
+pub(crate) struct Limit {
+    permits: Arc<Semaphore>,
+    max: usize,
+    overflow: Overflow,
+}
+
+/// What `emit` does when an emitter's `max_in_flight` bound is reached.
+///
+/// [`EventEmitter::reserve`] always waits for room, whatever the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Refuse the emission with [`EmitError::Full`], handing the payload back.
+    Reject,
+    /// Wait for room. A sync caller (no runtime on its thread) blocks until an emission
+    /// ends; a caller inside a runtime cannot block it, so `emit` refuses as with
+    /// `Reject` and async code waits with [`EventEmitter::reserve`].
+    Wait,
 }
 
 impl TokioEventEmitter {
@@ -151,6 +197,9 @@ impl EventEmitter<TokioProcessor> {
         EventEmitterBuilder {
             linker: None,
             debug: None,
+            timeout: None,
+            detailed: false,
+            limit: None,
             processor: TokioProcessor::new(),
         }
     }
@@ -169,7 +218,17 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
     /// Whether emissions are logged at debug level.
     pub fn is_debug(&self) -> bool {
-        self.debug
+        self.shared.debug
+    }
+
+    /// What this emitter (and its clones) has done so far.
+    pub fn metrics(&self) -> EmitterMetrics {
+        self.shared.metrics.snapshot(self.processor.in_flight())
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Emits `event` without a payload.
@@ -189,8 +248,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn emit(&self, event: &str) -> Result<(), EmitError> {
-        self.dispatch::<()>(event, None, None)
+    pub fn emit(&self, event: &str) -> Result<Emitted, EmitError> {
+        self.dispatch::<()>(event, None, None, None)
     }
 
     /// Emits `event` with `payload`; handlers take it as `&P` (sync) or `P` (async).
@@ -213,8 +272,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         &self,
         event: &str,
         payload: T,
-    ) -> Result<(), EmitError> {
-        self.dispatch(event, None, Some(payload))
+    ) -> Result<Emitted, EmitError> {
+        self.dispatch(event, None, Some(payload), None)
     }
 
     /// Emits the typed event `event`, named by [`Event::name`]; it is the payload.
@@ -236,9 +295,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn emit_event<E: Event>(&self, event: E) -> Result<(), EmitError> {
+    pub fn emit_event<E: Event>(&self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
-        self.dispatch(name, Some(name), Some(event))
+        self.dispatch(name, Some(name), Some(event), None)
     }
 
     /// Emits an error as an event named after its type's full path (many error types are
@@ -265,9 +324,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     pub fn emit_error<E: std::error::Error + Send + Sync + 'static>(
         &self,
         error: E,
-    ) -> Result<(), EmitError> {
+    ) -> Result<Emitted, EmitError> {
         let name = error_name::<E>();
-        self.dispatch(name, Some(name), Some(error))
+        self.dispatch(name, Some(name), Some(error), None)
     }
 
     /// Emits the event of `key` with a payload whose type the key fixes.
@@ -291,8 +350,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         &self,
         key: EventKey<T>,
         payload: T,
-    ) -> Result<(), EmitError> {
-        self.dispatch(key.name(), Some(key.name()), Some(payload))
+    ) -> Result<Emitted, EmitError> {
+        self.dispatch(key.name(), Some(key.name()), Some(payload), None)
     }
 
     /// Waits until every emission this emitter's processor has in flight has finished.
@@ -307,15 +366,283 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.processor.wait_for_tasks()
     }
 
+    /// Waits for room under the emitter's `max_in_flight` bound (at once if it has none
+    /// or is closed), and returns a permit to emit one event with.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitError::Closed`] if the emitter was shut down; `event` in it is `"?"` since
+    /// no event was named yet.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future gives up the place in the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ventus::{EventEmitter, EventLinker, Overflow};
+    ///
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(2, Overflow::Wait).build();
+    /// for _ in 0..10 {
+    ///     emitter.reserve().await?.emit("Job")?; // never more than 2 in flight
+    /// }
+    /// emitter.wait_for_tasks().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reserve(&self) -> Result<EmitPermit<'_, P>, EmitError> {
+        let closed = || EmitError::Closed {
+            event: EventName::from_static("?"),
+        };
+        if self.is_closed() {
+            return Err(closed());
+        }
+        let permit = match &self.shared.limit {
+            Some(limit) => Some(
+                limit
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| closed())?,
+            ),
+            None => None,
+        };
+        Ok(EmitPermit {
+            emitter: self,
+            permit,
+        })
+    }
+
+    /// Emits `event` and runs its handlers in the calling task, without spawning, and
+    /// returns the emission's detailed report: the fast path for async code that waits
+    /// for its handlers anyway.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Self::emit).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the handlers that have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async { 1 })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.run("Job").await?;
+    /// assert_eq!(report.handlers().len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run(&self, event: &str) -> Result<EmissionReport, EmitError> {
+        self.run_inner::<()>(event, None, None).await
+    }
+
+    /// [`run`](Self::run) with a payload.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Self::emit).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_with<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        payload: T,
+    ) -> Result<EmissionReport, EmitError> {
+        self.run_inner(event, None, Some(payload)).await
+    }
+
+    /// [`run`](Self::run) with a typed event.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Self::emit).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn run_event<E: Event>(&self, event: E) -> Result<EmissionReport, EmitError> {
+        let name = E::name();
+        self.run_inner(name, Some(name), Some(event)).await
+    }
+
+    async fn run_inner<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+    ) -> Result<EmissionReport, EmitError> {
+        let permit = match &self.shared.limit {
+            Some(_) => self.reserve().await?.permit,
+            None => None,
+        };
+        let emission = self.resolve(event, static_name, payload, permit, true, |e| {
+            e.map(Emission::into_owned)
+        })?;
+        let emitted = match emission {
+            Some(emission) => emission.run_report().await,
+            None => {
+                return Ok(EmissionReport::new(
+                    EmissionId(0),
+                    self.name_of(event, static_name),
+                ))
+            }
+        };
+        // Untracked emissions come back finished.
+        emitted.wait().map_err(|_| {
+            EmitError::Processor("an emission run in the calling task did not finish".into())
+        })
+    }
+
+    /// Shuts the emitter (and its clones) down: new emissions are refused with
+    /// [`EmitError::Closed`], emissions in flight get until `timeout` to finish, and the
+    /// rest are cancelled. Reports how many finished and how many were cancelled.
+    ///
+    /// Sync-context emissions run in their caller's thread and are not counted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the wait; the emitter stays closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Quick").subscribe(|| async {})?;
+    /// linker.on("Stuck").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let _ = emitter.emit("Quick")?;
+    /// let _ = emitter.emit("Stuck")?;
+    ///
+    /// let report = emitter.shutdown(Duration::from_millis(50)).await;
+    /// assert_eq!((report.finished, report.cancelled), (1, 1));
+    /// assert!(emitter.emit("Quick").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        self.shared.closed.store(true, Ordering::Release);
+        if let Some(limit) = &self.shared.limit {
+            // Wakes `reserve` callers, who then see the emitter closed.
+            limit.permits.close();
+        }
+        self.processor.shutdown(timeout).await
+    }
+
+    fn name_of(&self, event: &str, static_name: Option<&'static str>) -> EventName {
+        match static_name {
+            Some(name) => EventName::from_static(name),
+            None => EventName::from_arc(Arc::from(event)),
+        }
+    }
+
     fn dispatch<T: Send + Sync + 'static>(
         &self,
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
-    ) -> Result<(), EmitError> {
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<Emitted, EmitError> {
+        let permit = match (permit, &self.shared.limit) {
+            (Some(permit), _) => Some(permit),
+            (None, None) => None,
+            (None, Some(limit)) => match self.acquire(limit) {
+                Some(permit) => Some(permit),
+                None if self.is_closed() => {
+                    return Err(EmitError::Closed {
+                        event: self.name_of(event, static_name),
+                    })
+                }
+                None => {
+                    return Err(EmitError::Full(Rejected {
+                        event: self.name_of(event, static_name),
+                        limit: limit.max,
+                        payload: payload
+                            .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
+                    }))
+                }
+            },
+        };
+        let processor = &self.processor;
+        let emitted = self.resolve(
+            event,
+            static_name,
+            payload,
+            permit,
+            self.shared.detailed,
+            |e| e.map(|emission| processor.process(emission)),
+        )?;
+        match emitted {
+            None => Ok(Emitted::done(EmissionReport::new(
+                EmissionId(0),
+                self.name_of(event, static_name),
+            ))),
+            Some(Ok(emitted)) => Ok(emitted),
+            Some(Err(ProcessError::Closed)) => Err(EmitError::Closed {
+                event: self.name_of(event, static_name),
+            }),
+            Some(Err(ProcessError::Failed(err))) => Err(EmitError::Processor(err)),
+        }
+    }
+
+    /// Takes a place under `limit` without waiting, or, under [`Overflow::Wait`] on a
+    /// thread with no runtime, waiting for one. `None`: no room (or closed).
+    fn acquire(&self, limit: &Limit) -> Option<OwnedSemaphorePermit> {
+        match limit.permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::Closed) => None,
+            Err(TryAcquireError::NoPermits) => {
+                let can_block = limit.overflow == Overflow::Wait
+                    && tokio::runtime::Handle::try_current().is_err();
+                if !can_block {
+                    return None;
+                }
+                // No runtime here, so blocking this thread blocks no task.
+                let permits = limit.permits.clone();
+                crate::processor::tokio::block_on_pooled(permits.acquire_owned())
+                    .ok()
+                    .and_then(Result::ok)
+            }
+        }
+    }
+
+    /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
+    /// handler is linked). The emission borrows this frame; `then` runs or owns it.
+    fn resolve<T: Send + Sync + 'static, R>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+        permit: Option<OwnedSemaphorePermit>,
+        detailed: bool,
+        then: impl FnOnce(Option<Emission<'_>>) -> Option<R>,
+    ) -> Result<Option<R>, EmitError> {
         if event.is_empty() {
             return Err(EmitError::EmptyEventName);
         }
+        if self.is_closed() {
+            return Err(EmitError::Closed {
+                event: self.name_of(event, static_name),
+            });
+        }
+        self.shared.metrics.emitted();
         let linker = &self.linker.inner;
         let registry = &linker.registry;
         let guard = registry.events.guard();
@@ -326,10 +653,10 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             None
         };
         if direct.is_none() && any.is_none() {
-            if self.debug {
+            if self.shared.debug {
                 tracing::debug!(event, handlers = 0, "ventus emit: no handler is linked");
             }
-            return Ok(());
+            return Ok(then(None));
         }
         let id = next_emission_id();
         let name = match (direct, static_name) {
@@ -363,9 +690,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             direct: direct.map(Shared::Borrowed),
             any: any.map(Shared::Borrowed),
             linker: Shared::Borrowed(&self.linker.inner),
+            emitter: Shared::Borrowed(&self.shared),
+            detailed,
+            tracker: None,
+            permit,
         };
         emission.prepare();
-        if self.debug {
+        if self.shared.debug {
             tracing::debug!(
                 event,
                 emission = id,
@@ -379,9 +710,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 "ventus emit"
             );
         }
-        self.processor
-            .process(emission)
-            .map_err(EmitError::Processor)
+        Ok(then(Some(emission)))
     }
 
     fn claim_once(
@@ -426,7 +755,7 @@ impl<P: ?Sized> Clone for EventEmitter<P> {
     fn clone(&self) -> Self {
         Self {
             linker: self.linker.clone(),
-            debug: self.debug,
+            shared: self.shared.clone(),
             processor: self.processor.clone(),
         }
     }
@@ -436,7 +765,7 @@ impl<P: Processor> From<EventEmitter<P>> for EventEmitter {
     fn from(emitter: EventEmitter<P>) -> Self {
         Self {
             linker: emitter.linker,
-            debug: emitter.debug,
+            shared: emitter.shared,
             processor: emitter.processor,
         }
     }
@@ -447,8 +776,61 @@ impl<P: ?Sized> fmt::Debug for EventEmitter<P> {
         f.debug_struct("EventEmitter")
             .field("linker", &self.linker)
             .field("processor", &type_name::<P>())
-            .field("debug", &self.debug)
+            .field("debug", &self.shared.debug)
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+/// A place under an emitter's `max_in_flight` bound, from [`EventEmitter::reserve`]:
+/// emits one event without waiting.
+///
+/// Dropping it unused gives the place back.
+#[must_use = "a permit does nothing until it emits"]
+pub struct EmitPermit<'a, P: ?Sized = dyn Processor> {
+    emitter: &'a EventEmitter<P>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<P: Processor + ?Sized> EmitPermit<'_, P> {
+    /// As [`EventEmitter::emit`], in the reserved place.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    pub fn emit(self, event: &str) -> Result<Emitted, EmitError> {
+        self.emitter.dispatch::<()>(event, None, None, self.permit)
+    }
+
+    /// As [`EventEmitter::emit_with`], in the reserved place.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    pub fn emit_with<T: Send + Sync + 'static>(
+        self,
+        event: &str,
+        payload: T,
+    ) -> Result<Emitted, EmitError> {
+        self.emitter
+            .dispatch(event, None, Some(payload), self.permit)
+    }
+
+    /// As [`EventEmitter::emit_event`], in the reserved place.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    pub fn emit_event<E: Event>(self, event: E) -> Result<Emitted, EmitError> {
+        let name = E::name();
+        self.emitter
+            .dispatch(name, Some(name), Some(event), self.permit)
+    }
+}
+
+impl<P: ?Sized> fmt::Debug for EmitPermit<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmitPermit").finish_non_exhaustive()
     }
 }
 
@@ -457,6 +839,9 @@ impl<P: ?Sized> fmt::Debug for EventEmitter<P> {
 pub struct EventEmitterBuilder<P> {
     linker: Option<EventLinker>,
     debug: Option<bool>,
+    timeout: Option<Duration>,
+    detailed: bool,
+    limit: Option<(usize, Overflow)>,
     processor: P,
 }
 
@@ -473,11 +858,35 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
+    /// The timeout of handlers that have none of their own (see
+    /// [`SubscribeBuilder::timeout`](crate::SubscribeBuilder::timeout)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Records each handler's outcome and duration in [`EmissionReport`]s (off by
+    /// default: it costs two clock reads per handler and an allocation per emission).
+    pub fn detailed_reports(mut self, detailed: bool) -> Self {
+        self.detailed = detailed;
+        self
+    }
+
+    /// At most `max` emissions in flight at once (at least 1), with `overflow` deciding
+    /// what `emit` does when the bound is reached. Without it there is no bound.
+    pub fn max_in_flight(mut self, max: usize, overflow: Overflow) -> Self {
+        self.limit = Some((max.max(1), overflow));
+        self
+    }
+
     /// The processor that decides where emissions run.
     pub fn processor<Q: Processor>(self, processor: Q) -> EventEmitterBuilder<Q> {
         EventEmitterBuilder {
             linker: self.linker,
             debug: self.debug,
+            timeout: self.timeout,
+            detailed: self.detailed,
+            limit: self.limit,
             processor,
         }
     }
@@ -486,7 +895,18 @@ impl<P: Processor> EventEmitterBuilder<P> {
     pub fn build(self) -> EventEmitter<P> {
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         EventEmitter {
-            debug: self.debug.unwrap_or(linker.inner.debug),
+            shared: Arc::new(EmitterShared {
+                debug: self.debug.unwrap_or(linker.inner.debug),
+                timeout: self.timeout,
+                detailed: self.detailed,
+                limit: self.limit.map(|(max, overflow)| Limit {
+                    permits: Arc::new(Semaphore::new(max)),
+                    max,
+                    overflow,
+                }),
+                closed: AtomicBool::new(false),
+                metrics: Metrics::default(),
+            }),
             linker,
             processor: Arc::new(self.processor),
         }
@@ -499,6 +919,9 @@ impl<P> fmt::Debug for EventEmitterBuilder<P> {
             .field("linker", &self.linker)
             .field("processor", &type_name::<P>())
             .field("debug", &self.debug)
+            .field("timeout", &self.timeout)
+            .field("detailed", &self.detailed)
+            .field("limit", &self.limit)
             .finish()
     }
 }

@@ -21,6 +21,9 @@ pub enum HandlerErrorKind {
     Failed(BoxError),
     /// The handler panicked; this is the panic message.
     Panicked(String),
+    /// The handler ran past its timeout. An async handler was cancelled at the timeout;
+    /// a sync one cannot be interrupted and is reported when it returns.
+    TimedOut(std::time::Duration),
     /// The handler takes a payload of type `expected`, but the emission carried `found`
     /// (`None`: the event was emitted without a payload).
     PayloadType {
@@ -131,6 +134,11 @@ impl HandlerError {
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, HandlerErrorKind::Panicked(_))
     }
+
+    /// `true` if the handler ran past its timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, HandlerErrorKind::TimedOut(_))
+    }
 }
 
 impl fmt::Debug for HandlerError {
@@ -155,6 +163,10 @@ impl fmt::Display for HandlerError {
             HandlerErrorKind::Panicked(msg) => {
                 write!(f, "handler `{handler}` for event `{event}` panicked: {msg}")
             }
+            HandlerErrorKind::TimedOut(timeout) => write!(
+                f,
+                "handler `{handler}` for event `{event}` ran past its timeout of {timeout:?}"
+            ),
             HandlerErrorKind::PayloadType {
                 expected,
                 found: Some(found),

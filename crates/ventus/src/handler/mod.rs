@@ -17,12 +17,12 @@
 mod error;
 
 use std::any::{type_name, Any, TypeId};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) use self::error::panic_message;
 pub use self::error::{BoxError, HandlerError, HandlerErrorKind};
@@ -228,6 +228,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) payload_type: Option<&'static str>,
     pub(crate) shared: Option<&'a SharedPayload>,
     pub(crate) default_success: Option<&'a Arc<DefaultSuccess>>,
+    /// The running sync handler's deadline and timeout, if it has one.
+    pub(crate) deadline: Cell<Option<(Instant, Duration)>>,
     any: OnceCell<AnyEvent>,
 }
 
@@ -250,6 +252,7 @@ impl<'a> Ctx<'a> {
             payload_type,
             shared,
             default_success,
+            deadline: Cell::new(None),
             any: OnceCell::new(),
         }
     }
@@ -426,7 +429,15 @@ fn finish<R: HandlerOutput, S: SuccessStep<R::Ok>>(
     out: R,
     success: &S,
     default: Option<&Arc<DefaultSuccess>>,
+    deadline: Option<(Instant, Duration)>,
 ) -> Result<(), HandlerErrorKind> {
+    // A sync handler cannot be interrupted: one that overran is reported when it returns,
+    // and takes the failure path instead of the success one.
+    if let Some((deadline, timeout)) = deadline {
+        if Instant::now() > deadline {
+            return Err(HandlerErrorKind::TimedOut(timeout));
+        }
+    }
     match out.into_result() {
         Ok(value) => {
             success.call(&value, default.map(|d| &**d));
@@ -448,7 +459,7 @@ where
             name: type_name::<F>(),
             wants_any_event: false,
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
-                finish(self(), &success, ctx.default_success)
+                finish(self(), &success, ctx.default_success, ctx.deadline.get())
             })),
         }
     }
@@ -468,7 +479,12 @@ where
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?;
-                finish(self(payload), &success, ctx.default_success)
+                finish(
+                    self(payload),
+                    &success,
+                    ctx.default_success,
+                    ctx.deadline.get(),
+                )
             })),
         }
     }
@@ -484,7 +500,7 @@ where
     Fut::Output: HandlerOutput,
     S: SuccessStep<<Fut::Output as HandlerOutput>::Ok>,
 {
-    Box::pin(async move { finish(fut.await, &*success, default.as_ref()) })
+    Box::pin(async move { finish(fut.await, &*success, default.as_ref(), None) })
 }
 
 impl<F, Fut> Handler<marker::AsyncNoArg> for F

@@ -22,6 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -44,6 +45,8 @@ pub(crate) struct Subscriber {
     pub(crate) state: ClaimState,
     pub(crate) once: bool,
     pub(crate) blocking: bool,
+    /// Longer than this and the handler takes the failure path.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
 }
@@ -155,6 +158,7 @@ pub(crate) struct Registry {
 pub(crate) struct NewSubscriber {
     pub(crate) once: bool,
     pub(crate) blocking: bool,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
 }
@@ -253,6 +257,7 @@ impl Registry {
                 state: ClaimState::new(),
                 once: new.once,
                 blocking: new.blocking,
+                timeout: new.timeout,
                 handler: new.handler,
                 on_failure: new.on_failure,
             });

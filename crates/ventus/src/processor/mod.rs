@@ -11,7 +11,10 @@ use std::pin::Pin;
 
 pub use self::tokio::TokioProcessor;
 
-use crate::emitter::Emission;
+use std::fmt;
+use std::time::Duration;
+
+use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
 /// Decides where emissions run. Object safe: `EventEmitter` (that is,
@@ -23,16 +26,16 @@ use crate::handler::BoxError;
 /// that would need a runtime:
 ///
 /// ```
-/// use ventus::{BoxError, Emission, EventEmitter, EventLinker, Processor};
+/// use ventus::{Emission, Emitted, EventEmitter, EventLinker, ProcessError, Processor};
 ///
 /// #[derive(Debug)]
 /// struct SyncOnly;
 ///
 /// impl Processor for SyncOnly {
-///     fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
-///         emission
-///             .try_run_inline()
-///             .map_err(|e| format!("event `{}` has async handlers", e.event()).into())
+///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+///         emission.try_run_inline().map_err(|e| {
+///             ProcessError::Failed(format!("event `{}` has async handlers", e.event()).into())
+///         })
 ///     }
 /// }
 ///
@@ -53,7 +56,7 @@ pub trait Processor: Send + Sync + 'static {
     ///
     /// Returns an error when the emission cannot be taken; the emitter returns it to the
     /// caller of `emit` as [`EmitError::Processor`](crate::EmitError::Processor).
-    fn process(&self, emission: Emission<'_>) -> Result<(), BoxError>;
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError>;
 
     /// Completes when every emission this processor has in flight has finished.
     /// Processors that finish each emission inside `process` keep the default, which
@@ -61,4 +64,66 @@ pub trait Processor: Send + Sync + 'static {
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(std::future::ready(()))
     }
+
+    /// How many emissions are in flight (taken, not finished).
+    fn in_flight(&self) -> usize {
+        0
+    }
+
+    /// Stops taking emissions, gives those in flight until `timeout`, cancels the rest,
+    /// and says how many finished and how many were cancelled. The default waits with
+    /// [`wait_for_tasks`](Self::wait_for_tasks) and cancels nothing.
+    fn shutdown(
+        &self,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = ShutdownReport> + Send + '_>> {
+        let _ = timeout;
+        Box::pin(async move {
+            let before = self.in_flight();
+            self.wait_for_tasks().await;
+            ShutdownReport {
+                finished: before,
+                cancelled: 0,
+            }
+        })
+    }
+}
+
+/// Why a [`Processor`] did not take an emission.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The processor was shut down.
+    Closed,
+    /// Anything else; returned to `emit`'s caller as
+    /// [`EmitError::Processor`](crate::EmitError::Processor).
+    Failed(BoxError),
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the processor was shut down"),
+            Self::Failed(err) => write!(f, "the processor failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Failed(err) => Some(&**err),
+            Self::Closed => None,
+        }
+    }
+}
+
+/// What a shutdown did, from [`EventEmitter::shutdown`](crate::EventEmitter::shutdown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Emissions that finished during the shutdown.
+    pub finished: usize,
+    /// Emissions cancelled at the deadline.
+    pub cancelled: usize,
 }

@@ -23,10 +23,14 @@ use parking_lot::Mutex;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Notify;
 
-use crate::emitter::Emission;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
-use super::Processor;
+use super::{ProcessError, Processor, ShutdownReport};
 
 tokio::task_local! {
     /// The sync-context emission whose runtime this task (or blocking handler) runs on.
@@ -67,6 +71,17 @@ impl SyncScope {
 /// ```
 pub struct TokioProcessor {
     tasks: Arc<InFlight>,
+    /// Parent of every scheduled emission's cancellation token; cancelled at a
+    /// shutdown's deadline.
+    cancel_all: CancellationToken,
+    /// Scheduled emissions that ended, and those of them that were cancelled.
+    ended: Arc<Ended>,
+}
+
+#[derive(Default)]
+struct Ended {
+    finished: AtomicUsize,
+    cancelled: AtomicUsize,
 }
 
 impl TokioProcessor {
@@ -74,6 +89,8 @@ impl TokioProcessor {
     pub fn new() -> Self {
         Self {
             tasks: Arc::new(InFlight::default()),
+            cancel_all: CancellationToken::new(),
+            ended: Arc::new(Ended::default()),
         }
     }
 
@@ -82,36 +99,48 @@ impl TokioProcessor {
         self.tasks.count.load(Ordering::Acquire)
     }
 
-    fn spawn(&self, handle: &Handle, emission: Emission<'static>) {
+    fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
+        let (emission, emitted) = emission.track(Some(&self.cancel_all));
+        let token = emission.cancellation().cloned();
+        let ended = self.ended.clone();
         let guard = self.tasks.enter();
+        let task = async move {
+            emission.run().await;
+            // Relaxed: statistics for the shutdown report, read after `wait` returned.
+            let counter = match token {
+                Some(token) if token.is_cancelled() => &ended.cancelled,
+                _ => &ended.finished,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            drop(guard);
+        };
         match SYNC_SCOPE.try_with(Arc::clone) {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
             Ok(scope) => {
                 let scope_guard = scope.enter();
                 handle.spawn(SYNC_SCOPE.scope(scope, async move {
-                    emission.run().await;
-                    drop((guard, scope_guard));
+                    task.await;
+                    drop(scope_guard);
                 }));
             }
             Err(_) => {
-                handle.spawn(async move {
-                    emission.run().await;
-                    drop(guard);
-                });
+                handle.spawn(task);
             }
         }
+        emitted
     }
 
-    fn run_sync(&self, emission: Emission<'_>) -> Result<(), BoxError> {
+    fn run_sync(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
         let emission = match emission.try_run_inline() {
-            Ok(()) => return Ok(()),
+            Ok(emitted) => return Ok(emitted),
             Err(emission) => emission,
         };
-        let runtime = RUNTIMES.take()?;
+        let runtime = RUNTIMES.take().map_err(ProcessError::Failed)?;
         let scope = Arc::new(InFlight::default());
-        runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
-            emission.run().await;
+        let emitted = runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
+            let emitted = emission.run_report().await;
             scope.wait().await;
+            emitted
         }));
         if runtime.metrics().num_alive_tasks() == 0 {
             RUNTIMES.give_back(runtime);
@@ -121,17 +150,14 @@ impl TokioProcessor {
             // drops them. Reusing it would leave them stalled until some later emission.
             drop(runtime);
         }
-        Ok(())
+        Ok(emitted)
     }
 }
 
 impl Processor for TokioProcessor {
-    fn process(&self, emission: Emission<'_>) -> Result<(), BoxError> {
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
         match Handle::try_current() {
-            Ok(handle) => {
-                self.spawn(&handle, emission.into_owned());
-                Ok(())
-            }
+            Ok(handle) => Ok(self.spawn(&handle, emission)),
             Err(_) => self.run_sync(emission),
         }
     }
@@ -139,6 +165,53 @@ impl Processor for TokioProcessor {
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(self.tasks.wait())
     }
+
+    fn in_flight(&self) -> usize {
+        TokioProcessor::in_flight(self)
+    }
+
+    /// Waits for the emissions in flight until `timeout`, then cancels the rest.
+    /// The timeout needs the runtime's time driver; without it, nothing is cancelled
+    /// and the shutdown waits for every emission.
+    fn shutdown(
+        &self,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = ShutdownReport> + Send + '_>> {
+        Box::pin(async move {
+            // Relaxed: plain counters, compared before and after the waits below.
+            let finished = self.ended.finished.load(Ordering::Relaxed);
+            let cancelled = self.ended.cancelled.load(Ordering::Relaxed);
+            let in_time =
+                match std::panic::catch_unwind(|| tokio::time::timeout(timeout, self.tasks.wait()))
+                {
+                    Ok(wait) => wait.await.is_ok(),
+                    Err(_) => {
+                        tracing::warn!(
+                            "ventus shutdown without a time driver: waiting for every emission"
+                        );
+                        self.tasks.wait().await;
+                        true
+                    }
+                };
+            if !in_time {
+                self.cancel_all.cancel();
+                self.tasks.wait().await;
+            }
+            ShutdownReport {
+                finished: self.ended.finished.load(Ordering::Relaxed) - finished,
+                cancelled: self.ended.cancelled.load(Ordering::Relaxed) - cancelled,
+            }
+        })
+    }
+}
+
+/// Runs `future` to completion on a pooled current-thread runtime; for sync callers
+/// (no runtime on this thread) that must wait for something async.
+pub(crate) fn block_on_pooled<F: Future>(future: F) -> Result<F::Output, BoxError> {
+    let runtime = RUNTIMES.take()?;
+    let output = runtime.block_on(future);
+    RUNTIMES.give_back(runtime);
+    Ok(output)
 }
 
 impl Default for TokioProcessor {

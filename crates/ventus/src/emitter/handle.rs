@@ -1,0 +1,222 @@
+//! The handle `emit` returns: wait for, or cancel, one emission.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::report::EmissionReport;
+use super::EmissionId;
+
+/// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
+/// [`EmissionReport`], or [`cancel`](Self::cancel) it.
+///
+/// Dropping the handle detaches: the emission goes on (fire-and-forget stays the
+/// default). An emission that ran to its end inside `emit` (a sync context) comes back
+/// finished.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| async { 7 })?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+///
+/// let report = emitter.emit("Job")?.await;
+/// assert_eq!(report.counts().succeeded, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Emitted {
+    id: EmissionId,
+    inner: Inner,
+}
+
+enum Inner {
+    Done(EmissionReport),
+    Tracked(Arc<Tracker>),
+}
+
+/// The state an emission running elsewhere shares with its handle.
+pub(crate) struct Tracker {
+    /// Set, with `report` filled in, when the emission ends. Written once.
+    finished: AtomicBool,
+    /// The report, taken by the first waiter.
+    report: Mutex<Option<EmissionReport>>,
+    /// Wakes sync waiters; paired with `report`'s lock.
+    ready: Condvar,
+    /// Wakes async waiters.
+    notify: Notify,
+    /// Cancels this emission (a child of its processor's token).
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Tracker {
+    pub(crate) fn new(cancel: CancellationToken) -> Arc<Self> {
+        Arc::new(Self {
+            finished: AtomicBool::new(false),
+            report: Mutex::new(None),
+            ready: Condvar::new(),
+            notify: Notify::new(),
+            cancel,
+        })
+    }
+
+    /// Publishes the report and wakes every waiter.
+    pub(crate) fn finish(&self, report: EmissionReport) {
+        *self.report.lock() = Some(report);
+        // Release: a waiter that sees `finished` sees the report stored above.
+        self.finished.store(true, Ordering::Release);
+        // Woken after the lock is released (it was, at the end of the statement above).
+        self.ready.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    fn take(&self) -> EmissionReport {
+        self.report
+            .lock()
+            .take()
+            .unwrap_or_else(|| unreachable!("an emission's report is taken once, by its handle"))
+    }
+}
+
+impl Emitted {
+    pub(crate) fn done(report: EmissionReport) -> Self {
+        Self {
+            id: report.id,
+            inner: Inner::Done(report),
+        }
+    }
+
+    pub(crate) fn tracked(id: EmissionId, tracker: Arc<Tracker>) -> Self {
+        Self {
+            id,
+            inner: Inner::Tracked(tracker),
+        }
+    }
+
+    /// The emission's id.
+    pub fn id(&self) -> EmissionId {
+        self.id
+    }
+
+    /// Whether every handler has finished (or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Done(_) => true,
+            Inner::Tracked(t) => t.is_finished(),
+        }
+    }
+
+    /// Cancels the handlers that have not finished: async handlers are dropped at their
+    /// next await point and reported [`Cancelled`](crate::Outcome::Cancelled); a
+    /// `blocking` handler already running goes on on its thread but is no longer waited
+    /// for. `false` if the emission had already finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Forever").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let emitted = emitter.emit("Forever")?;
+    /// assert!(emitted.cancel());
+    /// assert_eq!(emitted.await.counts().cancelled, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cancel(&self) -> bool {
+        match &self.inner {
+            Inner::Done(_) => false,
+            Inner::Tracked(t) if t.is_finished() => false,
+            Inner::Tracked(t) => {
+                t.cancel.cancel();
+                true
+            }
+        }
+    }
+
+    /// Blocks this thread until the emission has finished, and returns its report.
+    ///
+    /// For sync code; async code awaits the handle instead. On a multi-thread runtime's
+    /// thread the wait is wrapped in `block_in_place`.
+    ///
+    /// # Errors
+    ///
+    /// Gives the handle back if the emission has not finished and this thread drives a
+    /// current-thread runtime, where waiting would stop the emission from ever finishing.
+    pub fn wait(self) -> Result<EmissionReport, Emitted> {
+        let tracker = match self.inner {
+            Inner::Done(report) => return Ok(report),
+            Inner::Tracked(ref t) if t.is_finished() => return Ok(t.take()),
+            Inner::Tracked(ref t) => t.clone(),
+        };
+        let block = || {
+            let mut report = tracker.report.lock();
+            while !tracker.is_finished() {
+                tracker.ready.wait(&mut report);
+            }
+            drop(report);
+            tracker.take()
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Err(_) => Ok(block()),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                Ok(tokio::task::block_in_place(block))
+            }
+            Ok(_) => Err(self),
+        }
+    }
+}
+
+impl IntoFuture for Emitted {
+    type Output = EmissionReport;
+    type IntoFuture = Pin<Box<dyn Future<Output = EmissionReport> + Send>>;
+
+    /// Waits for the emission's report.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the wait; the emission goes on.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let tracker = match self.inner {
+                Inner::Done(report) => return report,
+                Inner::Tracked(tracker) => tracker,
+            };
+            loop {
+                let notified = tracker.notify.notified();
+                tokio::pin!(notified);
+                // Registered before the check, so `finish` between the two still wakes us.
+                notified.as_mut().enable();
+                if tracker.is_finished() {
+                    return tracker.take();
+                }
+                notified.await;
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Emitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitted")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

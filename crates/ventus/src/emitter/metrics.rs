@@ -1,0 +1,124 @@
+//! Counters an emitter keeps: cheap to bump from many threads, summed when read.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::report::Counts;
+
+/// Stripes per counter set: threads bump their own stripe, so emitting threads do not
+/// share a cache line.
+const STRIPES: usize = 8;
+
+/// One stripe, padded to its own cache lines.
+#[derive(Default)]
+#[repr(align(128))]
+struct Stripe {
+    emitted: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    panicked: AtomicU64,
+    timed_out: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+/// An emitter's counters.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    stripes: [Stripe; STRIPES],
+}
+
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|index| {
+        let mut i = index.get();
+        if i == usize::MAX {
+            // Relaxed: any spread of threads over stripes is correct; this one is even.
+            i = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            index.set(i);
+        }
+        i
+    })
+}
+
+impl Metrics {
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[stripe_index()]
+    }
+
+    pub(crate) fn emitted(&self) {
+        // Relaxed everywhere here: counters are statistics, read without ordering.
+        self.stripe().emitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record(&self, counts: &Counts) {
+        let s = self.stripe();
+        for (counter, n) in [
+            (&s.succeeded, counts.succeeded),
+            (&s.failed, counts.failed),
+            (&s.panicked, counts.panicked),
+            (&s.timed_out, counts.timed_out),
+            (&s.cancelled, counts.cancelled),
+        ] {
+            if n > 0 {
+                counter.fetch_add(u64::from(n), Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self, in_flight: usize) -> EmitterMetrics {
+        let mut m = EmitterMetrics {
+            in_flight,
+            ..EmitterMetrics::default()
+        };
+        for s in &self.stripes {
+            m.emitted += s.emitted.load(Ordering::Relaxed);
+            m.succeeded += s.succeeded.load(Ordering::Relaxed);
+            m.failed += s.failed.load(Ordering::Relaxed);
+            m.panicked += s.panicked.load(Ordering::Relaxed);
+            m.timed_out += s.timed_out.load(Ordering::Relaxed);
+            m.cancelled += s.cancelled.load(Ordering::Relaxed);
+        }
+        m
+    }
+}
+
+/// What an emitter has done so far, from [`EventEmitter::metrics`](crate::EventEmitter::metrics).
+///
+/// Counts cover the emitter and its clones. Handler counts grow when an emission ends,
+/// so they lag `emitted` while emissions are in flight.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Tick").subscribe(|| ())?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+/// emitter.emit("Tick")?;
+/// emitter.emit("Tick")?;
+/// let metrics = emitter.metrics();
+/// assert_eq!((metrics.emitted, metrics.succeeded, metrics.in_flight), (2, 2, 0));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmitterMetrics {
+    /// Emissions made (those with no handler linked included).
+    pub emitted: u64,
+    /// Handler runs that succeeded.
+    pub succeeded: u64,
+    /// Handler runs that failed (error or payload mismatch).
+    pub failed: u64,
+    /// Handler runs that panicked.
+    pub panicked: u64,
+    /// Handler runs that went past their timeout.
+    pub timed_out: u64,
+    /// Handler runs cancelled before they finished.
+    pub cancelled: u64,
+    /// Emissions scheduled and not yet finished.
+    pub in_flight: usize,
+}
