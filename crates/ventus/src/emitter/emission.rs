@@ -15,7 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span};
 
-use super::handle::{Emitted, Tracker};
+use super::handle::{Emitted, Tracker, TrackerGuard};
 use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use super::EmitterShared;
 use crate::event::EventName;
@@ -170,7 +170,7 @@ pub struct Emission<'a> {
     /// Record each handler's outcome and duration.
     pub(crate) detailed: bool,
     /// Shared with the [`Emitted`] handle, for emissions that run elsewhere.
-    pub(crate) tracker: Option<Arc<Tracker>>,
+    pub(crate) tracker: Option<TrackerGuard>,
     /// A place under the emitter's `max_in_flight`, given back when the emission drops.
     pub(crate) permit: Option<OwnedSemaphorePermit>,
 }
@@ -247,14 +247,18 @@ impl<'a> Emission<'a> {
         let cancel = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
         let tracker = Tracker::new(cancel);
         let mut emission = self.into_owned();
-        emission.tracker = Some(tracker.clone());
+        emission.tracker = Some(TrackerGuard {
+            tracker: tracker.clone(),
+            id: emission.id,
+            event: emission.event.clone(),
+        });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
     }
 
     /// The token that cancels this emission, if it is tracked.
     pub fn cancellation(&self) -> Option<&CancellationToken> {
-        self.tracker.as_ref().map(|t| &t.cancel)
+        self.tracker.as_ref().map(|t| &t.tracker.cancel)
     }
 
     pub(crate) fn prepare(&mut self) {
@@ -367,7 +371,7 @@ impl<'a> Emission<'a> {
 
     pub(crate) async fn run_report(mut self) -> Emitted {
         self.prepare();
-        let cancel = self.tracker.as_ref().map(|t| t.cancel.clone());
+        let cancel = self.tracker.as_ref().map(|t| t.tracker.cancel.clone());
         let cancelled = async {
             match &cancel {
                 Some(token) => token.cancelled().await,
@@ -375,7 +379,7 @@ impl<'a> Emission<'a> {
             }
         };
         tokio::pin!(cancelled);
-        let mut rec = Recorder::new(self.detailed);
+        let mut rec = Recorder::new(self.detailed).tracking(&self);
         let span = self.span();
         {
             let this = &self;
@@ -568,18 +572,19 @@ impl<'a> Emission<'a> {
     }
 
     /// Publishes the outcome: counters, the handle's report.
-    fn finish(self, rec: Recorder) -> Emitted {
+    fn finish(self, mut rec: Recorder) -> Emitted {
+        rec.unfinished = None;
         self.emitter.get().metrics.record(&rec.counts);
         let report = EmissionReport {
             id: self.id,
             event: self.event,
             counts: rec.counts,
-            handlers: rec.details.unwrap_or_default(),
+            handlers: rec.details.take().unwrap_or_default(),
         };
-        match self.tracker {
-            Some(tracker) => {
-                tracker.finish(report);
-                Emitted::tracked(self.id, tracker)
+        match &self.tracker {
+            Some(guard) => {
+                guard.tracker.finish(report);
+                Emitted::tracked(self.id, guard.tracker.clone())
             }
             None => Emitted::done(report),
         }
@@ -590,6 +595,16 @@ impl<'a> Emission<'a> {
 struct Recorder {
     counts: Counts,
     details: Option<Vec<HandlerReport>>,
+    /// For a tracked emission, until it finishes: what to report if it is dropped first.
+    unfinished: Option<Unfinished>,
+}
+
+/// A tracked emission that has not sent its report yet.
+struct Unfinished {
+    tracker: Arc<Tracker>,
+    id: EmissionId,
+    event: EventName,
+    handlers: u32,
 }
 
 impl Recorder {
@@ -597,7 +612,20 @@ impl Recorder {
         Self {
             counts: Counts::default(),
             details: detailed.then(Vec::new),
+            unfinished: None,
         }
+    }
+
+    /// Makes sure the handle of `emission` hears of its end even if the run is dropped
+    /// (its runtime shut down): the handlers not done by then count as cancelled.
+    fn tracking(mut self, emission: &Emission<'_>) -> Self {
+        self.unfinished = emission.tracker.as_ref().map(|guard| Unfinished {
+            tracker: guard.tracker.clone(),
+            id: emission.id,
+            event: emission.event.clone(),
+            handlers: u32::try_from(emission.handler_count()).unwrap_or(u32::MAX),
+        });
+        self
     }
 
     fn add(&mut self, sub: &Subscriber, outcome: Outcome, started: Option<Instant>, span: &Span) {
@@ -615,6 +643,22 @@ impl Recorder {
                 duration,
             });
         }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let Some(unfinished) = self.unfinished.take() else {
+            return;
+        };
+        let mut counts = self.counts;
+        counts.cancelled += unfinished.handlers.saturating_sub(counts.total());
+        unfinished.tracker.finish(EmissionReport {
+            id: unfinished.id,
+            event: unfinished.event,
+            counts,
+            handlers: self.details.take().unwrap_or_default(),
+        });
     }
 }
 

@@ -69,8 +69,11 @@ impl Tracker {
         })
     }
 
-    /// Publishes the report and wakes every waiter.
+    /// Publishes the report and wakes every waiter; later calls do nothing.
     pub(crate) fn finish(&self, report: EmissionReport) {
+        if self.is_finished() {
+            return;
+        }
         *self.report.lock() = Some(report);
         // Release: a waiter that sees `finished` sees the report stored above.
         self.finished.store(true, Ordering::Release);
@@ -79,7 +82,7 @@ impl Tracker {
         self.notify.notify_waiters();
     }
 
-    fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
 
@@ -88,6 +91,24 @@ impl Tracker {
             .lock()
             .take()
             .unwrap_or_else(|| unreachable!("an emission's report is taken once, by its handle"))
+    }
+}
+
+/// An emission's hold on its tracker: if the emission is dropped without running (a
+/// queue dropped, a runtime gone before the task started), its handle still gets a
+/// report, with no handler counted, instead of waiting forever.
+pub(crate) struct TrackerGuard {
+    pub(crate) tracker: Arc<Tracker>,
+    pub(crate) id: EmissionId,
+    pub(crate) event: crate::event::EventName,
+}
+
+impl Drop for TrackerGuard {
+    fn drop(&mut self) {
+        if !self.tracker.is_finished() {
+            self.tracker
+                .finish(EmissionReport::new(self.id, self.event.clone()));
+        }
     }
 }
 
