@@ -101,9 +101,10 @@
 //! | Feature | Default | Enables |
 //! |---|---|---|
 //! | `macros` | on | declarative registration: [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`] and [`NamedLinker`] (adds `ventus-macros` and `inventory`) |
+//! | `thread-pool` | on | `ThreadPoolEventEmitter` and `ThreadPoolProcessor` (Pyventus's `ExecutorEventEmitter`): emissions run on a pool of worker threads, with `shutdown(wait)` and shutdown on drop |
 //!
-//! Planned, not yet available: a thread-pool emitter, an axum integration and a Redis
-//! Streams emitter, each behind its own feature or crate.
+//! Planned, not yet available: an axum integration and a Redis Streams emitter, each
+//! behind its own feature or crate.
 //!
 //! # Main types
 //!
@@ -132,6 +133,9 @@ mod processor;
 mod registration;
 mod subscription;
 
+#[cfg(feature = "thread-pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
+pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
     Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted, EmitterMetrics,
     EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, Rejected,
@@ -144,6 +148,9 @@ pub use crate::handler::{
 };
 pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
 pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
+#[cfg(feature = "thread-pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
+pub use crate::processor::{ThreadPoolBuilder, ThreadPoolProcessor};
 pub use crate::subscription::{SubscribeBuilder, Subscription, SubscriptionGuard, SubscriptionId};
 pub use tokio_util::sync::CancellationToken;
 

@@ -177,6 +177,72 @@ impl Default for TokioEventEmitter {
     }
 }
 
+/// The emitter that runs emissions on a pool of worker threads, as Pyventus's
+/// `ExecutorEventEmitter` runs them on a `concurrent.futures` executor.
+///
+/// `emit` queues the emission and returns its [`Emitted`] handle at once, in a sync or an
+/// async context alike; a worker thread runs the handlers, sync and async (each worker
+/// has a tokio runtime of its own). See
+/// [`ThreadPoolProcessor`](crate::ThreadPoolProcessor) for the details.
+///
+/// `emitter.processor().shutdown(wait)` is Python's `shutdown(wait)`: emissions are
+/// refused from then on, and those already accepted still run. Dropping the last clone of
+/// the emitter does the same and waits for the workers. The async
+/// [`shutdown(timeout)`](EventEmitter::shutdown) gives them a deadline instead.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Resize").subscribe(|px: &u32| px / 2)?;
+/// linker.on("Resize").subscribe(|px: u32| async move { px * 2 })?;
+///
+/// let emitter = ventus::ThreadPoolEventEmitter::with_linker(&linker, 4);
+/// let emitted = emitter.emit_with("Resize", 640_u32)?; // returns at once
+/// assert_eq!(emitted.wait().unwrap().counts().succeeded, 2);
+/// emitter.processor().shutdown(true);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "thread-pool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
+#[doc(alias = "ExecutorEventEmitter")]
+pub type ThreadPoolEventEmitter = EventEmitter<crate::processor::ThreadPoolProcessor>;
+
+#[cfg(feature = "thread-pool")]
+impl ThreadPoolEventEmitter {
+    /// A thread-pool emitter with `threads` workers (at least 1) on the
+    /// [global linker](EventLinker::global).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let emitter = ventus::ThreadPoolEventEmitter::with_threads(2);
+    /// assert!(emitter.linker().same_as(ventus::EventLinker::global()));
+    /// assert_eq!(emitter.processor().threads(), 2);
+    /// ```
+    pub fn with_threads(threads: usize) -> Self {
+        Self::with_linker(EventLinker::global(), threads)
+    }
+
+    /// A thread-pool emitter with `threads` workers (at least 1) on `linker`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let linker = ventus::EventLinker::builder().build().unwrap();
+    /// let emitter = ventus::ThreadPoolEventEmitter::with_linker(&linker, 2);
+    /// assert!(emitter.linker().same_as(&linker));
+    /// ```
+    pub fn with_linker(linker: &EventLinker, threads: usize) -> Self {
+        EventEmitter::builder()
+            .linker(linker)
+            .processor(crate::processor::ThreadPoolProcessor::new(threads))
+            .build()
+    }
+}
+
 impl EventEmitter<TokioProcessor> {
     /// A builder for an emitter with a chosen linker, processor and debug switch.
     ///

@@ -4,11 +4,15 @@
 //! [`Emission`]; a processor only decides where [`Emission::run`] is driven. New
 //! backends are new processors (Pyventus 0.8's "processing services").
 
+#[cfg(feature = "thread-pool")]
+mod thread_pool;
 pub(crate) mod tokio;
 
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "thread-pool")]
+pub use self::thread_pool::{ThreadPoolBuilder, ThreadPoolProcessor};
 pub use self::tokio::TokioProcessor;
 
 use std::fmt;

@@ -1,0 +1,701 @@
+//! The thread-pool processor, after Pyventus's `ExecutorEventEmitter`: emissions run on
+//! a pool of worker threads.
+//!
+//! [`process`](Processor::process) queues the emission and returns its handle at once.
+//! One of the pool's workers takes it from the queue (first in, first out) and runs it:
+//! an emission whose handlers are all sync runs on the worker directly, any other on the
+//! worker's own current-thread tokio runtime, so async handlers, `blocking` handlers and
+//! timeouts work there as anywhere else.
+//!
+//! # Invariants
+//!
+//! - `State::queue` holds the emissions accepted and not yet taken by a worker. Once
+//!   `State::closed` is set nothing is pushed any more, and a worker exits only when the
+//!   queue is closed *and* empty: every accepted emission is run, and its handle gets a
+//!   report (all handlers cancelled if its token was cancelled before it started).
+//! - `InFlight::count` is the number of emissions accepted and not finished. It is
+//!   incremented under the state lock in the same step as the push, so a shutdown that
+//!   closes the queue has every accepted emission counted; the worker decrements it after
+//!   the emission ended and its outcome was counted in `Shared::finished` or
+//!   `Shared::cancelled`.
+//! - `State::live` is the number of workers that have not exited. A worker decrements it
+//!   as its very last act (after its runtime is gone), by a guard, so also if it unwinds.
+//!
+//! # Deadlock safety
+//!
+//! - The state lock is held only to push, pop, close and count. No emission runs, no
+//!   thread is joined and no waiter is woken while it is held: the condvars are notified
+//!   after the guard is dropped, and a refused emission is dropped after it too (dropping
+//!   one can release a `max_in_flight` permit, which wakes tasks).
+//! - The `workers` lock is held only to take the join handles out; the joins happen after
+//!   it is released. The two locks are never held together.
+//! - Waiting for the workers to exit ([`ThreadPoolProcessor::shutdown`] with `wait`, and
+//!   dropping the processor) is skipped on the pool's own worker threads, where it would
+//!   wait for itself. Emitting from a handler only pushes to the queue and never waits.
+//! - A sync handler cannot be interrupted: a shutdown waits for the sync handlers that
+//!   are running to return. A deadline shutdown cancels async handlers and queued
+//!   emissions; a handler that never returns keeps its worker (and a waiting shutdown)
+//!   forever, as in Python's executor.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{ProcessError, Processor, ShutdownReport};
+use crate::emitter::{Emission, Emitted};
+
+thread_local! {
+    /// The id of the pool this thread is a worker of; 0 on other threads.
+    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs emissions on a pool of worker threads, as Pyventus's `ExecutorEventEmitter`
+/// does; the processor of [`ThreadPoolEventEmitter`](crate::ThreadPoolEventEmitter).
+///
+/// - `emit` queues the emission and returns its [`Emitted`] handle at once, from a sync
+///   or an async context alike; wait on the handle for the report.
+/// - Each worker takes emissions from the shared queue in the order they were emitted
+///   and runs one at a time: an emission whose handlers are all sync runs on the worker
+///   directly; any other runs on the worker's own current-thread tokio runtime (built
+///   when first needed, with every driver enabled), so async handlers, `blocking`
+///   handlers and timeouts work. Tasks a handler spawns on that runtime and leaves
+///   running are cancelled when its emission ends, as `asyncio.run` cancels what is left
+///   on its loop.
+/// - [`shutdown(wait)`](Self::shutdown) refuses new emissions; those already accepted
+///   are never lost: the workers run the whole queue before they exit. Dropping the
+///   processor (when the last emitter that holds it is dropped) shuts it down and waits
+///   for the workers.
+/// - [`EventEmitter::shutdown`](crate::EventEmitter::shutdown) (the async
+///   [`Processor::shutdown`]) gives emissions in flight until a deadline and then
+///   cancels the rest; queued emissions not started by then count as cancelled.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventEmitter, EventLinker, ThreadPoolProcessor};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| std::thread::current().name().map(str::to_owned))?;
+///
+/// let emitter = EventEmitter::builder()
+///     .linker(&linker)
+///     .processor(ThreadPoolProcessor::new(2))
+///     .build();
+/// let report = emitter.emit("Job")?.wait().unwrap(); // runs on a worker
+/// assert_eq!(report.counts().succeeded, 1);
+/// emitter.processor().shutdown(true);
+/// assert!(emitter.emit("Job").is_err());
+/// # Ok(())
+/// # }
+/// ```
+#[doc(alias = "ExecutorEventEmitter")]
+pub struct ThreadPoolProcessor {
+    /// What the workers share with the processor.
+    shared: Arc<Shared>,
+    /// Join handles of the workers started; taken out (under this lock) by the first
+    /// caller that joins them, and joined after the lock is released.
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    /// How many workers were started. Set once at build.
+    threads: usize,
+    /// Why the first worker could not be started, when none could. Set once at build.
+    spawn_error: Option<String>,
+}
+
+/// The state the workers share with their processor.
+struct Shared {
+    /// Identifies the pool to its workers' `WORKER_OF`. Set once at build.
+    id: u64,
+    /// The queue and the pool's lifecycle; see [`State`].
+    state: Mutex<State>,
+    /// Wakes workers waiting for an emission or for the close; paired with `state`.
+    available: Condvar,
+    /// Wakes threads waiting for the workers to exit; paired with `state`.
+    exited: Condvar,
+    /// Emissions accepted and not finished.
+    in_flight: InFlight,
+    /// Parent of every accepted emission's cancellation token; cancelled at a deadline
+    /// shutdown's deadline.
+    cancel_all: CancellationToken,
+    /// Emissions that ended with their token not cancelled.
+    finished: AtomicUsize,
+    /// Emissions that ended with their token cancelled.
+    cancelled: AtomicUsize,
+}
+
+/// Guarded by `Shared::state`.
+struct State {
+    /// Emissions accepted and not yet taken by a worker, oldest first.
+    queue: VecDeque<Emission<'static>>,
+    /// Set by a shutdown; from then on nothing is pushed.
+    closed: bool,
+    /// Workers that have not exited.
+    live: usize,
+}
+
+impl ThreadPoolProcessor {
+    /// A pool of `threads` worker threads (at least 1), named `ventus-worker-0`,
+    /// `ventus-worker-1`, …
+    ///
+    /// If the operating system refuses to start some of them, the error is logged with
+    /// `tracing` and the pool runs with those it started ([`threads`](Self::threads));
+    /// if it could start none, `emit` returns
+    /// [`EmitError::Processor`](crate::EmitError::Processor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::new(4);
+    /// assert_eq!(pool.threads(), 4);
+    /// ```
+    pub fn new(threads: usize) -> Self {
+        Self::builder().threads(threads).build()
+    }
+
+    /// A builder for a pool with a chosen size and thread name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::builder()
+    ///     .threads(2)
+    ///     .thread_name("mail-sender")
+    ///     .build();
+    /// assert_eq!(pool.threads(), 2);
+    /// ```
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder {
+            threads: thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            thread_name: String::from("ventus-worker"),
+        }
+    }
+
+    /// How many worker threads the pool started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(ventus::ThreadPoolProcessor::new(0).threads(), 1); // at least one
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// How many emissions were accepted and have not finished (queued or running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::new(1);
+    /// assert_eq!(pool.in_flight(), 0);
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        // Acquire: pairs with the worker's decrement, like `InFlight::wait`.
+        self.shared.in_flight.count.load(Ordering::Acquire)
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) (or the emitter's async shutdown) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::new(1);
+    /// pool.shutdown(false);
+    /// assert!(pool.is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.state.lock().closed
+    }
+
+    /// Shuts the pool down, as Python's `Executor.shutdown(wait)`: new emissions are
+    /// refused from now on (`emit` returns [`EmitError::Closed`](crate::EmitError::Closed)),
+    /// and emissions already accepted are never lost: the workers run every queued one
+    /// before they exit.
+    ///
+    /// With `wait`, returns once every worker has exited, so every emission accepted
+    /// before the call has finished. Without it, returns at once; wait on the handles
+    /// `emit` returned for their reports. Calling it again is harmless.
+    ///
+    /// Called from one of the pool's own workers (from a handler), it never waits: a
+    /// worker cannot wait for itself to exit.
+    ///
+    /// This shadows [`Processor::shutdown`] for method calls on a `ThreadPoolProcessor`;
+    /// the deadline shutdown is reached through
+    /// [`EventEmitter::shutdown`](crate::EventEmitter::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// let counter = ran.clone();
+    /// linker.on("Job").subscribe(move || counter.fetch_add(1, Ordering::SeqCst))?;
+    ///
+    /// let emitter = ventus::ThreadPoolEventEmitter::with_linker(&linker, 2);
+    /// for _ in 0..10 {
+    ///     emitter.emit("Job")?;
+    /// }
+    /// emitter.processor().shutdown(true); // runs the queue, then joins the workers
+    /// assert_eq!(ran.load(Ordering::SeqCst), 10);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn shutdown(&self, wait: bool) {
+        self.shared.close();
+        if wait && !self.on_worker_thread() {
+            self.join();
+        }
+    }
+
+    /// Whether this thread is one of this pool's workers.
+    fn on_worker_thread(&self) -> bool {
+        // If the thread-local is gone (the thread is exiting), say yes: not waiting is
+        // the side that cannot deadlock.
+        WORKER_OF
+            .try_with(|pool| pool.get() == self.shared.id)
+            .unwrap_or(true)
+    }
+
+    /// Waits for every worker to exit, then reaps the threads.
+    fn join(&self) {
+        let wait = || {
+            let mut state = self.shared.state.lock();
+            while state.live > 0 {
+                self.shared.exited.wait(&mut state);
+            }
+            drop(state);
+            let handles = std::mem::take(&mut *self.workers.lock());
+            for handle in handles {
+                // A worker catches the panics of what it runs; if it panicked anyway,
+                // it has exited, which is all this waits for.
+                let _ = handle.join();
+            }
+        };
+        // Blocking a multi-thread runtime's worker would stall its other tasks; hand
+        // them to another thread first, as `Emitted::wait` does.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
+    }
+}
+
+impl Processor for ThreadPoolProcessor {
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+        if let Some(err) = &self.spawn_error {
+            return Err(ProcessError::Failed(
+                format!("the thread pool has no worker thread: {err}").into(),
+            ));
+        }
+        let (emission, emitted) = emission.track(Some(&self.shared.cancel_all));
+        let refused = {
+            let mut state = self.shared.state.lock();
+            if state.closed {
+                Some(emission)
+            } else {
+                // Counted in the same critical section as the push (see the invariants).
+                self.shared.in_flight.enter();
+                state.queue.push_back(emission);
+                None
+            }
+        };
+        match refused {
+            // Dropped after the lock is released: it may give back a permit.
+            Some(emission) => {
+                drop(emission);
+                Err(ProcessError::Closed)
+            }
+            None => {
+                self.shared.available.notify_one();
+                Ok(emitted)
+            }
+        }
+    }
+
+    fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.shared.in_flight.wait())
+    }
+
+    fn in_flight(&self) -> usize {
+        ThreadPoolProcessor::in_flight(self)
+    }
+
+    /// Closes the queue, waits for the emissions in flight (queued or running) until
+    /// `timeout`, then cancels the rest: async handlers that have not finished are
+    /// cancelled, queued emissions are reported with every handler cancelled, and sync
+    /// handlers that are running are waited for (they cannot be interrupted). The
+    /// timeout needs the runtime's time driver; without it, nothing is cancelled and the
+    /// shutdown waits for every emission. The workers exit once the queue is empty;
+    /// dropping the processor reaps them.
+    fn shutdown(
+        &self,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = ShutdownReport> + Send + '_>> {
+        Box::pin(async move {
+            // Relaxed: plain counters, compared before and after the waits below; the
+            // waits' Acquire on `in_flight` orders them after the workers' updates.
+            let finished = self.shared.finished.load(Ordering::Relaxed);
+            let cancelled = self.shared.cancelled.load(Ordering::Relaxed);
+            self.shared.close();
+            let wait = self.shared.in_flight.wait();
+            let in_time =
+                match catch_unwind(AssertUnwindSafe(|| tokio::time::timeout(timeout, wait))) {
+                    Ok(wait) => wait.await.is_ok(),
+                    Err(_) => {
+                        tracing::warn!(
+                            "ventus shutdown without a time driver: waiting for every emission"
+                        );
+                        self.shared.in_flight.wait().await;
+                        true
+                    }
+                };
+            if !in_time {
+                self.shared.cancel_all.cancel();
+                self.shared.in_flight.wait().await;
+            }
+            ShutdownReport {
+                finished: self.shared.finished.load(Ordering::Relaxed) - finished,
+                cancelled: self.shared.cancelled.load(Ordering::Relaxed) - cancelled,
+            }
+        })
+    }
+}
+
+impl Default for ThreadPoolProcessor {
+    /// A pool with one worker per CPU ([`std::thread::available_parallelism`]).
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl Drop for ThreadPoolProcessor {
+    /// Shuts the pool down and waits for the workers, as `shutdown(true)`; dropped on
+    /// one of its own workers, it does not wait (the workers still run the queue).
+    fn drop(&mut self) {
+        self.shutdown(true);
+    }
+}
+
+impl fmt::Debug for ThreadPoolProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolProcessor")
+            .field("threads", &self.threads)
+            .field("in_flight", &self.in_flight())
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
+
+/// Settings of a new [`ThreadPoolProcessor`]; made by [`ThreadPoolProcessor::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventEmitter, EventLinker, ThreadPoolProcessor};
+///
+/// let emitter = EventEmitter::builder()
+///     .linker(&EventLinker::builder().build().unwrap())
+///     .processor(ThreadPoolProcessor::builder().threads(3).thread_name("io").build())
+///     .build();
+/// assert_eq!(emitter.processor().threads(), 3);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ThreadPoolBuilder {
+    threads: usize,
+    thread_name: String,
+}
+
+impl ThreadPoolBuilder {
+    /// How many worker threads to start (at least 1); one per CPU if not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::builder().threads(2).build();
+    /// assert_eq!(pool.threads(), 2);
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The workers' names are this, a dash and their index (`ventus-worker-0`, … by
+    /// default). Nul characters, which thread names cannot hold, are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Who").subscribe(|| assert_eq!(std::thread::current().name(), Some("io-0")))?;
+    /// let emitter = ventus::EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .processor(ventus::ThreadPoolProcessor::builder().threads(1).thread_name("io").build())
+    ///     .build();
+    /// assert_eq!(emitter.emit("Who")?.wait().unwrap().counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        let mut name = name.into();
+        name.retain(|c| c != '\0');
+        self.thread_name = name;
+        self
+    }
+
+    /// Starts the workers and makes the processor.
+    ///
+    /// Never panics: workers the operating system refuses to start are logged with
+    /// `tracing` and left out (see [`ThreadPoolProcessor::new`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ventus::ThreadPoolProcessor::builder().threads(1).build();
+    /// assert_eq!(pool.threads(), 1);
+    /// ```
+    pub fn build(self) -> ThreadPoolProcessor {
+        static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
+        let shared = Arc::new(Shared {
+            // Relaxed: only uniqueness matters, and fetch_add gives it.
+            id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                closed: false,
+                live: self.threads,
+            }),
+            available: Condvar::new(),
+            exited: Condvar::new(),
+            in_flight: InFlight::default(),
+            cancel_all: CancellationToken::new(),
+            finished: AtomicUsize::new(0),
+            cancelled: AtomicUsize::new(0),
+        });
+        let mut workers = Vec::with_capacity(self.threads);
+        let mut spawn_error = None;
+        for index in 0..self.threads {
+            let name = format!("{}-{index}", self.thread_name);
+            let worker = shared.clone();
+            let runtime_name = format!("{name}-blocking");
+            match thread::Builder::new()
+                .name(name)
+                .spawn(move || work(worker, runtime_name))
+            {
+                Ok(handle) => workers.push(handle),
+                Err(err) => {
+                    tracing::error!(
+                        error = %err, index,
+                        "ventus could not start a thread-pool worker; the pool runs without it"
+                    );
+                    // It will never run, so it is not live.
+                    shared.state.lock().live -= 1;
+                    spawn_error.get_or_insert_with(|| err.to_string());
+                }
+            }
+        }
+        ThreadPoolProcessor {
+            shared,
+            threads: workers.len(),
+            spawn_error: spawn_error.filter(|_| workers.is_empty()),
+            workers: Mutex::new(workers),
+        }
+    }
+}
+
+impl Shared {
+    /// Refuses new emissions and tells idle workers to exit once the queue is empty.
+    fn close(&self) {
+        let was_closed = std::mem::replace(&mut self.state.lock().closed, true);
+        if !was_closed {
+            // Woken after the lock is released (at the end of the statement above).
+            self.available.notify_all();
+        }
+    }
+
+    /// The next queued emission, waiting for one; `None` once the queue is closed and
+    /// empty.
+    fn next(&self) -> Option<Emission<'static>> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(emission) = state.queue.pop_front() {
+                return Some(emission);
+            }
+            if state.closed {
+                return None;
+            }
+            self.available.wait(&mut state);
+        }
+    }
+
+    /// Runs one emission on this worker and counts how it ended.
+    fn run(&self, emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
+        let token = emission.cancellation().cloned();
+        let id = emission.id();
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name))) {
+            // Handler panics are caught inside the emission; this is ventus's own bug.
+            tracing::error!(
+                emission = id.as_u64(),
+                panic = crate::handler::panic_message(&*panic),
+                "ventus thread-pool worker caught a panic while running an emission"
+            );
+            if let Some(runtime) = runtime.take() {
+                runtime.shutdown_background();
+            }
+        }
+        let counter = match token {
+            Some(token) if token.is_cancelled() => &self.cancelled,
+            _ => &self.finished,
+        };
+        // Relaxed: published to the shutdown by the AcqRel decrement just below.
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.exit();
+    }
+}
+
+/// A worker: runs queued emissions until the queue is closed and empty.
+fn work(shared: Arc<Shared>, runtime_name: String) {
+    // Declared first, so dropped last: after the runtime, also when unwinding.
+    let _live = Live(&shared);
+    let _ = WORKER_OF.try_with(|pool| pool.set(shared.id));
+    let mut runtime: Option<Runtime> = None;
+    while let Some(emission) = shared.next() {
+        shared.run(emission, &mut runtime, &runtime_name);
+    }
+    if let Some(runtime) = runtime {
+        // Not a plain drop, which would wait for `blocking` handlers still running
+        // after their emission was cancelled.
+        runtime.shutdown_background();
+    }
+}
+
+/// Marks its worker exited when dropped.
+struct Live<'a>(&'a Shared);
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().live -= 1;
+        // Woken after the lock is released (at the end of the statement above).
+        self.0.exited.notify_all();
+    }
+}
+
+/// Runs `emission` to its end on this thread.
+fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
+    let cancelled = emission
+        .cancellation()
+        .is_some_and(CancellationToken::is_cancelled);
+    if cancelled {
+        // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
+        // its run reports every handler cancelled at its first poll, with no runtime.
+        block_on_parked(emission.run());
+        return;
+    }
+    let emission = match emission.try_run_inline() {
+        Ok(_) => return,
+        Err(emission) => emission,
+    };
+    let rt = match runtime {
+        Some(rt) => rt,
+        None => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name(name)
+            .build()
+        {
+            Ok(rt) => runtime.insert(rt),
+            Err(err) => {
+                tracing::error!(
+                    error = %err, emission = emission.id().as_u64(),
+                    "ventus thread-pool worker could not start a tokio runtime; \
+                     the emission's handlers are cancelled"
+                );
+                if let Some(token) = emission.cancellation() {
+                    token.cancel();
+                }
+                block_on_parked(emission.run());
+                return;
+            }
+        },
+    };
+    rt.block_on(emission.run());
+    if rt.metrics().num_alive_tasks() > 0 {
+        // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
+        // cancelled; kept, they would stall until some later emission polled them. In
+        // the background, so `blocking` tasks are not waited for.
+        if let Some(rt) = runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Drives `future` on this thread, parking between polls: enough for a cancelled
+/// emission, which needs no runtime.
+fn block_on_parked<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}
+
+/// Counts emissions in flight and wakes async waiters when none is left.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        // AcqRel pairs with the decrement in `exit`, so `wait` never sees a stale zero
+        // for an emission accepted before it started waiting.
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn exit(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a decrement to zero between the check and
+            // the await still wakes this waiter.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
