@@ -13,11 +13,10 @@
 //!   `State::closed` is set nothing is pushed any more, and a worker exits only when the
 //!   queue is closed *and* empty: every accepted emission is run, and its handle gets a
 //!   report (all handlers cancelled if its token was cancelled before it started).
-//! - `InFlight::count` is the number of emissions accepted and not finished. It is
+//! - `Shared::drain.tasks` counts the emissions accepted and not finished. It is
 //!   incremented under the state lock in the same step as the push, so a shutdown that
 //!   closes the queue has every accepted emission counted; the worker decrements it after
-//!   the emission ended and its outcome was counted in `Shared::finished` or
-//!   `Shared::cancelled`.
+//!   the emission ended and its outcome was counted in `Shared::drain`.
 //! - `State::live` is the number of workers that have not exited. A worker decrements it
 //!   as its very last act (after its runtime is gone), by a guard, so also if it unwinds.
 //!
@@ -43,7 +42,7 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
@@ -51,9 +50,9 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use tokio::runtime::Runtime;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::drain::Drain;
 use super::{ProcessError, Processor, ShutdownReport};
 use crate::emitter::{Emission, Emitted};
 
@@ -125,15 +124,9 @@ struct Shared {
     available: Condvar,
     /// Wakes threads waiting for the workers to exit; paired with `state`.
     exited: Condvar,
-    /// Emissions accepted and not finished.
-    in_flight: InFlight,
-    /// Parent of every accepted emission's cancellation token; cancelled at a deadline
-    /// shutdown's deadline.
-    cancel_all: CancellationToken,
-    /// Emissions that ended with their token not cancelled.
-    finished: AtomicUsize,
-    /// Emissions that ended with their token cancelled.
-    cancelled: AtomicUsize,
+    /// Emissions accepted and not finished, how they ended, and the token that cancels
+    /// them at a shutdown's deadline.
+    drain: Drain,
 }
 
 /// Guarded by `Shared::state`.
@@ -203,8 +196,8 @@ impl ThreadPoolProcessor {
     /// assert_eq!(pool.in_flight(), 0);
     /// ```
     pub fn in_flight(&self) -> usize {
-        // Acquire: pairs with the worker's decrement, like `InFlight::wait`.
-        self.shared.in_flight.count.load(Ordering::Acquire)
+        // Acquire (inside `count`): pairs with the worker's decrement.
+        self.shared.drain.tasks.count()
     }
 
     /// Whether [`shutdown`](Self::shutdown) (or the emitter's async shutdown) was called.
@@ -304,14 +297,14 @@ impl Processor for ThreadPoolProcessor {
                 format!("the thread pool has no worker thread: {err}").into(),
             ));
         }
-        let (emission, emitted) = emission.track(Some(&self.shared.cancel_all));
+        let (emission, emitted) = emission.track(Some(&self.shared.drain.cancel_all));
         let refused = {
             let mut state = self.shared.state.lock();
             if state.closed {
                 Some(emission)
             } else {
                 // Counted in the same critical section as the push (see the invariants).
-                self.shared.in_flight.enter();
+                self.shared.drain.tasks.enter();
                 state.queue.push_back(emission);
                 None
             }
@@ -330,7 +323,7 @@ impl Processor for ThreadPoolProcessor {
     }
 
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(self.shared.in_flight.wait())
+        Box::pin(self.shared.drain.tasks.wait())
     }
 
     fn in_flight(&self) -> usize {
@@ -349,31 +342,8 @@ impl Processor for ThreadPoolProcessor {
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = ShutdownReport> + Send + '_>> {
         Box::pin(async move {
-            // Relaxed: plain counters, compared before and after the waits below; the
-            // waits' Acquire on `in_flight` orders them after the workers' updates.
-            let finished = self.shared.finished.load(Ordering::Relaxed);
-            let cancelled = self.shared.cancelled.load(Ordering::Relaxed);
             self.shared.close();
-            let wait = self.shared.in_flight.wait();
-            let in_time =
-                match catch_unwind(AssertUnwindSafe(|| tokio::time::timeout(timeout, wait))) {
-                    Ok(wait) => wait.await.is_ok(),
-                    Err(_) => {
-                        tracing::warn!(
-                            "ventus shutdown without a time driver: waiting for every emission"
-                        );
-                        self.shared.in_flight.wait().await;
-                        true
-                    }
-                };
-            if !in_time {
-                self.shared.cancel_all.cancel();
-                self.shared.in_flight.wait().await;
-            }
-            ShutdownReport {
-                finished: self.shared.finished.load(Ordering::Relaxed) - finished,
-                cancelled: self.shared.cancelled.load(Ordering::Relaxed) - cancelled,
-            }
+            self.shared.drain.shutdown(timeout).await
         })
     }
 }
@@ -484,10 +454,7 @@ impl ThreadPoolBuilder {
             }),
             available: Condvar::new(),
             exited: Condvar::new(),
-            in_flight: InFlight::default(),
-            cancel_all: CancellationToken::new(),
-            finished: AtomicUsize::new(0),
-            cancelled: AtomicUsize::new(0),
+            drain: Drain::default(),
         });
         let mut workers = Vec::with_capacity(self.threads);
         let mut spawn_error = None;
@@ -560,13 +527,8 @@ impl Shared {
                 runtime.shutdown_background();
             }
         }
-        let counter = match token {
-            Some(token) if token.is_cancelled() => &self.cancelled,
-            _ => &self.finished,
-        };
-        // Relaxed: published to the shutdown by the AcqRel decrement just below.
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.in_flight.exit();
+        self.drain.ended(token.as_ref());
+        self.drain.tasks.exit();
     }
 }
 
@@ -662,40 +624,5 @@ fn block_on_parked<F: Future>(future: F) -> F::Output {
             return output;
         }
         thread::park();
-    }
-}
-
-/// Counts emissions in flight and wakes async waiters when none is left.
-#[derive(Default)]
-struct InFlight {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-impl InFlight {
-    fn enter(&self) {
-        // AcqRel pairs with the decrement in `exit`, so `wait` never sees a stale zero
-        // for an emission accepted before it started waiting.
-        self.count.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn exit(&self) {
-        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle.notify_waiters();
-        }
-    }
-
-    async fn wait(&self) {
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so a decrement to zero between the check and
-            // the await still wakes this waiter.
-            notified.as_mut().enable();
-            if self.count.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! # Invariants
 //!
-//! - `InFlight::count` is the number of emissions spawned by this processor that have
-//!   not finished or been dropped; each holds one [`InFlightGuard`].
+//! - `drain.tasks` counts the emissions spawned by this processor that have not finished
+//!   or been dropped; each holds one guard of it.
 //! - A sync-context emission that needs a runtime runs inside a [`SYNC_SCOPE`]; emissions
 //!   scheduled from its handlers join that scope, and the sync `emit` returns only when
 //!   the scope is empty, as `asyncio.run` waits for the tasks scheduled on its loop.
@@ -16,20 +16,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::Notify;
 
 use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 
 use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
+use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
 
 tokio::task_local! {
@@ -70,54 +67,37 @@ impl SyncScope {
 /// assert_eq!(emitter.processor().in_flight(), 0);
 /// ```
 pub struct TokioProcessor {
-    tasks: Arc<InFlight>,
-    /// Parent of every scheduled emission's cancellation token; cancelled at a
-    /// shutdown's deadline.
-    cancel_all: CancellationToken,
-    /// Scheduled emissions that ended, and those of them that were cancelled.
-    ended: Arc<Ended>,
-}
-
-#[derive(Default)]
-struct Ended {
-    finished: AtomicUsize,
-    cancelled: AtomicUsize,
+    /// Scheduled emissions: in flight, ended, and the token that cancels them.
+    drain: Arc<Drain>,
 }
 
 impl TokioProcessor {
     /// A new processor with nothing in flight.
     pub fn new() -> Self {
         Self {
-            tasks: Arc::new(InFlight::default()),
-            cancel_all: CancellationToken::new(),
-            ended: Arc::new(Ended::default()),
+            drain: Arc::new(Drain::default()),
         }
     }
 
     /// How many scheduled emissions have not finished.
     pub fn in_flight(&self) -> usize {
-        self.tasks.count.load(Ordering::Acquire)
+        self.drain.tasks.count()
     }
 
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
-        let (emission, emitted) = emission.track(Some(&self.cancel_all));
+        let (emission, emitted) = emission.track(Some(&self.drain.cancel_all));
         let token = emission.cancellation().cloned();
-        let ended = self.ended.clone();
-        let guard = self.tasks.enter();
+        let drain = self.drain.clone();
+        let guard = drain.tasks.guard();
         let task = async move {
             emission.run().await;
-            // Relaxed: statistics for the shutdown report, read after `wait` returned.
-            let counter = match token {
-                Some(token) if token.is_cancelled() => &ended.cancelled,
-                _ => &ended.finished,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            drain.ended(token.as_ref());
             drop(guard);
         };
         match SYNC_SCOPE.try_with(Arc::clone) {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
             Ok(scope) => {
-                let scope_guard = scope.enter();
+                let scope_guard = scope.guard();
                 handle.spawn(SYNC_SCOPE.scope(scope, async move {
                     task.await;
                     drop(scope_guard);
@@ -163,7 +143,7 @@ impl Processor for TokioProcessor {
     }
 
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(self.tasks.wait())
+        Box::pin(self.drain.tasks.wait())
     }
 
     fn in_flight(&self) -> usize {
@@ -177,31 +157,7 @@ impl Processor for TokioProcessor {
         &self,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = ShutdownReport> + Send + '_>> {
-        Box::pin(async move {
-            // Relaxed: plain counters, compared before and after the waits below.
-            let finished = self.ended.finished.load(Ordering::Relaxed);
-            let cancelled = self.ended.cancelled.load(Ordering::Relaxed);
-            let in_time =
-                match std::panic::catch_unwind(|| tokio::time::timeout(timeout, self.tasks.wait()))
-                {
-                    Ok(wait) => wait.await.is_ok(),
-                    Err(_) => {
-                        tracing::warn!(
-                            "ventus shutdown without a time driver: waiting for every emission"
-                        );
-                        self.tasks.wait().await;
-                        true
-                    }
-                };
-            if !in_time {
-                self.cancel_all.cancel();
-                self.tasks.wait().await;
-            }
-            ShutdownReport {
-                finished: self.ended.finished.load(Ordering::Relaxed) - finished,
-                cancelled: self.ended.cancelled.load(Ordering::Relaxed) - cancelled,
-            }
-        })
+        Box::pin(self.drain.shutdown(timeout))
     }
 }
 
@@ -225,48 +181,6 @@ impl fmt::Debug for TokioProcessor {
         f.debug_struct("TokioProcessor")
             .field("in_flight", &self.in_flight())
             .finish()
-    }
-}
-
-/// Counts emissions in flight and wakes waiters when none is left.
-#[derive(Default)]
-struct InFlight {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-struct InFlightGuard(Arc<InFlight>);
-
-impl InFlight {
-    fn enter(self: &Arc<Self>) -> InFlightGuard {
-        // AcqRel pairs with the decrement in `drop`, so `wait` never sees a stale zero
-        // for an emission that was registered before it started waiting.
-        self.count.fetch_add(1, Ordering::AcqRel);
-        InFlightGuard(self.clone())
-    }
-
-    async fn wait(&self) {
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so a decrement to zero between the check and
-            // the await still wakes this waiter.
-            notified.as_mut().enable();
-            if self.count.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        // Runs when the emission finishes or is dropped (runtime shutdown): either way it
-        // is no longer in flight.
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
     }
 }
 
