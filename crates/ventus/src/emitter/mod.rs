@@ -292,9 +292,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.shared.metrics.snapshot(self.processor.in_flight())
     }
 
-    /// Whether [`shutdown`](Self::shutdown) was called.
+    /// Whether [`shutdown`](Self::shutdown) was called (or the processor was shut down
+    /// on its own, as [`ThreadPoolProcessor::shutdown`](crate::ThreadPoolProcessor::shutdown)
+    /// does).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.shared.closed.load(Ordering::Acquire) || self.processor.is_closed()
     }
 
     /// Emits `event` without a payload.

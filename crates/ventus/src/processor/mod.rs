@@ -75,6 +75,11 @@ pub trait Processor: Send + Sync + 'static {
         0
     }
 
+    /// Whether the processor refuses new emissions (it was shut down).
+    fn is_closed(&self) -> bool {
+        false
+    }
+
     /// Stops taking emissions, gives those in flight until `timeout`, cancels the rest,
     /// and says how many finished and how many were cancelled. The default waits with
     /// [`wait_for_tasks`](Self::wait_for_tasks) and cancels nothing.

@@ -330,6 +330,10 @@ impl Processor for ThreadPoolProcessor {
         ThreadPoolProcessor::in_flight(self)
     }
 
+    fn is_closed(&self) -> bool {
+        self.is_shutdown()
+    }
+
     /// Closes the queue, waits for the emissions in flight (queued or running) until
     /// `timeout`, then cancels the rest: async handlers that have not finished are
     /// cancelled, queued emissions are reported with every handler cancelled, and sync
