@@ -130,6 +130,35 @@ pub(crate) struct Limit {
     overflow: Overflow,
 }
 
+impl Limit {
+    /// Tells this bound apart from others on the `HOLDING` stack.
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.permits) as usize
+    }
+}
+
+thread_local! {
+    /// The bounds (by [`Limit::id`]) whose places this thread holds while it runs an
+    /// emission: a sync handler that emits again must not wait for its own place.
+    static HOLDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a bound as held by this thread until dropped.
+struct Holding;
+
+impl Holding {
+    fn enter(id: usize) -> Self {
+        HOLDING.with(|held| held.borrow_mut().push(id));
+        Holding
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        HOLDING.with(|held| held.borrow_mut().pop());
+    }
+}
+
 /// What `emit` does when an emitter's `max_in_flight` bound is reached.
 ///
 /// [`EventEmitter::reserve`] always waits for room, whatever the policy.
@@ -140,7 +169,9 @@ pub enum Overflow {
     Reject,
     /// Wait for room. A sync caller (no runtime on its thread) blocks until an emission
     /// ends; a caller inside a runtime cannot block it, so `emit` refuses as with
-    /// `Reject` and async code waits with [`EventEmitter::reserve`].
+    /// `Reject` and async code waits with [`EventEmitter::reserve`]. A handler that emits
+    /// on the emitter running it is refused too rather than wait for a place its own
+    /// emission holds.
     Wait,
 }
 
@@ -649,13 +680,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             },
         };
         let processor = &self.processor;
+        let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
         let emitted = self.resolve(
             event,
             static_name,
             payload,
             permit,
             self.shared.detailed,
-            |e| e.map(|emission| processor.process(emission)),
+            |e| {
+                e.map(|emission| {
+                    // While the emission may run on this thread, this thread holds one of
+                    // the emitter's places; see `acquire`.
+                    let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+                    processor.process(emission)
+                })
+            },
         )?;
         match emitted {
             None => Ok(Emitted::done(EmissionReport::new(
@@ -677,8 +716,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             Ok(permit) => Some(permit),
             Err(TryAcquireError::Closed) => None,
             Err(TryAcquireError::NoPermits) => {
+                // Waiting is refused where it could never end: on a runtime thread, and
+                // inside a handler this emitter runs on this thread, whose own emission
+                // holds one of the places waited for.
                 let can_block = limit.overflow == Overflow::Wait
-                    && tokio::runtime::Handle::try_current().is_err();
+                    && tokio::runtime::Handle::try_current().is_err()
+                    && !HOLDING.with(|held| held.borrow().contains(&limit.id()));
                 if !can_block {
                     return None;
                 }
