@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ventus::{
-    AnyEvent, BoxError, BuildError, Emission, EmissionId, EmitError, Emitted, Event, EventEmitter,
-    EventEmitterBuilder, EventKey, EventLinker, EventLinkerBuilder, EventName, EventTarget,
-    HandlerError, HandlerErrorKind, InvalidEventName, LinkerDefault, ProcessError, Processor,
+    AnyEvent, BoxError, BuildError, Counts, Emission, EmissionId, EmissionReport, EmitError,
+    EmitPermit, Emitted, EmitterMetrics, Event, EventEmitter, EventEmitterBuilder, EventKey,
+    EventLinker, EventLinkerBuilder, EventName, EventTarget, HandlerError, HandlerErrorKind,
+    HandlerReport, InvalidEventName, LinkerDefault, ProcessError, Processor, ShutdownReport,
     SubscribeBuilder, SubscribeError, Subscription, SubscriptionGuard, SubscriptionId,
     TokioEventEmitter, TokioProcessor, Value, WithSuccess,
 };
@@ -58,6 +59,21 @@ fn handles_are_send_and_sync() {
         // A key's payload type does not leak into its auto traits.
         EventKey<std::rc::Rc<u32>>,
         Value<u32>,
+        Emitted,
+        EmissionReport,
+        HandlerReport,
+        Counts,
+        EmitterMetrics,
+        ShutdownReport,
+        EmitPermit<'static, TokioProcessor>,
+        ventus::Rejected,
+        ventus::NamedLinker,
+    );
+    #[cfg(feature = "thread-pool")]
+    assert_send_sync!(
+        ventus::ThreadPoolProcessor,
+        ventus::ThreadPoolEventEmitter,
+        ventus::ThreadPoolBuilder,
     );
     require_static::<EventLinker>();
     require_static::<Subscription>();
@@ -107,7 +123,15 @@ fn futures_are_send(
     emitter: &TokioEventEmitter,
     dynamic: &EventEmitter,
     emission: Emission<'static>,
+    emitted: Emitted,
 ) {
+    require_send_future(&std::future::IntoFuture::into_future(emitted));
+    require_send_future(&emitter.reserve());
+    require_send_future(&emitter.run("E"));
+    require_send_future(&emitter.run_with("E", 1_u32));
+    require_send_future(&emitter.shutdown(std::time::Duration::ZERO));
+    require_send_future(&dynamic.shutdown(std::time::Duration::ZERO));
+    require_send_future(&dynamic.run("E"));
     require_send_future(&emitter.wait_for_tasks());
     require_send_future(&dynamic.wait_for_tasks());
     require_send_future(&emitter.processor().wait_for_tasks());

@@ -6,7 +6,7 @@
 //! condition variables; timeouts run on tokio's paused clock; the sync handlers that must
 //! overrun a timeout spin until an `Instant` has passed.
 
-mod common_emit;
+mod support;
 
 use std::collections::BTreeSet;
 use std::future::IntoFuture;
@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common_emit::{linker, setup, within, within_async, Counter, DropSignal};
+use support::{linker, setup, within, within_async, Counter, DropSignal};
 use tokio::sync::{Notify, Semaphore};
 use ventus::{
     EmissionReport, EmitError, Emitted, EventEmitter, EventLinker, HandlerError, HandlerErrorKind,

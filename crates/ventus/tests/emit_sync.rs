@@ -2,12 +2,12 @@
 //! emission to completion and returns after every handler, sync and async, finished;
 //! handlers of one emission run concurrently and start in subscription order.
 
-mod common_emit;
+mod support;
 
 use std::sync::Arc;
 use std::thread;
 
-use common_emit::{setup, within, Counter, Log};
+use support::{setup, within, Counter, Log};
 use ventus::{AnyEvent, EventTarget};
 
 /// An async handler that yields to the scheduler `n` times before recording `marker`.

@@ -2,13 +2,13 @@
 //! runtime and returns at once; `wait_for_tasks` waits for emissions in flight; a runtime
 //! that shuts down first cancels the handlers that have not finished.
 
-mod common_emit;
+mod support;
 
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 
-use common_emit::{setup, within, within_async, Counter, DropSignal, Log};
+use support::{setup, within, within_async, Counter, DropSignal, Log};
 use tokio::sync::{Notify, Semaphore};
 use ventus::{EventLinker, TokioEventEmitter};
 
@@ -284,7 +284,7 @@ fn runtime_shutdown_cancels(rt: tokio::runtime::Runtime) {
     drop(rt);
 
     assert_eq!(
-        dropped_rx.recv_timeout(common_emit::DEADLOCK_TIMEOUT),
+        dropped_rx.recv_timeout(support::DEADLOCK_TIMEOUT),
         Ok("handler dropped"),
         "the handler's future is dropped when its runtime shuts down"
     );

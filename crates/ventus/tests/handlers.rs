@@ -2,13 +2,13 @@
 //! never stop the other handlers; success callbacks get the value; payload mismatches
 //! are reported per handler; `blocking` handlers run off the emitting thread.
 
-mod common_emit;
+mod support;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common_emit::{linker, setup, within, Counter, Failure, FailureKind, Failures, Log};
+use support::{linker, setup, within, Counter, Failure, FailureKind, Failures, Log};
 use ventus::{AnyEvent, EmitError, EventLinker, TokioEventEmitter};
 
 fn fails_sync() -> Result<(), &'static str> {

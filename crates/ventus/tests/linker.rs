@@ -14,24 +14,9 @@ use ventus::{
 };
 
 /// A namespace of its own, with no settings.
-fn linker() -> EventLinker {
-    EventLinker::builder()
-        .build()
-        .expect("a linker without settings builds")
-}
+mod support;
 
-/// A shared counter and a handler that bumps it.
-fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let bump = count.clone();
-    (count, move || {
-        bump.fetch_add(1, Ordering::SeqCst);
-    })
-}
-
-fn count(c: &AtomicUsize) -> usize {
-    c.load(Ordering::SeqCst)
-}
+use support::{count, counter, linker};
 
 fn named(name: &str) -> EventTarget {
     EventTarget::named(name)

@@ -3,12 +3,12 @@
 //! emission on; an unsubscribed handler that has not started is skipped; a nested
 //! emission completes before a sync-context `emit` returns, or by `wait_for_tasks`).
 
-mod common_emit;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use common_emit::{setup, within, within_async, Counter, Log};
+use support::{setup, within, within_async, Counter, Log};
 use ventus::{EventLinker, Subscription, TokioEventEmitter};
 
 /// How the handler that does the re-entrant operation is shaped.

@@ -2,14 +2,14 @@
 //! during heavy emitting stays consistent, and `wait_for_tasks` waits for every handler
 //! of many concurrent emitters. Deadlocks fail the test instead of hanging it.
 
-mod common_emit;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
-use common_emit::{setup, within, within_async, Counter};
+use support::{setup, within, within_async, Counter};
 use ventus::{AnyEvent, EmissionId, EventLinker, Subscription, TokioEventEmitter};
 
 const ROUNDS: usize = 200;

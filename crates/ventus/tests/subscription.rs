@@ -11,28 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ventus::{
-    EmitError, Event, EventKey, EventLinker, EventName, EventTarget, HandlerError,
-    HandlerErrorKind, IntoEvents, SubscribeError, TokioEventEmitter,
+    EmitError, Event, EventKey, EventName, EventTarget, HandlerError, HandlerErrorKind, IntoEvents,
+    SubscribeError, TokioEventEmitter,
 };
 
-fn linker() -> EventLinker {
-    EventLinker::builder()
-        .build()
-        .expect("a linker without settings builds")
-}
+mod support;
 
-/// A shared counter and a handler that bumps it.
-fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let bump = count.clone();
-    (count, move || {
-        bump.fetch_add(1, Ordering::SeqCst);
-    })
-}
-
-fn count(c: &AtomicUsize) -> usize {
-    c.load(Ordering::SeqCst)
-}
+use support::{count, counter, linker};
 
 /// A failure callback that records each error's message.
 fn failure_log() -> (

@@ -3,7 +3,7 @@
 //! deadline shutdown reports what it finished and cancelled.
 #![cfg(feature = "thread-pool")]
 
-mod common_emit;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common_emit::{linker, within, within_async, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT};
+use support::{linker, within, within_async, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT};
 use ventus::{
     EmitError, EventEmitter, EventLinker, Outcome, ThreadPoolEventEmitter, ThreadPoolProcessor,
 };

@@ -1,5 +1,4 @@
-//! Helpers shared by the emission tests (`emit_sync`, `emit_tokio`, `handlers`,
-//! `reentrancy`, `stress`). Each test file uses only some of them.
+//! Helpers shared by the integration tests. Each test file uses only some of them.
 #![allow(dead_code)]
 
 use std::panic::resume_unwind;
@@ -198,4 +197,18 @@ impl Failures {
         );
         found[0].clone()
     }
+}
+
+/// A shared counter and a sync handler that bumps it.
+pub(crate) fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let bump = count.clone();
+    (count, move || {
+        bump.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+/// A counter's value.
+pub(crate) fn count(c: &AtomicUsize) -> usize {
+    c.load(Ordering::SeqCst)
 }
