@@ -117,7 +117,13 @@
 //!   handler can be linked to.
 //! - [`EventEmitter`], [`TokioEventEmitter`], [`Processor`], [`TokioProcessor`],
 //!   [`Emission`] — emitting, and where emissions run.
-//! - [`SubscribeError`], [`BuildError`], [`EmitError`] — one error type per operation.
+//! - [`Emitted`], [`EmissionReport`], [`EmitterMetrics`], [`Overflow`], [`EmitPermit`],
+//!   [`ShutdownReport`] — emission control: awaiting or cancelling an emission, reports,
+//!   counters, backpressure and graceful shutdown.
+//! - `ThreadPoolEventEmitter`, `ThreadPoolProcessor` — emissions on worker threads
+//!   (feature `thread-pool`).
+//! - [`SubscribeError`], [`BuildError`], [`EmitError`], [`ProcessError`] — one error type
+//!   per operation.
 //! - [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`], [`NamedLinker`] —
 //!   declarative registration (feature `macros`): handlers linked at start-up by attribute.
 #![forbid(unsafe_code)]
