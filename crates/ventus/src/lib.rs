@@ -170,3 +170,9 @@ pub use crate::registration::NamedLinker;
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use ventus_macros::{linker, on, once, Event};
+
+/// Every Rust block of the README, compiled and run as a doc test so the README cannot
+/// drift from the API.
+#[cfg(all(doctest, feature = "macros", feature = "thread-pool"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
