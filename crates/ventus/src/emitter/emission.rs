@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::SystemTime;
 
@@ -159,7 +159,8 @@ impl<T> Shared<'_, T> {
 /// ```
 pub struct Emission<'a> {
     pub(crate) id: EmissionId,
-    pub(crate) time: SystemTime,
+    /// When it was emitted; read from the clock only when someone needs it.
+    pub(crate) time: OnceLock<SystemTime>,
     pub(crate) event: EventName,
     pub(crate) payload: PayloadSlot<'a>,
     pub(crate) payload_type: Option<&'static str>,
@@ -182,8 +183,12 @@ impl<'a> Emission<'a> {
     }
 
     /// When it was emitted.
+    ///
+    /// Emissions that run at once on the caller's thread read the clock only if asked
+    /// (by this call, or by a handler taking [`AnyEvent`](crate::AnyEvent)); the others
+    /// read it before they leave the caller's thread.
     pub fn time(&self) -> SystemTime {
-        self.time
+        *self.time.get_or_init(SystemTime::now)
     }
 
     /// The event's name.
@@ -218,6 +223,7 @@ impl<'a> Emission<'a> {
     /// Moves everything the emission borrows into owned storage, so it can outlive the
     /// `emit` call (be spawned or sent to another thread).
     pub fn into_owned(mut self) -> Emission<'static> {
+        self.time();
         self.payload.share();
         let payload = match self.payload {
             PayloadSlot::Shared(p) => PayloadSlot::Shared(p),
@@ -281,7 +287,7 @@ impl<'a> Emission<'a> {
         Ctx::new(
             &self.event,
             self.id,
-            self.time,
+            &self.time,
             self.payload.get(),
             self.payload_type,
             self.payload.shared(),
@@ -483,7 +489,7 @@ impl<'a> Emission<'a> {
     ) -> HandlerFuture {
         let sub = sub.clone();
         let event = self.event.clone();
-        let (id, time, payload_type) = (self.id, self.time, self.payload_type);
+        let (id, time, payload_type) = (self.id, OnceLock::from(self.time()), self.payload_type);
         let shared = self.payload.shared().cloned();
         let default_success = self.linker.get().on_success.clone();
         let scope = SyncScope::current();
@@ -491,7 +497,7 @@ impl<'a> Emission<'a> {
             let ctx = Ctx::new(
                 &event,
                 id,
-                time,
+                &time,
                 shared.as_deref(),
                 payload_type,
                 shared.as_ref(),
@@ -777,7 +783,7 @@ impl fmt::Debug for Emission<'_> {
         f.debug_struct("Emission")
             .field("id", &self.id)
             .field("event", &self.event)
-            .field("time", &self.time)
+            .field("time", &self.time.get())
             .field("payload_type", &self.payload_type)
             .field("handlers", &self.handler_count())
             .finish()

@@ -13,8 +13,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub use self::emission::{Emission, EmissionId};
@@ -790,7 +789,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         let payload_type = slot.is_some().then(type_name::<T>);
         let mut emission = Emission {
             id: EmissionId(id),
-            time: SystemTime::now(),
+            time: OnceLock::new(),
             event: name,
             payload: if slot.is_some() {
                 PayloadSlot::Borrowed(&mut slot)

@@ -21,7 +21,7 @@ use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) use self::error::panic_message;
@@ -223,7 +223,7 @@ pub(crate) fn guard_callback(what: &str, f: impl FnOnce()) {
 pub(crate) struct Ctx<'a> {
     pub(crate) event: &'a EventName,
     pub(crate) id: EmissionId,
-    pub(crate) time: SystemTime,
+    pub(crate) time: &'a OnceLock<SystemTime>,
     pub(crate) payload: Option<&'a (dyn Any + Send + Sync)>,
     pub(crate) payload_type: Option<&'static str>,
     pub(crate) shared: Option<&'a SharedPayload>,
@@ -238,7 +238,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn new(
         event: &'a EventName,
         id: EmissionId,
-        time: SystemTime,
+        time: &'a OnceLock<SystemTime>,
         payload: Option<&'a (dyn Any + Send + Sync)>,
         payload_type: Option<&'static str>,
         shared: Option<&'a SharedPayload>,
@@ -261,7 +261,7 @@ impl<'a> Ctx<'a> {
         self.any.get_or_init(|| AnyEvent {
             name: self.event.clone(),
             id: self.id,
-            time: self.time,
+            time: *self.time.get_or_init(SystemTime::now),
             payload: self.shared.cloned(),
             payload_type: self.payload_type,
         })
