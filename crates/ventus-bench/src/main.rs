@@ -1,0 +1,182 @@
+//! The ventus benchmark report.
+//!
+//! `cargo run --release -p ventus-bench` measures every workload beside a hand-written
+//! floor in the same run (rounds interleaved, medians taken), checks after every batch
+//! that every handler ran exactly as often as it should, and writes
+//! `target/ventus-bench/report.{json,md,svg}`. `-- --quick` runs every workload with
+//! fewer and shorter rounds; `-- --only W3` runs the workloads whose name starts with
+//! `W3`; `-- --pyventus` also times Pyventus 0.8 on W1 in a virtualenv under
+//! `target/ventus-bench/venv`. A failed check makes the run exit with status 1.
+//!
+//! See `docs/performance.md`.
+#![allow(clippy::print_stdout)]
+
+mod floors;
+mod harness;
+mod pyventus;
+mod report;
+mod w3;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use harness::Settings;
+use report::Row;
+
+struct Args {
+    quick: bool,
+    pyventus: bool,
+    only: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        quick: false,
+        pyventus: false,
+        only: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => args.quick = true,
+            "--pyventus" => args.pyventus = true,
+            "--only" => args
+                .only
+                .push(it.next().ok_or("--only needs a workload name")?),
+            // `cargo bench` passes `--bench` to every bench target; ignore it.
+            "--bench" => {}
+            "-h" | "--help" => {
+                return Err(
+                    "usage: ventus-bench [--quick] [--pyventus] [--only WORKLOAD]...".into(),
+                )
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+/// Where the report goes: `$CARGO_TARGET_DIR/ventus-bench`, else the workspace's
+/// `target/ventus-bench`.
+fn out_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("ventus-bench")
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let s = Settings::new(args.quick);
+    let wanted =
+        |name: &str| args.only.is_empty() || args.only.iter().any(|o| name.starts_with(o.as_str()));
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut step = |name: &str, f: &mut dyn FnMut() -> Vec<Row>| {
+        if wanted(name) {
+            let t = Instant::now();
+            eprintln!("running {name} …");
+            rows.extend(f());
+            eprintln!("  {name} done in {:.1} s", t.elapsed().as_secs_f64());
+        }
+    };
+
+    step("W1", &mut || {
+        vec![workloads::w1(&s, 1, false), workloads::w1(&s, 10, false)]
+    });
+    step("W1t", &mut || {
+        vec![workloads::w1(&s, 1, true), workloads::w1(&s, 10, true)]
+    });
+    step("W2s", &mut || {
+        vec![workloads::w2(&s, 1, false), workloads::w2(&s, 10, false)]
+    });
+    step("W2a", &mut || {
+        vec![workloads::w2(&s, 1, true), workloads::w2(&s, 10, true)]
+    });
+    step("W3", &mut || w3::w3(&s));
+    step("W4", &mut || vec![workloads::w4(&s)]);
+    step("W5", &mut || workloads::w5(&s));
+    step("A", &mut || {
+        let mut rows = vec![
+            workloads::allocs_w1(1, false),
+            workloads::allocs_w1(10, false),
+            workloads::allocs_w1(1, true),
+        ];
+        rows.extend(workloads::allocs_async());
+        rows
+    });
+    step("M", &mut || workloads::memory());
+
+    let elapsed = started.elapsed();
+    let mode = if s.quick { "quick" } else { "full" };
+    let header = format!(
+        "## ventus benchmark ({mode} run: {} rounds per workload, {} threads available, {:.0} s)",
+        s.rounds,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        elapsed.as_secs_f64()
+    );
+    let md = report::markdown(&rows, &header);
+    println!("{md}");
+
+    let dir = out_dir();
+    let mut status = ExitCode::SUCCESS;
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let meta = serde_json::json!({
+        "mode": mode,
+        "rounds": s.rounds,
+        "seconds": elapsed.as_secs_f64(),
+        "threads_available": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "failures": harness::failures(),
+    });
+    let writes = [
+        ("report.json", report::json(&rows, meta)),
+        ("report.md", md.clone()),
+    ];
+    for (name, text) in writes {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("cannot write {name}: {e}");
+            status = ExitCode::FAILURE;
+        }
+    }
+    if let Err(e) = report::svg(&rows, &dir.join("report.svg")) {
+        eprintln!("cannot draw report.svg: {e}");
+        status = ExitCode::FAILURE;
+    }
+    println!("report: {}/report.{{json,md,svg}}", dir.display());
+
+    if args.pyventus {
+        let ventus_w1 = rows
+            .iter()
+            .find(|r| r.workload == "W1" && r.param == "K=1")
+            .map(|r| r.ventus);
+        if let Err(e) = pyventus::run(&dir, ventus_w1, s.quick) {
+            eprintln!("--pyventus: {e}");
+            status = ExitCode::FAILURE;
+        }
+    }
+
+    let failures = harness::failures();
+    if !failures.is_empty() {
+        eprintln!(
+            "{} check(s) failed; the numbers above are not valid:",
+            failures.len()
+        );
+        for f in &failures {
+            eprintln!("  - {f}");
+        }
+        return ExitCode::FAILURE;
+    }
+    status
+}
