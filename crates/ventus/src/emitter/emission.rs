@@ -309,11 +309,13 @@ impl<'a> Emission<'a> {
         )
     }
 
+    #[inline]
     fn timeout_of(&self, sub: &Subscriber) -> Option<Duration> {
         sub.timeout.or(self.emitter.get().timeout)
     }
 
     /// The handler's start time, read only when something needs it.
+    #[inline]
     fn begin(&self, sub: &Subscriber, span: &Span) -> Option<Instant> {
         (self.detailed || self.timeout_of(sub).is_some() || !span.is_disabled()).then(Instant::now)
     }
@@ -521,6 +523,7 @@ impl<'a> Emission<'a> {
     }
 
     /// Records how a handler ended; a failure goes to its callback and the log.
+    #[inline]
     fn settle(
         &self,
         rec: &mut Recorder,
@@ -529,12 +532,25 @@ impl<'a> Emission<'a> {
         started: Option<Instant>,
         span: &Span,
     ) {
+        // The common case, with nothing to time or record: just count it.
+        if result.is_ok() && rec.details.is_none() && started.is_none() {
+            rec.counts.succeeded += 1;
+        } else {
+            self.settle_in_full(rec, sub, result, started, span);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn settle_in_full(
+        &self,
+        rec: &mut Recorder,
+        sub: &Subscriber,
+        result: Result<(), HandlerErrorKind>,
+        started: Option<Instant>,
+        span: &Span,
+    ) {
         let outcome = match result {
-            // The common case, with nothing to time or record: just count it.
-            Ok(()) if rec.details.is_none() && started.is_none() => {
-                rec.counts.succeeded += 1;
-                return;
-            }
             Ok(()) => Outcome::Succeeded,
             Err(kind) => Outcome::Failed(self.fail(sub, kind)),
         };
