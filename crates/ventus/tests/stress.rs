@@ -374,3 +374,27 @@ fn wait_for_tasks_started_before_the_work_returns_only_when_all_handlers_ran() {
         "wait_for_tasks returned before every handler ran"
     );
 }
+
+/// Metrics lose no count however many threads emit: more threads than there are
+/// per-thread stripes, so some share a stripe.
+#[test]
+fn metrics_count_every_emission_from_many_threads() {
+    const THREADS: usize = 20;
+    const PER_THREAD: u64 = 2_000;
+    let linker = ventus::EventLinker::builder().build().unwrap();
+    linker.on("Tick").subscribe(|| ()).unwrap();
+    let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for _ in 0..PER_THREAD {
+                    emitter.emit("Tick").unwrap();
+                }
+            });
+        }
+    });
+    let metrics = emitter.metrics();
+    let expected = THREADS as u64 * PER_THREAD;
+    assert_eq!(metrics.emitted, expected);
+    assert_eq!(metrics.succeeded, expected);
+}

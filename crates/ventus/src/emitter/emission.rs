@@ -114,6 +114,42 @@ impl<T> Shared<'_, T> {
     }
 }
 
+/// An emission's event name: borrowed from the registry's snapshot while the emission
+/// stays in `emit`'s frame, owned once it leaves.
+pub(crate) enum NameRef<'a> {
+    Borrowed(&'a Arc<str>),
+    Owned(EventName),
+}
+
+impl NameRef<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Borrowed(name) => name,
+            Self::Owned(name) => name.as_str(),
+        }
+    }
+
+    pub(crate) fn to_owned(&self) -> EventName {
+        match self {
+            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Owned(name) => name.clone(),
+        }
+    }
+
+    fn into_owned(self) -> EventName {
+        match self {
+            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Owned(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for NameRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One emission, handed by the [`EventEmitter`](crate::EventEmitter) to a
 /// [`Processor`](crate::Processor), which decides where it runs.
 ///
@@ -161,7 +197,7 @@ pub struct Emission<'a> {
     pub(crate) id: EmissionId,
     /// When it was emitted; read from the clock only when someone needs it.
     pub(crate) time: OnceLock<SystemTime>,
-    pub(crate) event: EventName,
+    pub(crate) event: NameRef<'a>,
     pub(crate) payload: PayloadSlot<'a>,
     pub(crate) payload_type: Option<&'static str>,
     pub(crate) direct: Option<Shared<'a, EventEntry>>,
@@ -192,8 +228,8 @@ impl<'a> Emission<'a> {
     }
 
     /// The event's name.
-    pub fn event(&self) -> &EventName {
-        &self.event
+    pub fn event(&self) -> &str {
+        self.event.as_str()
     }
 
     /// The payload's type name; `None` for an event emitted without one.
@@ -232,7 +268,7 @@ impl<'a> Emission<'a> {
         Emission {
             id: self.id,
             time: self.time,
-            event: self.event,
+            event: NameRef::Owned(self.event.into_owned()),
             payload,
             payload_type: self.payload_type,
             direct: self.direct.map(Shared::into_owned),
@@ -256,7 +292,7 @@ impl<'a> Emission<'a> {
         emission.tracker = Some(TrackerGuard {
             tracker: tracker.clone(),
             id: emission.id,
-            event: emission.event.clone(),
+            event: emission.event.to_owned(),
         });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
@@ -490,7 +526,7 @@ impl<'a> Emission<'a> {
         deadline: Option<(Instant, Duration)>,
     ) -> HandlerFuture {
         let sub = sub.clone();
-        let event = self.event.clone();
+        let event = NameRef::Owned(self.event.to_owned());
         let (id, time, payload_type) = (self.id, OnceLock::from(self.time()), self.payload_type);
         let shared = self.payload.shared().cloned();
         let default_success = self.linker.get().on_success.clone();
@@ -574,7 +610,7 @@ impl<'a> Emission<'a> {
     /// Sends a failure to the subscriber's callback, or the linker's, and logs it.
     fn fail(&self, sub: &Subscriber, kind: HandlerErrorKind) -> HandlerError {
         let err = HandlerError {
-            event: self.event.clone(),
+            event: self.event.to_owned(),
             handler: sub.handler.name,
             subscription: sub.id,
             emission: self.id,
@@ -604,7 +640,10 @@ impl<'a> Emission<'a> {
         self.emitter.get().metrics.record(&rec.counts);
         let report = EmissionReport {
             id: self.id,
-            event: self.event,
+            event: match self.event {
+                NameRef::Owned(name) => Some(name),
+                NameRef::Borrowed(_) => None,
+            },
             counts: rec.counts,
             handlers: rec.details.take().unwrap_or_default(),
         };
@@ -649,7 +688,7 @@ impl Recorder {
         self.unfinished = emission.tracker.as_ref().map(|guard| Unfinished {
             tracker: guard.tracker.clone(),
             id: emission.id,
-            event: emission.event.clone(),
+            event: emission.event.to_owned(),
             handlers: u32::try_from(emission.handler_count()).unwrap_or(u32::MAX),
         });
         self
@@ -682,7 +721,7 @@ impl Drop for Recorder {
         counts.cancelled += unfinished.handlers.saturating_sub(counts.total());
         unfinished.tracker.finish(EmissionReport {
             id: unfinished.id,
-            event: unfinished.event,
+            event: Some(unfinished.event),
             counts,
             handlers: self.details.take().unwrap_or_default(),
         });
@@ -803,7 +842,7 @@ impl fmt::Debug for Emission<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emission")
             .field("id", &self.id)
-            .field("event", &self.event)
+            .field("event", &self.event.as_str())
             .field("time", &self.time.get())
             .field("payload_type", &self.payload_type)
             .field("handlers", &self.handler_count())

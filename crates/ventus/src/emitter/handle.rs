@@ -107,7 +107,7 @@ impl Drop for TrackerGuard {
     fn drop(&mut self) {
         if !self.tracker.is_finished() {
             self.tracker
-                .finish(EmissionReport::new(self.id, self.event.clone()));
+                .finish(EmissionReport::new(self.id, Some(self.event.clone())));
         }
     }
 }

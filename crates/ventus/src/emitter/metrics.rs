@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::report::Counts;
 
 /// Stripes per counter set: threads bump their own stripe, so emitting threads do not
-/// share a cache line.
-const STRIPES: usize = 8;
+/// share a cache line. The first `OWNED` are each owned by one thread; the rest are
+/// shared by the threads that come later.
+const STRIPES: usize = 16;
+const OWNED: usize = 8;
 
 /// One stripe, padded to its own cache lines.
 #[derive(Default)]
@@ -27,34 +29,53 @@ pub(crate) struct Metrics {
     stripes: [Stripe; STRIPES],
 }
 
-fn stripe_index() -> usize {
+/// This thread's stripe, and whether it is this thread's alone.
+///
+/// The first `OWNED` threads that bump any counter each get a stripe of their own, in
+/// every emitter: they are its only writer, so a plain load and store bump it, without
+/// the cost of a locked read-modify-write. Later threads share the other stripes (never
+/// an owned one) and use `fetch_add`.
+fn stripe_index() -> (usize, bool) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    INDEX.with(|index| {
+    let i = INDEX.with(|index| {
         let mut i = index.get();
         if i == usize::MAX {
-            // Relaxed: any spread of threads over stripes is correct; this one is even.
-            i = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            // Relaxed: only the uniqueness of the value matters, and fetch_add gives it.
+            i = NEXT.fetch_add(1, Ordering::Relaxed);
             index.set(i);
         }
         i
-    })
+    });
+    if i < OWNED {
+        (i, true)
+    } else {
+        (OWNED + i % (STRIPES - OWNED), false)
+    }
+}
+
+/// Adds `n` to a counter; `exclusive` says this thread is its only writer.
+fn bump(counter: &AtomicU64, n: u64, exclusive: bool) {
+    // Relaxed everywhere here: counters are statistics, read without ordering.
+    if exclusive {
+        // One writer: the load sees its own last store, so nothing is lost.
+        counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    } else {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
-    fn stripe(&self) -> &Stripe {
-        &self.stripes[stripe_index()]
-    }
-
     pub(crate) fn emitted(&self) {
-        // Relaxed everywhere here: counters are statistics, read without ordering.
-        self.stripe().emitted.fetch_add(1, Ordering::Relaxed);
+        let (i, exclusive) = stripe_index();
+        bump(&self.stripes[i].emitted, 1, exclusive);
     }
 
     pub(crate) fn record(&self, counts: &Counts) {
-        let s = self.stripe();
+        let (i, exclusive) = stripe_index();
+        let s = &self.stripes[i];
         for (counter, n) in [
             (&s.succeeded, counts.succeeded),
             (&s.failed, counts.failed),
@@ -63,7 +84,7 @@ impl Metrics {
             (&s.cancelled, counts.cancelled),
         ] {
             if n > 0 {
-                counter.fetch_add(u64::from(n), Ordering::Relaxed);
+                bump(counter, u64::from(n), exclusive);
             }
         }
     }

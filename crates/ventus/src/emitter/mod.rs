@@ -16,6 +16,7 @@ use std::time::Duration;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
+pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
 pub use self::error::{EmitError, Rejected};
 pub use self::handle::Emitted;
@@ -595,7 +596,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             None => {
                 return Ok(EmissionReport::new(
                     EmissionId(0),
-                    self.name_of(event, static_name),
+                    Some(self.name_of(event, static_name)),
                 ))
             }
         };
@@ -696,10 +697,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             },
         )?;
         match emitted {
-            None => Ok(Emitted::done(EmissionReport::new(
-                EmissionId(0),
-                self.name_of(event, static_name),
-            ))),
+            // No handler: nothing ran, and the name is not worth an allocation.
+            None => Ok(Emitted::done(EmissionReport::new(EmissionId(0), None))),
             Some(Ok(emitted)) => Ok(emitted),
             Some(Err(ProcessError::Closed)) => Err(EmitError::Closed {
                 event: self.name_of(event, static_name),
@@ -769,10 +768,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(then(None));
         }
         let id = next_emission_id();
+        // Borrowed from the registry's snapshot: an emission that stays on this thread
+        // never touches the name's reference count, which every thread emitting this
+        // event would share.
         let name = match (direct, static_name) {
-            (Some(entry), _) => EventName::from_arc(entry.name.clone()),
-            (None, Some(name)) => EventName::from_static(name),
-            (None, None) => EventName::from_arc(Arc::from(event)),
+            (Some(entry), _) => NameRef::Borrowed(&entry.name),
+            (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
+            (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
         };
 
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.

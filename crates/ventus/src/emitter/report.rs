@@ -104,13 +104,13 @@ impl Counts {
 #[derive(Debug)]
 pub struct EmissionReport {
     pub(crate) id: EmissionId,
-    pub(crate) event: EventName,
+    pub(crate) event: Option<EventName>,
     pub(crate) counts: Counts,
     pub(crate) handlers: Vec<HandlerReport>,
 }
 
 impl EmissionReport {
-    pub(crate) fn new(id: EmissionId, event: EventName) -> Self {
+    pub(crate) fn new(id: EmissionId, event: Option<EventName>) -> Self {
         Self {
             id,
             event,
@@ -124,9 +124,11 @@ impl EmissionReport {
         self.id
     }
 
-    /// The event's name.
-    pub fn event(&self) -> &EventName {
-        &self.event
+    /// The event's name. `None` for an emission that ran to its end inside `emit` on
+    /// the caller's thread: the caller has the name at hand, and keeping it would cost
+    /// every such emission a reference count shared by all threads emitting that event.
+    pub fn event(&self) -> Option<&EventName> {
+        self.event.as_ref()
     }
 
     /// How many handlers ended which way.
@@ -154,10 +156,14 @@ impl EmissionReport {
 impl fmt::Display for EmissionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
+        match &self.event {
+            Some(event) => write!(f, "{} of `{event}`: ", self.id)?,
+            None => write!(f, "{}: ", self.id)?,
+        }
         write!(
             f,
-            "{} of `{}`: {} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
-            self.id, self.event, c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
+            "{} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
+            c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
         )
     }
 }

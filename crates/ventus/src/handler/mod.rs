@@ -28,6 +28,7 @@ pub(crate) use self::error::panic_message;
 pub use self::error::{BoxError, HandlerError, HandlerErrorKind};
 
 use crate::emitter::EmissionId;
+use crate::emitter::NameRef;
 use crate::event::EventName;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -221,7 +222,7 @@ pub(crate) fn guard_callback(what: &str, f: impl FnOnce()) {
 
 /// Everything an emission offers the handlers it runs.
 pub(crate) struct Ctx<'a> {
-    pub(crate) event: &'a EventName,
+    pub(crate) event: &'a NameRef<'a>,
     pub(crate) id: EmissionId,
     pub(crate) time: &'a OnceLock<SystemTime>,
     pub(crate) payload: Option<&'a (dyn Any + Send + Sync)>,
@@ -236,7 +237,7 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        event: &'a EventName,
+        event: &'a NameRef<'a>,
         id: EmissionId,
         time: &'a OnceLock<SystemTime>,
         payload: Option<&'a (dyn Any + Send + Sync)>,
@@ -259,7 +260,7 @@ impl<'a> Ctx<'a> {
 
     fn any_event(&self) -> &AnyEvent {
         self.any.get_or_init(|| AnyEvent {
-            name: self.event.clone(),
+            name: self.event.to_owned(),
             id: self.id,
             time: *self.time.get_or_init(SystemTime::now),
             payload: self.shared.cloned(),
