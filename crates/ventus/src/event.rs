@@ -55,12 +55,17 @@ pub trait Event: Send + Sync + 'static {
 /// `shop::OrderCreated`, `Wrapper<u8>` for `a::Wrapper<u8>`.
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let full = type_name::<T>();
-    // Only the path before the first generic argument list counts.
-    let head = full.find('<').map_or(full, |i| &full[..i]);
-    match head.rfind("::") {
-        Some(i) => &full[i + 2..],
-        None => full,
-    }
+    // Runs on every emit of a typed event, so a plain byte scan rather than the
+    // substring searchers: the name starts after the last `::` that comes before the
+    // first generic argument list.
+    let bytes = full.as_bytes();
+    let head = bytes.iter().position(|&b| b == b'<').unwrap_or(bytes.len());
+    let start = bytes[..head]
+        .iter()
+        .rposition(|&b| b == b':')
+        .map_or(0, |i| i + 1);
+    // `start` follows an ASCII `:`, so it is a character boundary.
+    full.get(start..).unwrap_or(full)
 }
 
 /// The event name of the error type `E`: its full type path, since many error types
