@@ -47,6 +47,7 @@ impl ClaimState {
 
     /// Whether the subscriber may run in `emission`: a plain subscriber while it is
     /// active, a once-subscriber only in the emission that claimed it.
+    #[inline]
     pub(crate) fn runs_in(&self, once: bool, emission: u64) -> bool {
         // Acquire pairs with the release half of `end`/`claim`: a handler unsubscribed
         // before this load is seen as gone.

@@ -609,29 +609,7 @@ impl<'a> Emission<'a> {
 
     /// Sends a failure to the subscriber's callback, or the linker's, and logs it.
     fn fail(&self, sub: &Subscriber, kind: HandlerErrorKind) -> HandlerError {
-        let err = HandlerError {
-            event: self.event.to_owned(),
-            handler: sub.handler.name,
-            subscription: sub.id,
-            emission: self.id,
-            kind,
-        };
-        let linker = self.linker.get();
-        match sub.on_failure.as_ref().or(linker.on_failure.as_ref()) {
-            Some(callback) => {
-                tracing::warn!(
-                    event = %err.event, emission = self.id.0, subscription = sub.id.0,
-                    handler = sub.handler.name, error = %err, "ventus handler failed"
-                );
-                guard_callback("failure callback", || callback(&err));
-            }
-            None => tracing::error!(
-                event = %err.event, emission = self.id.0, subscription = sub.id.0,
-                handler = sub.handler.name, error = %err,
-                "ventus handler failed and no failure callback is set"
-            ),
-        }
-        err
+        fail(&self.event, self.id, self.linker.get(), sub, kind)
     }
 
     /// Publishes the outcome: counters, the handle's report.
@@ -804,21 +782,59 @@ enum Started {
     Running(HandlerFuture),
 }
 
-fn call_caught(f: impl FnOnce() -> Result<(), HandlerErrorKind>) -> Result<(), HandlerErrorKind> {
+#[inline]
+pub(crate) fn call_caught(
+    f: impl FnOnce() -> Result<(), HandlerErrorKind>,
+) -> Result<(), HandlerErrorKind> {
     catch_unwind(AssertUnwindSafe(f))
         .unwrap_or_else(|panic| Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
 }
 
+/// Sends a handler's failure to the subscriber's callback, or the linker's, and logs it.
+#[cold]
+#[inline(never)]
+pub(crate) fn fail(
+    event: &NameRef<'_>,
+    emission: EmissionId,
+    linker: &LinkerInner,
+    sub: &Subscriber,
+    kind: HandlerErrorKind,
+) -> HandlerError {
+    let err = HandlerError {
+        event: event.to_owned(),
+        handler: sub.handler.name,
+        subscription: sub.id,
+        emission,
+        kind,
+    };
+    match sub.on_failure.as_ref().or(linker.on_failure.as_ref()) {
+        Some(callback) => {
+            tracing::warn!(
+                event = %err.event, emission = emission.0, subscription = sub.id.0,
+                handler = sub.handler.name, error = %err, "ventus handler failed"
+            );
+            guard_callback("failure callback", || callback(&err));
+        }
+        None => tracing::error!(
+            event = %err.event, emission = emission.0, subscription = sub.id.0,
+            handler = sub.handler.name, error = %err,
+            "ventus handler failed and no failure callback is set"
+        ),
+    }
+    err
+}
+
 /// The handlers of an event and of "any event", merged in subscription order; a
 /// subscriber linked to both comes once.
-struct Merge<'e> {
-    a: &'e [Arc<Subscriber>],
-    b: &'e [Arc<Subscriber>],
+pub(crate) struct Merge<'e> {
+    pub(crate) a: &'e [Arc<Subscriber>],
+    pub(crate) b: &'e [Arc<Subscriber>],
 }
 
 impl<'e> Iterator for Merge<'e> {
     type Item = &'e Arc<Subscriber>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let take_a = match (self.a.first(), self.b.first()) {
             (None, None) => return None,

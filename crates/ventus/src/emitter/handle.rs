@@ -10,7 +10,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::report::EmissionReport;
+use super::report::{Counts, EmissionReport};
 use super::EmissionId;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
@@ -40,6 +40,8 @@ pub struct Emitted {
 }
 
 enum Inner {
+    /// Finished inside `emit` on the lean path: the report is its counts.
+    Counted(Counts),
     Done(EmissionReport),
     Tracked(Arc<Tracker>),
 }
@@ -120,6 +122,14 @@ impl Emitted {
         }
     }
 
+    /// An emission that finished inside `emit` with no detail beyond its counts.
+    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+        Self {
+            id,
+            inner: Inner::Counted(counts),
+        }
+    }
+
     pub(crate) fn tracked(id: EmissionId, tracker: Arc<Tracker>) -> Self {
         Self {
             id,
@@ -135,7 +145,7 @@ impl Emitted {
     /// Whether every handler has finished (or been cancelled).
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Done(_) => true,
+            Inner::Counted(_) | Inner::Done(_) => true,
             Inner::Tracked(t) => t.is_finished(),
         }
     }
@@ -162,7 +172,7 @@ impl Emitted {
     /// ```
     pub fn cancel(&self) -> bool {
         match &self.inner {
-            Inner::Done(_) => false,
+            Inner::Counted(_) | Inner::Done(_) => false,
             Inner::Tracked(t) if t.is_finished() => false,
             Inner::Tracked(t) => {
                 t.cancel.cancel();
@@ -182,6 +192,7 @@ impl Emitted {
     /// current-thread runtime, where waiting would stop the emission from ever finishing.
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
+            Inner::Counted(counts) => return Ok(EmissionReport::counted(self.id, counts)),
             Inner::Done(report) => return Ok(report),
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.take()),
             Inner::Tracked(ref t) => t.clone(),
@@ -216,6 +227,7 @@ impl IntoFuture for Emitted {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let tracker = match self.inner {
+                Inner::Counted(counts) => return EmissionReport::counted(self.id, counts),
                 Inner::Done(report) => return report,
                 Inner::Tracked(tracker) => tracker,
             };

@@ -3,6 +3,7 @@
 mod emission;
 mod error;
 mod handle;
+mod lean;
 mod metrics;
 mod report;
 
@@ -26,7 +27,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
 use crate::event::{error_name, Event, EventKey, EventName};
-use crate::linker::registry::ANY_KEY;
+use crate::linker::registry::{EventEntry, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 
@@ -122,6 +123,9 @@ pub(crate) struct EmitterShared {
     pub(crate) closed: AtomicBool,
     /// Counters for `metrics`.
     pub(crate) metrics: Metrics,
+    /// None of `debug`, `timeout`, `detailed` and `limit` is set, so an emission may take
+    /// the lean path if its handlers allow it. Set once at build.
+    pub(crate) lean: bool,
 }
 
 pub(crate) struct Limit {
@@ -659,6 +663,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Emitted, EmitError> {
+        self.check(event, static_name)?;
         let permit = match (permit, &self.shared.limit) {
             (Some(permit), _) => Some(permit),
             (None, None) => None,
@@ -679,31 +684,36 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 }
             },
         };
-        let processor = &self.processor;
-        let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
-        let emitted = self.resolve(
+        let guard = self.linker.inner.registry.events.guard();
+        let (direct, any) = self.lookup(event, &guard);
+        if direct.is_none() && any.is_none() {
+            self.no_handler(event);
+            // Nothing ran, and the name is not worth an allocation.
+            return Ok(Emitted::done(EmissionReport::new(EmissionId(0), None)));
+        }
+        if permit.is_none() && self.can_run_lean(direct, any) {
+            return Ok(self.run_lean(event, static_name, payload, direct, any));
+        }
+        let mut slot = payload;
+        let emission = self.build(
             event,
             static_name,
-            payload,
+            &mut slot,
             permit,
             self.shared.detailed,
-            |e| {
-                e.map(|emission| {
-                    // While the emission may run on this thread, this thread holds one of
-                    // the emitter's places; see `acquire`.
-                    let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
-                    processor.process(emission)
-                })
-            },
-        )?;
-        match emitted {
-            // No handler: nothing ran, and the name is not worth an allocation.
-            None => Ok(Emitted::done(EmissionReport::new(EmissionId(0), None))),
-            Some(Ok(emitted)) => Ok(emitted),
-            Some(Err(ProcessError::Closed)) => Err(EmitError::Closed {
+            direct,
+            any,
+        );
+        // While the emission may run on this thread, this thread holds one of the
+        // emitter's places; see `acquire`.
+        let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
+        let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+        match self.processor.process(emission) {
+            Ok(emitted) => Ok(emitted),
+            Err(ProcessError::Closed) => Err(EmitError::Closed {
                 event: self.name_of(event, static_name),
             }),
-            Some(Err(ProcessError::Failed(err))) => Err(EmitError::Processor(err)),
+            Err(ProcessError::Failed(err)) => Err(EmitError::Processor(err)),
         }
     }
 
@@ -732,6 +742,45 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
     }
 
+    /// Refuses an empty event name and a closed emitter.
+    #[inline]
+    fn check(&self, event: &str, static_name: Option<&'static str>) -> Result<(), EmitError> {
+        if event.is_empty() {
+            return Err(EmitError::EmptyEventName);
+        }
+        if self.is_closed() {
+            return Err(EmitError::Closed {
+                event: self.name_of(event, static_name),
+            });
+        }
+        Ok(())
+    }
+
+    /// The snapshots of `event` and of "any event", if they have subscribers.
+    #[inline]
+    fn lookup<'g>(
+        &self,
+        event: &str,
+        guard: &'g papaya::LocalGuard<'_>,
+    ) -> (Option<&'g Arc<EventEntry>>, Option<&'g Arc<EventEntry>>) {
+        let registry = &self.linker.inner.registry;
+        let direct = registry.events.get(event, guard);
+        let any = if registry.has_any() {
+            registry.events.get(ANY_KEY, guard)
+        } else {
+            None
+        };
+        (direct, any)
+    }
+
+    /// Counts (and logs, in debug) an emission of an event nobody is linked to.
+    fn no_handler(&self, event: &str) {
+        self.shared.metrics.emitted();
+        if self.shared.debug {
+            tracing::debug!(event, handlers = 0, "ventus emit: no handler is linked");
+        }
+    }
+
     /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
     /// handler is linked). The emission borrows this frame; `then` runs or owns it.
     fn resolve<T: Send + Sync + 'static, R>(
@@ -743,39 +792,34 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         detailed: bool,
         then: impl FnOnce(Option<Emission<'_>>) -> Option<R>,
     ) -> Result<Option<R>, EmitError> {
-        if event.is_empty() {
-            return Err(EmitError::EmptyEventName);
-        }
-        if self.is_closed() {
-            return Err(EmitError::Closed {
-                event: self.name_of(event, static_name),
-            });
-        }
-        self.shared.metrics.emitted();
-        let linker = &self.linker.inner;
-        let registry = &linker.registry;
-        let guard = registry.events.guard();
-        let direct = registry.events.get(event, &guard);
-        let any = if registry.has_any() {
-            registry.events.get(ANY_KEY, &guard)
-        } else {
-            None
-        };
+        self.check(event, static_name)?;
+        let guard = self.linker.inner.registry.events.guard();
+        let (direct, any) = self.lookup(event, &guard);
         if direct.is_none() && any.is_none() {
-            if self.shared.debug {
-                tracing::debug!(event, handlers = 0, "ventus emit: no handler is linked");
-            }
+            self.no_handler(event);
             return Ok(then(None));
         }
+        let mut slot = payload;
+        let emission = self.build(event, static_name, &mut slot, permit, detailed, direct, any);
+        Ok(then(Some(emission)))
+    }
+
+    /// The emission of `event` to `direct` and `any`, borrowing `slot` and the snapshots;
+    /// its once-subscribers are claimed for it.
+    #[allow(clippy::too_many_arguments)]
+    fn build<'a, T: Send + Sync + 'static>(
+        &'a self,
+        event: &str,
+        static_name: Option<&'static str>,
+        slot: &'a mut Option<T>,
+        permit: Option<OwnedSemaphorePermit>,
+        detailed: bool,
+        direct: Option<&'a Arc<EventEntry>>,
+        any: Option<&'a Arc<EventEntry>>,
+    ) -> Emission<'a> {
+        self.shared.metrics.emitted();
         let id = next_emission_id();
-        // Borrowed from the registry's snapshot: an emission that stays on this thread
-        // never touches the name's reference count, which every thread emitting this
-        // event would share.
-        let name = match (direct, static_name) {
-            (Some(entry), _) => NameRef::Borrowed(&entry.name),
-            (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
-            (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
-        };
+        let name = name_ref(event, static_name, direct);
 
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
@@ -787,17 +831,17 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             );
         }
 
-        let mut slot = payload;
         let payload_type = slot.is_some().then(type_name::<T>);
+        let payload = if slot.is_some() {
+            PayloadSlot::Borrowed(slot)
+        } else {
+            PayloadSlot::None
+        };
         let mut emission = Emission {
             id: EmissionId(id),
             time: OnceLock::new(),
             event: name,
-            payload: if slot.is_some() {
-                PayloadSlot::Borrowed(&mut slot)
-            } else {
-                PayloadSlot::None
-            },
+            payload,
             payload_type,
             direct: direct.map(Shared::Borrowed),
             any: any.map(Shared::Borrowed),
@@ -818,11 +862,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 } else {
                     "sync"
                 },
-                linker = linker.name.as_deref().unwrap_or(""),
+                linker = self.linker.inner.name.as_deref().unwrap_or(""),
                 "ventus emit"
             );
         }
-        Ok(then(Some(emission)))
+        emission
     }
 
     fn claim_once(
@@ -839,6 +883,22 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 registry.detach(sub.id);
             }
         }
+    }
+}
+
+/// The emission's event name. Borrowed from the registry's snapshot when it has one: an
+/// emission that stays on this thread then never touches the name's reference count,
+/// which every thread emitting this event would share.
+#[inline]
+fn name_ref<'a>(
+    event: &str,
+    static_name: Option<&'static str>,
+    direct: Option<&'a Arc<EventEntry>>,
+) -> NameRef<'a> {
+    match (direct, static_name) {
+        (Some(entry), _) => NameRef::Borrowed(&entry.name),
+        (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
+        (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
     }
 }
 
@@ -1006,9 +1066,11 @@ impl<P: Processor> EventEmitterBuilder<P> {
     /// Makes the emitter.
     pub fn build(self) -> EventEmitter<P> {
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
+        let debug = self.debug.unwrap_or(linker.inner.debug);
         EventEmitter {
             shared: Arc::new(EmitterShared {
-                debug: self.debug.unwrap_or(linker.inner.debug),
+                lean: !debug && self.timeout.is_none() && !self.detailed && self.limit.is_none(),
+                debug,
                 timeout: self.timeout,
                 detailed: self.detailed,
                 limit: self.limit.map(|(max, overflow)| Limit {

@@ -119,6 +119,16 @@ impl EmissionReport {
         }
     }
 
+    /// The report of an emission that ran to its end inside `emit`: counts only.
+    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+        Self {
+            id,
+            event: None,
+            counts,
+            handlers: Vec::new(),
+        }
+    }
+
     /// The emission's id.
     pub fn id(&self) -> EmissionId {
         self.id

@@ -195,11 +195,17 @@ impl LinkerDefault {
 }
 
 impl<T: Send + 'static> SuccessStep<T> for LinkerDefault {
+    #[inline]
     fn call(&self, value: &T, default: Option<&DefaultSuccess>) {
         if let Some(default) = default {
-            guard_callback("default success callback", || default(value));
+            call_default(default, value);
         }
     }
+}
+
+#[inline(never)]
+fn call_default(default: &DefaultSuccess, value: &dyn Any) {
+    guard_callback("default success callback", || default(value));
 }
 
 /// A subscription's own success callback, set with
@@ -269,11 +275,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// The payload as a `P`, or the error that says why it is not one.
+    #[inline]
     fn payload<P: Any>(&self) -> Result<&P, HandlerErrorKind> {
-        let mismatch = || HandlerErrorKind::PayloadType {
-            expected: type_name::<P>(),
-            found: self.payload_type,
-        };
+        let mismatch = || payload_mismatch(type_name::<P>(), self.payload_type);
         if TypeId::of::<P>() == TypeId::of::<AnyEvent>() {
             return (self.any_event() as &dyn Any)
                 .downcast_ref::<P>()
@@ -285,6 +289,12 @@ impl<'a> Ctx<'a> {
             None => (&() as &dyn Any).downcast_ref::<P>().ok_or_else(mismatch),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn payload_mismatch(expected: &'static str, found: Option<&'static str>) -> HandlerErrorKind {
+    HandlerErrorKind::PayloadType { expected, found }
 }
 
 type SyncFn = dyn Fn(&Ctx<'_>) -> Result<(), HandlerErrorKind> + Send + Sync;
@@ -426,15 +436,16 @@ pub trait Handler<Marker>: Send + Sync + Sized + 'static {
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler;
 }
 
+#[inline]
 fn finish<R: HandlerOutput, S: SuccessStep<R::Ok>>(
     out: R,
     success: &S,
     default: Option<&Arc<DefaultSuccess>>,
-    deadline: Option<(Instant, Duration)>,
+    deadline: Option<&Cell<Option<(Instant, Duration)>>>,
 ) -> Result<(), HandlerErrorKind> {
     // A sync handler cannot be interrupted: one that overran is reported when it returns,
     // and takes the failure path instead of the success one.
-    if let Some((deadline, timeout)) = deadline {
+    if let Some((deadline, timeout)) = deadline.and_then(Cell::get) {
         if Instant::now() > deadline {
             return Err(HandlerErrorKind::TimedOut(timeout));
         }
@@ -460,7 +471,7 @@ where
             name: type_name::<F>(),
             wants_any_event: false,
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
-                finish(self(), &success, ctx.default_success, ctx.deadline.get())
+                finish(self(), &success, ctx.default_success, Some(&ctx.deadline))
             })),
         }
     }
@@ -484,7 +495,7 @@ where
                     self(payload),
                     &success,
                     ctx.default_success,
-                    ctx.deadline.get(),
+                    Some(&ctx.deadline),
                 )
             })),
         }

@@ -118,11 +118,17 @@ pub(crate) struct EventEntry {
     pub(crate) has_once: bool,
     /// Some subscriber needs the payload shared.
     pub(crate) needs_shared: bool,
+    /// Every subscriber runs inline, borrows the payload and has no timeout of its own:
+    /// a sync-context emission may take the emitter's lean path (`emitter/lean.rs`).
+    pub(crate) lean: bool,
 }
 
 impl EventEntry {
     fn new(name: Arc<str>, subscribers: Box<[Arc<Subscriber>]>) -> Self {
         Self {
+            lean: subscribers
+                .iter()
+                .all(|s| s.is_inline() && !s.needs_shared() && s.timeout.is_none()),
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),

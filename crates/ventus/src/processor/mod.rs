@@ -75,6 +75,47 @@ pub trait Processor: Send + Sync + 'static {
         0
     }
 
+    /// Whether an emission whose handlers are all sync would run to its end inside
+    /// [`process`](Self::process), on the calling thread, if it were emitted now.
+    ///
+    /// When this says `true` and nothing else needs the full machinery (see
+    /// [`Emission::try_run_inline`]), the emitter runs such an emission in its own frame
+    /// without building an [`Emission`] or calling `process`: the handlers, callbacks,
+    /// report counts and metrics are the same, and no allocation is made. The default,
+    /// `false`, sends every emission to `process`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, ProcessError, Processor};
+    ///
+    /// /// Runs every emission at once on the calling thread, without a runtime.
+    /// #[derive(Debug)]
+    /// struct Inline;
+    ///
+    /// impl Processor for Inline {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         emission
+    ///             .try_run_inline()
+    ///             .map_err(|_| ProcessError::Failed("async handlers need a runtime".into()))
+    ///     }
+    ///
+    ///     fn runs_inline(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| "pong")?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).processor(Inline).build();
+    /// assert_eq!(emitter.emit("Ping")?.wait().unwrap().counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn runs_inline(&self) -> bool {
+        false
+    }
+
     /// Whether the processor refuses new emissions (it was shut down).
     fn is_closed(&self) -> bool {
         false

@@ -142,6 +142,12 @@ impl Processor for TokioProcessor {
         }
     }
 
+    /// `true` on a thread with no tokio runtime: a sync context.
+    #[inline]
+    fn runs_inline(&self) -> bool {
+        Handle::try_current().is_err()
+    }
+
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(self.drain.tasks.wait())
     }

@@ -186,6 +186,10 @@ impl Failures {
         self.0.lock().unwrap().clone()
     }
 
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
     /// The one failure whose handler name contains `handler`.
     pub(crate) fn of_handler(&self, handler: &str) -> Failure {
         let all = self.all();

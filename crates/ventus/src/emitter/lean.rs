@@ -1,0 +1,139 @@
+//! The lean path: a sync-context emission that needs none of the emission machinery.
+//!
+//! Most emissions in sync code are "call these sync handlers with this payload, now".
+//! When nothing about an emission asks for more, the emitter runs it right in `emit`'s
+//! frame instead of building an [`Emission`](super::Emission) and handing it to the
+//! processor. What it skips, and the condition that lets it skip it:
+//!
+//! | skipped | because |
+//! |---|---|
+//! | the processor call | the processor says the emission would run inline here ([`Processor::runs_inline`]) |
+//! | spans and handler timing | `tracing` has nothing enabled at `DEBUG`, no timeout applies, reports are not detailed |
+//! | the `Arc` around the payload | no handler takes [`AnyEvent`](crate::AnyEvent) or is `blocking` |
+//! | the `max_in_flight` permit and the debug log | the emitter has neither |
+//!
+//! The handlers, their order, once-claims, success and failure callbacks, panics caught,
+//! metrics and the report's counts are the same as on the full path; the tests in
+//! `tests/` run both.
+
+use std::sync::{Arc, OnceLock};
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::emission::{fail, Merge, NameRef};
+use super::report::{Counts, EmissionReport, Outcome};
+use super::{name_ref, next_emission_id, EmissionId, Emitted, EventEmitter};
+use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
+use crate::linker::registry::{EventEntry, Subscriber};
+use crate::processor::Processor;
+
+impl<P: Processor + ?Sized> EventEmitter<P> {
+    /// Whether an emission to `direct` and `any` may take the lean path: one decision
+    /// per emission, cheapest checks first.
+    #[inline]
+    pub(super) fn can_run_lean(
+        &self,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) -> bool {
+        self.shared.lean
+            && direct.is_none_or(|e| e.lean)
+            && any.is_none_or(|e| e.lean)
+            && !tracing::level_enabled!(tracing::Level::DEBUG)
+            && self.processor.runs_inline()
+    }
+
+    /// Runs the handlers of `direct` and `any` here and now; see the module docs.
+    #[inline]
+    pub(super) fn run_lean<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) -> Emitted {
+        let id = next_emission_id();
+        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
+            self.claim_once(
+                id,
+                direct.map(|e| &e.subscribers[..]),
+                any.map(|e| &e.subscribers[..]),
+            );
+        }
+        let name = name_ref(event, static_name, direct);
+        let time = OnceLock::new();
+        let linker = &*self.linker.inner;
+        let ctx = Ctx::new(
+            &name,
+            EmissionId(id),
+            &time,
+            payload
+                .as_ref()
+                .map(|p| p as &(dyn std::any::Any + Send + Sync)),
+            payload.as_ref().map(|_| std::any::type_name::<T>()),
+            None,
+            linker.on_success.as_ref(),
+        );
+        let mut counts = Counts::default();
+        let mut handlers = Merge {
+            a: direct.map_or(&[], |e| &e.subscribers[..]),
+            b: any.map_or(&[], |e| &e.subscribers[..]),
+        };
+        // The handler running, so that a panic is charged to it.
+        let mut running: Option<&Arc<Subscriber>> = None;
+        // One `catch_unwind` around the loop instead of one per handler (it keeps the
+        // handler call from being inlined); after a panic the loop goes on at the next
+        // handler.
+        loop {
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                for sub in handlers.by_ref() {
+                    if !sub.state.runs_in(sub.once, id) {
+                        continue;
+                    }
+                    // Lean entries hold sync handlers only; entries never change once built.
+                    let ErasedCall::Sync(call) = &sub.handler.call else {
+                        continue;
+                    };
+                    running = Some(sub);
+                    let result = call(&ctx);
+                    running = None;
+                    match result {
+                        Ok(()) => counts.succeeded += 1,
+                        Err(kind) => counts.add(&Outcome::Failed(fail(
+                            &name,
+                            EmissionId(id),
+                            linker,
+                            sub,
+                            kind,
+                        ))),
+                    }
+                }
+            }));
+            let Err(panic) = ran else {
+                break;
+            };
+            if let Some(sub) = running.take() {
+                let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
+                counts.add(&Outcome::Failed(fail(
+                    &name,
+                    EmissionId(id),
+                    linker,
+                    sub,
+                    kind,
+                )));
+            }
+        }
+        self.shared.metrics.emitted_and_record(&counts);
+        match name {
+            NameRef::Borrowed(_) => Emitted::counted(EmissionId(id), counts),
+            // Only "any event" handlers ran; the name was made for them and goes along.
+            NameRef::Owned(name) => Emitted::done(EmissionReport {
+                id: EmissionId(id),
+                event: Some(name),
+                counts,
+                handlers: Vec::new(),
+            }),
+        }
+    }
+}
