@@ -664,36 +664,39 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Emitted, EmitError> {
         self.check(event, static_name)?;
+        let mut payload = payload;
         let permit = match (permit, &self.shared.limit) {
-            (Some(permit), _) => Some(permit),
             (None, None) => None,
-            (None, Some(limit)) => match self.acquire(limit) {
-                Some(permit) => Some(permit),
-                None if self.is_closed() => {
-                    return Err(EmitError::Closed {
-                        event: self.name_of(event, static_name),
-                    })
-                }
-                None => {
-                    return Err(EmitError::Full(Rejected {
-                        event: self.name_of(event, static_name),
-                        limit: limit.max,
-                        payload: payload
-                            .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
-                    }))
-                }
-            },
+            (Some(permit), _) => Some(permit),
+            (None, Some(limit)) => {
+                Some(self.take_place(limit, event, static_name, &mut payload)?)
+            }
         };
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
         if direct.is_none() && any.is_none() {
             self.no_handler(event);
             // Nothing ran, and the name is not worth an allocation.
-            return Ok(Emitted::done(EmissionReport::new(EmissionId(0), None)));
+            return Ok(Emitted::counted(EmissionId(0), Counts::default()));
         }
         if permit.is_none() && self.can_run_lean(direct, any) {
             return Ok(self.run_lean(event, static_name, payload, direct, any));
         }
+        self.process(event, static_name, payload, permit, direct, any)
+    }
+
+    /// The full path of `dispatch`: builds the emission and hands it to the processor.
+    /// Kept out of line so the lean path stays small.
+    #[inline(never)]
+    fn process<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+        permit: Option<OwnedSemaphorePermit>,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
         let emission = self.build(
             event,
@@ -714,6 +717,31 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 event: self.name_of(event, static_name),
             }),
             Err(ProcessError::Failed(err)) => Err(EmitError::Processor(err)),
+        }
+    }
+
+    /// A place under `limit` for an emission of `event`, or the error that says why there
+    /// is none (the payload handed back in it).
+    #[cold]
+    fn take_place<T: Send + Sync + 'static>(
+        &self,
+        limit: &Limit,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: &mut Option<T>,
+    ) -> Result<OwnedSemaphorePermit, EmitError> {
+        match self.acquire(limit) {
+            Some(permit) => Ok(permit),
+            None if self.is_closed() => Err(EmitError::Closed {
+                event: self.name_of(event, static_name),
+            }),
+            None => Err(EmitError::Full(Rejected {
+                event: self.name_of(event, static_name),
+                limit: limit.max,
+                payload: payload
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
+            })),
         }
     }
 
@@ -745,15 +773,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// Refuses an empty event name and a closed emitter.
     #[inline]
     fn check(&self, event: &str, static_name: Option<&'static str>) -> Result<(), EmitError> {
-        if event.is_empty() {
-            return Err(EmitError::EmptyEventName);
-        }
-        if self.is_closed() {
-            return Err(EmitError::Closed {
-                event: self.name_of(event, static_name),
-            });
+        if event.is_empty() || self.is_closed() {
+            return Err(self.refusal(event, static_name));
         }
         Ok(())
+    }
+
+    #[cold]
+    fn refusal(&self, event: &str, static_name: Option<&'static str>) -> EmitError {
+        if event.is_empty() {
+            EmitError::EmptyEventName
+        } else {
+            EmitError::Closed {
+                event: self.name_of(event, static_name),
+            }
+        }
     }
 
     /// The snapshots of `event` and of "any event", if they have subscribers.
