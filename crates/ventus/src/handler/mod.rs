@@ -445,10 +445,8 @@ fn finish<R: HandlerOutput, S: SuccessStep<R::Ok>>(
 ) -> Result<(), HandlerErrorKind> {
     // A sync handler cannot be interrupted: one that overran is reported when it returns,
     // and takes the failure path instead of the success one.
-    if let Some((deadline, timeout)) = deadline.and_then(Cell::get) {
-        if Instant::now() > deadline {
-            return Err(HandlerErrorKind::TimedOut(timeout));
-        }
+    if let Some(deadline) = deadline.and_then(Cell::get) {
+        overran(deadline)?;
     }
     match out.into_result() {
         Ok(value) => {
@@ -500,6 +498,16 @@ where
             })),
         }
     }
+}
+
+/// `Err(TimedOut)` if the handler's deadline has passed.
+#[cold]
+#[inline(never)]
+fn overran((deadline, timeout): (Instant, Duration)) -> Result<(), HandlerErrorKind> {
+    if Instant::now() > deadline {
+        return Err(HandlerErrorKind::TimedOut(timeout));
+    }
+    Ok(())
 }
 
 fn finish_async<Fut, S>(
