@@ -8,7 +8,7 @@
 //! | skipped | because |
 //! |---|---|
 //! | the processor call | the processor says the emission would run inline here ([`Processor::runs_inline`]) |
-//! | spans and handler timing | `tracing` has nothing enabled at `DEBUG`, no timeout applies, reports are not detailed |
+//! | spans and handler timing | `tracing` does not enable the emission spans (`DEBUG`), no timeout applies, reports are not detailed |
 //! | the `Arc` around the payload | no handler takes [`AnyEvent`](crate::AnyEvent) or is `blocking` |
 //! | the `max_in_flight` permit and the debug log | the emitter has neither |
 //!
@@ -39,7 +39,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.shared.lean
             && direct.is_none_or(|e| e.lean)
             && any.is_none_or(|e| e.lean)
-            && !tracing::level_enabled!(tracing::Level::DEBUG)
+            // The full path's spans (`ventus.emission`, `ventus.handler`) have this target.
+            && !tracing::enabled!(target: "ventus::emitter::emission", tracing::Level::DEBUG)
             && self.processor.runs_inline()
     }
 
