@@ -18,6 +18,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use std::any::Any;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::emission::{fail, Merge, NameRef};
@@ -69,62 +71,86 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             &name,
             EmissionId(id),
             &time,
-            payload
-                .as_ref()
-                .map(|p| p as &(dyn std::any::Any + Send + Sync)),
+            payload.as_ref().map(|p| p as &(dyn Any + Send + Sync)),
             payload.as_ref().map(|_| std::any::type_name::<T>()),
             None,
             linker.on_success.as_ref(),
         );
-        let mut counts = Counts::default();
-        let mut handlers = Merge {
-            a: direct.map_or(&[], |e| &e.subscribers[..]),
-            b: any.map_or(&[], |e| &e.subscribers[..]),
+        let counts = Cell::new(Counts::default());
+        let add = |outcome: &Outcome| {
+            let mut c = counts.get();
+            c.add(outcome);
+            counts.set(c);
         };
-        // The handler running, so that a panic is charged to it.
-        let mut running: Option<&Arc<Subscriber>> = None;
-        // One `catch_unwind` around the loop instead of one per handler (it keeps the
-        // handler call from being inlined); after a panic the loop goes on at the next
-        // handler.
-        loop {
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                for sub in handlers.by_ref() {
-                    if !sub.state.runs_in(sub.once, id) {
-                        continue;
-                    }
-                    // Lean entries hold sync handlers only; entries never change once built.
-                    let ErasedCall::Sync(call) = &sub.handler.call else {
-                        continue;
-                    };
-                    running = Some(sub);
-                    let result = call(&ctx);
-                    running = None;
-                    match result {
-                        Ok(()) => counts.succeeded += 1,
-                        Err(kind) => counts.add(&Outcome::Failed(fail(
-                            &name,
-                            EmissionId(id),
-                            linker,
-                            sub,
-                            kind,
-                        ))),
-                    }
-                }
-            }));
-            let Err(panic) = ran else {
-                break;
+        let step = |sub: &Arc<Subscriber>| {
+            if !sub.state.runs_in(sub.once, id) {
+                return;
+            }
+            // Lean entries hold sync handlers only; entries never change once built.
+            let ErasedCall::Sync(call) = &sub.handler.call else {
+                return;
             };
-            if let Some(sub) = running.take() {
-                let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
-                counts.add(&Outcome::Failed(fail(
+            match call(&ctx) {
+                Ok(()) => {
+                    let mut c = counts.get();
+                    c.succeeded += 1;
+                    counts.set(c);
+                }
+                Err(kind) => add(&Outcome::Failed(fail(
                     &name,
                     EmissionId(id),
                     linker,
                     sub,
                     kind,
-                )));
+                ))),
+            }
+        };
+        let panicked = |sub: &Arc<Subscriber>, panic: Box<dyn Any + Send>| {
+            let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
+            add(&Outcome::Failed(fail(
+                &name,
+                EmissionId(id),
+                linker,
+                sub,
+                kind,
+            )));
+        };
+        // One `catch_unwind` around the loop instead of one per handler (it keeps the
+        // handler call from being inlined); after a panic, which can only come from the
+        // handler last started (or from reporting its failure), the panic is charged to
+        // it and the loop goes on at the next handler.
+        match (direct, any) {
+            (Some(entry), None) | (None, Some(entry)) => {
+                let subs = &entry.subscribers[..];
+                let mut next = 0;
+                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+                    while let Some(sub) = subs.get(next) {
+                        next += 1;
+                        step(sub);
+                    }
+                })) {
+                    panicked(&subs[next - 1], panic);
+                }
+            }
+            (direct, any) => {
+                let mut handlers = Merge {
+                    a: direct.map_or(&[], |e| &e.subscribers[..]),
+                    b: any.map_or(&[], |e| &e.subscribers[..]),
+                };
+                let mut running = None;
+                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+                    for sub in handlers.by_ref() {
+                        running = Some(sub);
+                        step(sub);
+                    }
+                })) {
+                    if let Some(sub) = running {
+                        panicked(sub, panic);
+                    }
+                }
             }
         }
+        let counts = counts.get();
         self.shared.metrics.emitted_and_record(&counts);
         match name {
             NameRef::Borrowed(_) => Emitted::counted(EmissionId(id), counts),
