@@ -2,8 +2,10 @@
 //!
 //! # Invariants
 //!
-//! - `drain.tasks` counts the emissions spawned by this processor that have not finished
-//!   or been dropped; each holds one guard of it.
+//! - `drain.tasks` counts the emissions scheduled by this processor that have not
+//!   finished or been dropped; each holds one guard of it, taken before `emit` returns.
+//!   Scheduled emissions run on their thread's drainer tasks (`batch`), or in a task of
+//!   their own when scheduled from a sync-context emission's scope or once they wait.
 //! - A sync-context emission that needs a runtime runs inside a [`SYNC_SCOPE`]; emissions
 //!   scheduled from its handlers join that scope, and the sync `emit` returns only when
 //!   the scope is empty, as `asyncio.run` waits for the tasks scheduled on its loop.
@@ -29,6 +31,7 @@ use std::time::Duration;
 use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
+use super::batch;
 use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
 
@@ -105,9 +108,8 @@ impl TokioProcessor {
                     drop(scope_guard);
                 }));
             }
-            Err(_) => {
-                handle.spawn(task);
-            }
+            // No task per emission: queued for this thread's drainers (see `batch`).
+            Err(_) => batch::schedule(handle, Box::pin(task)),
         }
         emitted
     }
