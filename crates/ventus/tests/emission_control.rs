@@ -1214,3 +1214,123 @@ fn wait_policy_a_sync_handler_emitting_on_its_own_full_emitter_does_not_deadlock
         "the outer handler ran and its nested emit returned"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Cancellation tokens of tracked emissions (custom processors)
+// ---------------------------------------------------------------------------------------
+
+/// A processor that spawns each emission and hands out its cancellation token (and,
+/// optionally, tracks it under a parent token).
+#[derive(Debug, Default)]
+struct TokenProcessor {
+    parent: Option<ventus::CancellationToken>,
+    tokens: Mutex<Vec<ventus::CancellationToken>>,
+}
+
+impl ventus::Processor for TokenProcessor {
+    fn process(&self, emission: ventus::Emission<'_>) -> Result<Emitted, ventus::ProcessError> {
+        let (emission, emitted) = emission.track(self.parent.as_ref());
+        let token = emission.cancellation().expect("tracked").clone();
+        self.tokens.lock().unwrap().push(token);
+        tokio::spawn(emission.run());
+        Ok(emitted)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_emissions_token_cancels_it_before_and_while_it_runs_and_cancel_cancels_the_token() {
+    let linker = linker();
+    let started = Arc::new(Notify::new());
+    let s = started.clone();
+    let (drops_tx, drops_rx) = mpsc::channel();
+    linker
+        .on("Stuck")
+        .subscribe(move || {
+            let (s, guard) = (s.clone(), DropSignal(drops_tx.clone(), "stuck"));
+            async move {
+                let _guard = guard;
+                s.notify_one();
+                std::future::pending::<()>().await;
+            }
+        })
+        .unwrap();
+    let processor = Arc::new(TokenProcessor::default());
+    let emitter = EventEmitter::builder()
+        .linker(&linker)
+        .processor(SharedProcessor(processor.clone()))
+        .build();
+
+    // Cancelled through its token while a handler waits.
+    let running = emitter.emit("Stuck").unwrap();
+    within_async("the handler start", started.notified()).await;
+    let token = processor.tokens.lock().unwrap()[0].clone();
+    token.cancel();
+    let report = report_of("the token-cancelled emission", running).await;
+    assert_eq!(report.counts().cancelled, 1, "{report}");
+    assert_eq!(drops_rx.try_recv(), Ok("stuck"));
+
+    // Cancelled through its token before it started: no handler runs.
+    let queued = emitter.emit("Stuck").unwrap();
+    processor.tokens.lock().unwrap()[1].cancel();
+    let report = report_of("the emission cancelled before it ran", queued).await;
+    assert_eq!(report.counts().cancelled, 1, "{report}");
+    assert_eq!(
+        drops_rx.try_recv(),
+        Err(mpsc::TryRecvError::Empty),
+        "never started"
+    );
+
+    // `Emitted::cancel` cancels the token a processor holds.
+    let handle = emitter.emit("Stuck").unwrap();
+    within_async("the handler start", started.notified()).await;
+    assert!(handle.cancel());
+    assert!(processor.tokens.lock().unwrap()[2].is_cancelled());
+    let report = report_of("the handle-cancelled emission", handle).await;
+    assert_eq!(report.counts().cancelled, 1, "{report}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_parent_token_cancels_every_emission_tracked_under_it() {
+    let linker = linker();
+    let started = Arc::new(Semaphore::new(0));
+    let s = started.clone();
+    linker
+        .on("Stuck")
+        .subscribe(move || {
+            let s = s.clone();
+            async move {
+                s.add_permits(1);
+                std::future::pending::<()>().await;
+            }
+        })
+        .unwrap();
+    let parent = ventus::CancellationToken::new();
+    let processor = Arc::new(TokenProcessor {
+        parent: Some(parent.clone()),
+        tokens: Mutex::new(Vec::new()),
+    });
+    let emitter = EventEmitter::builder()
+        .linker(&linker)
+        .processor(SharedProcessor(processor.clone()))
+        .build();
+    let handles: Vec<_> = (0..3).map(|_| emitter.emit("Stuck").unwrap()).collect();
+    within_async("three handler starts", started.acquire_many(3))
+        .await
+        .unwrap()
+        .forget();
+    parent.cancel();
+    for handle in handles {
+        let report = report_of("an emission under the cancelled parent", handle).await;
+        assert_eq!(report.counts().cancelled, 1, "{report}");
+    }
+}
+
+/// Shares one processor between the test and the emitter.
+#[derive(Debug)]
+struct SharedProcessor(Arc<TokenProcessor>);
+
+impl ventus::Processor for SharedProcessor {
+    fn process(&self, emission: ventus::Emission<'_>) -> Result<Emitted, ventus::ProcessError> {
+        self.0.process(emission)
+    }
+}

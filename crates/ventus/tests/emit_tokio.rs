@@ -354,3 +354,142 @@ fn runtime_shutdown_before_an_emission_started_runs_nothing_and_drops_the_payloa
     assert_eq!(dropped_rx.try_recv(), Ok("payload dropped"));
     assert_eq!(emitter.processor().in_flight(), 0);
 }
+
+/// Emissions scheduled from one task share drainer tasks (no task per emission): a
+/// handler that blocks its worker thread must not hold up the emissions behind it while
+/// another worker is free, as it would not with a task per emission.
+#[test]
+fn a_handler_blocking_its_worker_does_not_hold_up_later_emissions() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    let (tx, rx) = mpsc::channel::<()>();
+    let (tx, rx) = (std::sync::Mutex::new(tx), std::sync::Mutex::new(rx));
+    let (freed_tx, freed_rx) = mpsc::channel();
+    linker
+        .on("Block")
+        .subscribe(move || {
+            // Blocks this worker until `Free` ran on the other one.
+            let got = rx.lock().unwrap().recv_timeout(support::DEADLOCK_TIMEOUT);
+            freed_tx.send(got.is_ok()).unwrap();
+        })
+        .unwrap();
+    linker
+        .on("Free")
+        .subscribe(move || {
+            let tx = tx.lock().unwrap().clone();
+            async move {
+                tx.send(()).unwrap();
+            }
+        })
+        .unwrap();
+    rt.block_on(async {
+        tokio::spawn(async move {
+            emitter.emit("Block").unwrap();
+            emitter.emit("Free").unwrap();
+            within_async("wait_for_tasks", emitter.wait_for_tasks()).await;
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(
+        freed_rx.try_recv(),
+        Ok(true),
+        "`Free` ran while `Block` held a worker"
+    );
+}
+
+/// An emission whose handler never finishes leaves the drainer for a task of its own:
+/// the emissions behind it run, and dropping the runtime cancels it.
+#[test]
+fn a_pending_emission_does_not_hold_up_the_ones_behind_it_and_runtime_drop_cancels_it() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    linker
+        .on("Stuck")
+        .subscribe(move || {
+            let guard = DropSignal(dropped_tx.clone(), "stuck dropped");
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }
+        })
+        .unwrap();
+    let done = Arc::new(Semaphore::new(0));
+    let d = done.clone();
+    linker
+        .on("Quick")
+        .subscribe(move |_: u32| {
+            let d = d.clone();
+            async move {
+                tokio::task::yield_now().await;
+                d.add_permits(1);
+            }
+        })
+        .unwrap();
+    const N: u32 = 300;
+    rt.block_on(async {
+        emitter.emit("Stuck").unwrap();
+        for i in 0..N {
+            emitter.emit_with("Quick", i).unwrap();
+        }
+        within_async("every quick emission", done.acquire_many(N))
+            .await
+            .unwrap()
+            .forget();
+    });
+    assert_eq!(emitter.processor().in_flight(), 1, "only `Stuck` is left");
+    assert!(dropped_rx.try_recv().is_err(), "still running");
+    drop(rt);
+    assert_eq!(dropped_rx.try_recv(), Ok("stuck dropped"));
+    assert_eq!(emitter.processor().in_flight(), 0);
+}
+
+/// Emissions queued behind a drainer that never got to run are dropped with their
+/// runtime: their payloads are released, their handles get a report, nothing stays in
+/// flight.
+#[test]
+fn multi_thread_runtime_drop_releases_queued_emissions() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    let gate = Arc::new(Semaphore::new(0));
+    let g = gate.clone();
+    linker
+        .on("Gated")
+        .subscribe(move |_: Arc<DropSignal>| {
+            let g = g.clone();
+            async move {
+                let _ = g.acquire().await;
+            }
+        })
+        .unwrap();
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let handles: Vec<_> = rt.block_on(async {
+        (0..50)
+            .map(|_| {
+                emitter
+                    .emit_with("Gated", Arc::new(DropSignal(dropped_tx.clone(), "payload")))
+                    .unwrap()
+            })
+            .collect()
+    });
+    drop(dropped_tx);
+    drop(rt);
+    assert_eq!(emitter.processor().in_flight(), 0);
+    for handle in handles {
+        assert!(handle.is_finished(), "a dropped emission still reports");
+    }
+    let dropped = within("the payloads", move || dropped_rx.iter().count());
+    assert_eq!(dropped, 50, "every payload was released");
+}

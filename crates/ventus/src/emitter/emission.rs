@@ -15,7 +15,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span};
 
-use super::handle::{Emitted, Tracker, TrackerGuard};
+use super::handle::{Cancel, Emitted, Tracker, TrackerGuard};
 use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use super::EmitterShared;
 use crate::event::EventName;
@@ -286,21 +286,46 @@ impl<'a> Emission<'a> {
     /// [`run`](Self::run) ends. With `parent`, cancelling `parent` cancels the emission
     /// too (a processor's shutdown uses this).
     pub fn track(self, parent: Option<&CancellationToken>) -> (Emission<'static>, Emitted) {
-        let cancel = parent.map_or_else(CancellationToken::new, CancellationToken::child_token);
-        let tracker = Tracker::new(cancel);
+        self.track_with(None, parent.cloned())
+    }
+
+    /// [`track`](Self::track) under a processor's lock-free shutdown signal.
+    pub(crate) fn track_in(self, parent: &Arc<Cancel>) -> (Emission<'static>, Emitted) {
+        self.track_with(Some(parent.clone()), None)
+    }
+
+    fn track_with(
+        self,
+        parent: Option<Arc<Cancel>>,
+        external: Option<CancellationToken>,
+    ) -> (Emission<'static>, Emitted) {
+        let tracker = Tracker::new();
         let mut emission = self.into_owned();
         emission.tracker = Some(TrackerGuard {
             tracker: tracker.clone(),
             id: emission.id,
             event: emission.event.to_owned(),
+            parent,
+            external,
         });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
     }
 
-    /// The token that cancels this emission, if it is tracked.
+    /// The token that cancels this emission, if it is tracked. [`Emitted::cancel`]
+    /// cancels it too.
     pub fn cancellation(&self) -> Option<&CancellationToken> {
-        self.tracker.as_ref().map(|t| &t.tracker.cancel)
+        self.tracker
+            .as_ref()
+            .map(|t| t.tracker.token.get_or_init(CancellationToken::new))
+    }
+
+    /// Whether this tracked emission was asked to stop: by its handle, its token or
+    /// its processor's shutdown.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.tracker
+            .as_ref()
+            .is_some_and(TrackerGuard::is_cancelled)
     }
 
     pub(crate) fn prepare(&mut self) {
@@ -350,10 +375,16 @@ impl<'a> Emission<'a> {
         sub.timeout.or(self.emitter.get().timeout)
     }
 
+    /// Whether the handler's start time is needed (for a report, a timeout or a span).
+    #[inline]
+    fn needs_clock(&self, sub: &Subscriber, span: &Span) -> bool {
+        self.detailed || self.timeout_of(sub).is_some() || !span.is_disabled()
+    }
+
     /// The handler's start time, read only when something needs it.
     #[inline]
     fn begin(&self, sub: &Subscriber, span: &Span) -> Option<Instant> {
-        (self.detailed || self.timeout_of(sub).is_some() || !span.is_disabled()).then(Instant::now)
+        self.needs_clock(sub, span).then(Instant::now)
     }
 
     /// Runs the emission to its end on this thread if every handler is inline
@@ -370,7 +401,7 @@ impl<'a> Emission<'a> {
         if !self.is_inline() {
             return Err(self);
         }
-        let mut rec = Recorder::new(self.detailed);
+        let mut rec = Recorder::new(self.detailed, self.handler_bound());
         {
             let span = self.span();
             let _entered = span.enter();
@@ -413,61 +444,38 @@ impl<'a> Emission<'a> {
         let _ = self.run_report().await;
     }
 
-    pub(crate) async fn run_report(mut self) -> Emitted {
+    pub(crate) async fn run_report(self) -> Emitted {
+        self.run_counted().await.0
+    }
+
+    /// [`run`](Self::run), returning the report's handle and whether the emission was
+    /// cancelled.
+    pub(crate) async fn run_counted(mut self) -> (Emitted, bool) {
         self.prepare();
-        let cancel = self.tracker.as_ref().map(|t| t.tracker.cancel.clone());
-        let cancelled = async {
-            match &cancel {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(cancelled);
-        let mut rec = Recorder::new(self.detailed).tracking(&self);
+        let mut rec = Recorder::new(self.detailed, self.handler_bound()).tracking(&self);
         let span = self.span();
-        {
+        let cancelled = {
             let this = &self;
             let rec = &mut rec;
+            // Polled only once some handler is still running after the first pass, so an
+            // emission whose handlers all finish at once never registers as a waiter.
+            let watch = async {
+                match &this.tracker {
+                    Some(guard) => guard.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(watch);
             let ctx = this.ctx();
             let mut handlers = this.handlers();
             let mut pending: Vec<Running<'_>> = Vec::new();
             let mut started = false;
             poll_fn(move |cx| {
-                if cancelled.as_mut().poll(cx).is_ready() {
-                    for run in pending.drain(..) {
-                        this.settle_cancelled(rec, run.sub, run.started, &run.span);
+                if started {
+                    if watch.as_mut().poll(cx).is_ready() {
+                        this.cancel_rest(rec, &mut pending, &mut handlers);
+                        return Poll::Ready(true);
                     }
-                    for sub in handlers.by_ref() {
-                        if sub.state.runs_in(sub.once, this.id.0) {
-                            this.settle_cancelled(rec, sub, None, &Span::none());
-                        }
-                    }
-                    return Poll::Ready(());
-                }
-                if !started {
-                    started = true;
-                    for sub in handlers.by_ref() {
-                        if !sub.state.runs_in(sub.once, this.id.0) {
-                            continue;
-                        }
-                        let span = this.handler_span(sub);
-                        let begun = this.begin(sub, &span);
-                        let mut run = match this.start(sub, &ctx, begun, &span) {
-                            Started::Done(result) => {
-                                this.settle(rec, sub, result, begun, &span);
-                                continue;
-                            }
-                            Started::Running(fut) => Running::new(this, sub, fut, begun, span),
-                        };
-                        // Polled now, so handlers start in subscription order.
-                        match run.poll(cx) {
-                            Poll::Ready(result) => {
-                                this.settle(rec, sub, result, run.started, &run.span)
-                            }
-                            Poll::Pending => pending.push(run),
-                        }
-                    }
-                } else {
                     pending.retain_mut(|run| match run.poll(cx) {
                         Poll::Ready(result) => {
                             this.settle(rec, run.sub, result, run.started, &run.span);
@@ -475,17 +483,84 @@ impl<'a> Emission<'a> {
                         }
                         Poll::Pending => true,
                     });
+                    return if pending.is_empty() {
+                        Poll::Ready(false)
+                    } else {
+                        Poll::Pending
+                    };
+                }
+                started = true;
+                if this.is_cancelled() {
+                    this.cancel_rest(rec, &mut pending, &mut handlers);
+                    return Poll::Ready(true);
+                }
+                // When a handler ends within this pass, the clock read that ends it also
+                // starts the next one.
+                let mut now: Option<Instant> = None;
+                for sub in handlers.by_ref() {
+                    if !sub.state.runs_in(sub.once, this.id.0) {
+                        continue;
+                    }
+                    let span = this.handler_span(sub);
+                    let begun = this
+                        .needs_clock(sub, &span)
+                        .then(|| now.take().unwrap_or_else(Instant::now));
+                    let mut run = match this.start(sub, &ctx, begun, &span) {
+                        Started::Done(result) => {
+                            now = this.settle(rec, sub, result, begun, &span);
+                            continue;
+                        }
+                        Started::Running(fut) => Running::new(this, sub, fut, begun, span),
+                    };
+                    // Polled now, so handlers start in subscription order.
+                    match run.poll(cx) {
+                        Poll::Ready(result) => {
+                            now = this.settle(rec, sub, result, run.started, &run.span);
+                        }
+                        Poll::Pending => {
+                            now = None;
+                            pending.push(run);
+                        }
+                    }
                 }
                 if pending.is_empty() {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
+                    return Poll::Ready(false);
                 }
+                if watch.as_mut().poll(cx).is_ready() {
+                    this.cancel_rest(rec, &mut pending, &mut handlers);
+                    return Poll::Ready(true);
+                }
+                Poll::Pending
             })
             .instrument(span)
-            .await;
+            .await
+        };
+        (self.finish(rec), cancelled)
+    }
+
+    /// Reports the running handlers and those not started as cancelled.
+    fn cancel_rest(
+        &self,
+        rec: &mut Recorder,
+        pending: &mut Vec<Running<'_>>,
+        rest: &mut Merge<'_>,
+    ) {
+        for run in pending.drain(..) {
+            self.settle_cancelled(rec, run.sub, run.started, &run.span);
         }
-        self.finish(rec)
+        for sub in rest {
+            if sub.state.runs_in(sub.once, self.id.0) {
+                self.settle_cancelled(rec, sub, None, &Span::none());
+            }
+        }
+    }
+
+    /// At least as many handlers as this emission runs, without walking them.
+    fn handler_bound(&self) -> usize {
+        self.direct
+            .as_ref()
+            .map_or(0, |e| e.get().subscribers.len())
+            + self.any.as_ref().map_or(0, |e| e.get().subscribers.len())
     }
 
     fn start(
@@ -558,7 +633,8 @@ impl<'a> Emission<'a> {
         })
     }
 
-    /// Records how a handler ended; a failure goes to its callback and the log.
+    /// Records how a handler ended; a failure goes to its callback and the log. Returns
+    /// the time it ended, if the clock was read for it.
     #[inline]
     fn settle(
         &self,
@@ -567,16 +643,16 @@ impl<'a> Emission<'a> {
         result: Result<(), HandlerErrorKind>,
         started: Option<Instant>,
         span: &Span,
-    ) {
+    ) -> Option<Instant> {
         // The common case, with nothing to time or record: just count it.
         if result.is_ok() && rec.details.is_none() && started.is_none() {
             rec.counts.succeeded += 1;
+            None
         } else {
-            self.settle_in_full(rec, sub, result, started, span);
+            self.settle_in_full(rec, sub, result, started, span)
         }
     }
 
-    #[cold]
     #[inline(never)]
     fn settle_in_full(
         &self,
@@ -585,12 +661,16 @@ impl<'a> Emission<'a> {
         result: Result<(), HandlerErrorKind>,
         started: Option<Instant>,
         span: &Span,
-    ) {
-        let outcome = match result {
-            Ok(()) => Outcome::Succeeded,
-            Err(kind) => Outcome::Failed(self.fail(sub, kind)),
+    ) -> Option<Instant> {
+        // Read before the failure callback runs: the handler's own time only.
+        let ended = started.map(|_| Instant::now());
+        let (outcome, next) = match result {
+            Ok(()) => (Outcome::Succeeded, ended),
+            // The callback ran after `ended`: the next handler reads the clock afresh.
+            Err(kind) => (Outcome::Failed(self.fail(sub, kind)), None),
         };
-        rec.add(sub, outcome, started, span);
+        rec.add_ended(sub, outcome, started, ended, span);
+        next
     }
 
     fn settle_cancelled(
@@ -652,10 +732,11 @@ struct Unfinished {
 }
 
 impl Recorder {
-    fn new(detailed: bool) -> Self {
+    /// `handlers`: room to reserve for the detailed list.
+    fn new(detailed: bool, handlers: usize) -> Self {
         Self {
             counts: Counts::default(),
-            details: detailed.then(Vec::new),
+            details: detailed.then(|| Vec::with_capacity(handlers)),
             unfinished: None,
         }
     }
@@ -673,8 +754,23 @@ impl Recorder {
     }
 
     fn add(&mut self, sub: &Subscriber, outcome: Outcome, started: Option<Instant>, span: &Span) {
+        let ended = started.map(|_| Instant::now());
+        self.add_ended(sub, outcome, started, ended, span);
+    }
+
+    fn add_ended(
+        &mut self,
+        sub: &Subscriber,
+        outcome: Outcome,
+        started: Option<Instant>,
+        ended: Option<Instant>,
+        span: &Span,
+    ) {
         self.counts.add(&outcome);
-        let duration = started.map(|s| s.elapsed()).unwrap_or_default();
+        let duration = started
+            .zip(ended)
+            .map(|(s, e)| e.saturating_duration_since(s))
+            .unwrap_or_default();
         if !span.is_disabled() {
             span.record("outcome", outcome_name(&outcome));
             span.record("duration_us", duration.as_micros() as u64);

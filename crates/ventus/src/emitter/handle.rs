@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
@@ -46,6 +46,40 @@ enum Inner {
     Tracked(Arc<Tracker>),
 }
 
+/// A cancellation signal that costs no lock until someone waits for it: a flag, and a
+/// `Notify` for the emissions that are waiting (tokio-util's `CancellationToken` takes a
+/// mutex to create, clone, test and drop, which an emission that never waits should not
+/// pay).
+#[derive(Default)]
+pub(crate) struct Cancel {
+    /// Set once, by `cancel`.
+    flag: AtomicBool,
+    /// Woken (`notify_waiters`) after `flag` is set.
+    notify: Notify,
+}
+
+impl Cancel {
+    /// Sets the flag and wakes the waiters; `false` if it was set already.
+    pub(crate) fn cancel(&self) -> bool {
+        // AcqRel: a waiter that sees the flag sees what happened before the cancel.
+        if self.flag.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.notify.notify_waiters();
+        true
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// A wait for the flag; it completes on a `cancel` made after this call, so test the
+    /// flag after making it (`notify_waiters` wakes every `Notified` made before it).
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
 /// The state an emission running elsewhere shares with its handle.
 pub(crate) struct Tracker {
     /// Set, with `report` filled in, when the emission ends. Written once.
@@ -56,19 +90,31 @@ pub(crate) struct Tracker {
     ready: Condvar,
     /// Wakes async waiters.
     notify: Notify,
-    /// Cancels this emission (a child of its processor's token).
-    pub(crate) cancel: CancellationToken,
+    /// Set by [`Emitted::cancel`].
+    pub(crate) cancel: Cancel,
+    /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
+    /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
+    pub(crate) token: OnceLock<CancellationToken>,
 }
 
 impl Tracker {
-    pub(crate) fn new(cancel: CancellationToken) -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             finished: AtomicBool::new(false),
             report: Mutex::new(None),
             ready: Condvar::new(),
             notify: Notify::new(),
-            cancel,
+            cancel: Cancel::default(),
+            token: OnceLock::new(),
         })
+    }
+
+    /// Cancels the emission: the flag, and the token if one was made.
+    pub(crate) fn cancel(&self) {
+        self.cancel.cancel();
+        if let Some(token) = self.token.get() {
+            token.cancel();
+        }
     }
 
     /// Publishes the report and wakes every waiter; later calls do nothing.
@@ -103,6 +149,61 @@ pub(crate) struct TrackerGuard {
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) id: EmissionId,
     pub(crate) event: crate::event::EventName,
+    /// The processor-wide signal (a shutdown's deadline) that cancels this emission too.
+    pub(crate) parent: Option<Arc<Cancel>>,
+    /// A caller's token that cancels this emission too ([`Emission::track`](crate::Emission::track)).
+    pub(crate) external: Option<CancellationToken>,
+}
+
+impl TrackerGuard {
+    /// Whether anything has asked this emission to stop. Lock-free unless a
+    /// `CancellationToken` is involved.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.tracker.cancel.is_cancelled()
+            || self.parent.as_ref().is_some_and(|p| p.is_cancelled())
+            || self
+                .external
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled)
+            || self
+                .tracker
+                .token
+                .get()
+                .is_some_and(CancellationToken::is_cancelled)
+    }
+
+    /// Completes when anything asks this emission to stop.
+    pub(crate) async fn cancelled(&self) {
+        let token = self.tracker.token.get();
+        loop {
+            // Made before the flags are tested, so a cancel in between still wakes us.
+            let own = self.tracker.cancel.notified();
+            let parent = self.parent.as_deref().map(Cancel::notified);
+            if self.is_cancelled() {
+                return;
+            }
+            tokio::select! {
+                () = own => {}
+                () = maybe(parent) => {}
+                () = token_cancelled(self.external.as_ref()) => {}
+                () = token_cancelled(token) => {}
+            }
+        }
+    }
+}
+
+async fn maybe<F: std::future::Future<Output = ()>>(f: Option<F>) {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn token_cancelled(token: Option<&CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Drop for TrackerGuard {
@@ -175,7 +276,7 @@ impl Emitted {
             Inner::Counted(_) | Inner::Done(_) => false,
             Inner::Tracked(t) if t.is_finished() => false,
             Inner::Tracked(t) => {
-                t.cancel.cancel();
+                t.cancel();
                 true
             }
         }

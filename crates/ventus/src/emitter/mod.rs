@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
 pub use self::error::{EmitError, Rejected};
+pub(crate) use self::handle::Cancel;
 pub use self::handle::Emitted;
 pub use self::metrics::EmitterMetrics;
 pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};

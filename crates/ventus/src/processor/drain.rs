@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+
+use crate::emitter::Cancel;
 
 use super::ShutdownReport;
 
@@ -42,6 +43,11 @@ impl InFlight {
     }
 
     pub(crate) async fn wait(&self) {
+        // Nothing in flight: done without touching the `Notify` (whose waiter list is
+        // behind a lock).
+        if self.count() == 0 {
+            return;
+        }
         loop {
             let notified = self.idle.notified();
             tokio::pin!(notified);
@@ -68,8 +74,8 @@ impl Drop for InFlightGuard {
 #[derive(Default)]
 pub(crate) struct Drain {
     pub(crate) tasks: Arc<InFlight>,
-    /// Parent of every emission's cancellation token; cancelled at a shutdown deadline.
-    pub(crate) cancel_all: CancellationToken,
+    /// Watched by every emission of this processor; set at a shutdown's deadline.
+    pub(crate) cancel_all: Arc<Cancel>,
     /// Emissions that ended with their token not cancelled.
     finished: AtomicUsize,
     /// Emissions that ended with their token cancelled.
@@ -77,12 +83,13 @@ pub(crate) struct Drain {
 }
 
 impl Drain {
-    /// Counts an emission's end; `token` is its cancellation token.
-    pub(crate) fn ended(&self, token: Option<&CancellationToken>) {
+    /// Counts an emission's end; `cancelled`: it was cancelled.
+    pub(crate) fn ended(&self, cancelled: bool) {
         // Relaxed: statistics for the shutdown report, which reads them after `wait`.
-        let counter = match token {
-            Some(token) if token.is_cancelled() => &self.cancelled,
-            _ => &self.finished,
+        let counter = if cancelled {
+            &self.cancelled
+        } else {
+            &self.finished
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

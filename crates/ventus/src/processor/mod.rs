@@ -4,6 +4,7 @@
 //! [`Emission`]; a processor only decides where [`Emission::run`] is driven. New
 //! backends are new processors (Pyventus 0.8's "processing services").
 
+mod batch;
 mod drain;
 #[cfg(feature = "thread-pool")]
 mod thread_pool;

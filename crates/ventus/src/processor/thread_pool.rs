@@ -50,7 +50,6 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use tokio::runtime::Runtime;
-use tokio_util::sync::CancellationToken;
 
 use super::drain::Drain;
 use super::{ProcessError, Processor, ShutdownReport};
@@ -297,7 +296,7 @@ impl Processor for ThreadPoolProcessor {
                 format!("the thread pool has no worker thread: {err}").into(),
             ));
         }
-        let (emission, emitted) = emission.track(Some(&self.shared.drain.cancel_all));
+        let (emission, emitted) = emission.track_in(&self.shared.drain.cancel_all);
         let refused = {
             let mut state = self.shared.state.lock();
             if state.closed {
@@ -518,9 +517,9 @@ impl Shared {
 
     /// Runs one emission on this worker and counts how it ended.
     fn run(&self, emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
-        let token = emission.cancellation().cloned();
         let id = emission.id();
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name))) {
+        let cancelled = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name)));
+        let cancelled = cancelled.unwrap_or_else(|panic| {
             // Handler panics are caught inside the emission; this is ventus's own bug.
             tracing::error!(
                 emission = id.as_u64(),
@@ -530,8 +529,9 @@ impl Shared {
             if let Some(runtime) = runtime.take() {
                 runtime.shutdown_background();
             }
-        }
-        self.drain.ended(token.as_ref());
+            false
+        });
+        self.drain.ended(cancelled);
         self.drain.tasks.exit();
     }
 }
@@ -563,19 +563,16 @@ impl Drop for Live<'_> {
     }
 }
 
-/// Runs `emission` to its end on this thread.
-fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
-    let cancelled = emission
-        .cancellation()
-        .is_some_and(CancellationToken::is_cancelled);
-    if cancelled {
+/// Runs `emission` to its end on this thread; `true` if it was cancelled.
+fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) -> bool {
+    if emission.is_cancelled() {
         // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
         // its run reports every handler cancelled at its first poll, with no runtime.
         block_on_parked(emission.run());
-        return;
+        return true;
     }
     let emission = match emission.try_run_inline() {
-        Ok(_) => return,
+        Ok(_) => return false,
         Err(emission) => emission,
     };
     let rt = match runtime {
@@ -596,11 +593,11 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
                     token.cancel();
                 }
                 block_on_parked(emission.run());
-                return;
+                return true;
             }
         },
     };
-    rt.block_on(emission.run());
+    let (_, cancelled) = rt.block_on(emission.run_counted());
     if rt.metrics().num_alive_tasks() > 0 {
         // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
         // cancelled; kept, they would stall until some later emission polled them. In
@@ -609,6 +606,7 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
             rt.shutdown_background();
         }
     }
+    cancelled
 }
 
 /// Drives `future` on this thread, parking between polls: enough for a cancelled

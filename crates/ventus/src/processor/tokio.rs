@@ -2,8 +2,10 @@
 //!
 //! # Invariants
 //!
-//! - `drain.tasks` counts the emissions spawned by this processor that have not finished
-//!   or been dropped; each holds one guard of it.
+//! - `drain.tasks` counts the emissions scheduled by this processor that have not
+//!   finished or been dropped; each holds one guard of it, taken before `emit` returns.
+//!   Scheduled emissions run on their thread's drainer tasks (`batch`), or in a task of
+//!   their own when scheduled from a sync-context emission's scope or once they wait.
 //! - A sync-context emission that needs a runtime runs inside a [`SYNC_SCOPE`]; emissions
 //!   scheduled from its handlers join that scope, and the sync `emit` returns only when
 //!   the scope is empty, as `asyncio.run` waits for the tasks scheduled on its loop.
@@ -11,12 +13,15 @@
 //! # Deadlock safety
 //!
 //! The runtime pool's lock is held only to push or pop a runtime, never while an
-//! emission runs.
+//! emission runs. The thread-local runtime slot is borrowed only to take or put back
+//! its runtime, never across a `block_on`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 use tokio::runtime::{Handle, Runtime};
@@ -26,6 +31,7 @@ use std::time::Duration;
 use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
+use super::batch;
 use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
 
@@ -85,13 +91,12 @@ impl TokioProcessor {
     }
 
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
-        let (emission, emitted) = emission.track(Some(&self.drain.cancel_all));
-        let token = emission.cancellation().cloned();
+        let (emission, emitted) = emission.track_in(&self.drain.cancel_all);
         let drain = self.drain.clone();
         let guard = drain.tasks.guard();
         let task = async move {
-            emission.run().await;
-            drain.ended(token.as_ref());
+            let (_, cancelled) = emission.run_counted().await;
+            drain.ended(cancelled);
             drop(guard);
         };
         match SYNC_SCOPE.try_with(Arc::clone) {
@@ -103,9 +108,8 @@ impl TokioProcessor {
                     drop(scope_guard);
                 }));
             }
-            Err(_) => {
-                handle.spawn(task);
-            }
+            // No task per emission: queued for this thread's drainers (see `batch`).
+            Err(_) => batch::schedule(handle, Box::pin(task)),
         }
         emitted
     }
@@ -115,15 +119,33 @@ impl TokioProcessor {
             Ok(emitted) => return Ok(emitted),
             Err(emission) => emission,
         };
-        let runtime = RUNTIMES.take().map_err(ProcessError::Failed)?;
-        let scope = Arc::new(InFlight::default());
-        let emitted = runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
-            let emitted = emission.run_report().await;
-            scope.wait().await;
-            emitted
-        }));
+        let Local { runtime, scope } = Local::take().map_err(ProcessError::Failed)?;
+        let run = emission.run_report();
+        let mut run = pin!(run);
+        // First pass outside `block_on`, in the runtime's context and the emission's
+        // scope: handlers start (and may spawn, time out, schedule emissions) as they
+        // would inside it. If every handler finished and nothing was scheduled, that was
+        // the whole emission, without the cost of entering the scheduler; otherwise
+        // `block_on` drives the rest, polling the run again with its own waker, so the
+        // wakers left with the no-op one here are replaced.
+        let first = {
+            let _entered = runtime.enter();
+            let mut cx = Context::from_waker(Waker::noop());
+            SYNC_SCOPE.sync_scope(scope.clone(), || run.as_mut().poll(&mut cx))
+        };
+        let emitted = match first {
+            Poll::Ready(emitted) if scope.count() == 0 => emitted,
+            first => runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
+                let emitted = match first {
+                    Poll::Ready(emitted) => emitted,
+                    Poll::Pending => run.await,
+                };
+                scope.wait().await;
+                emitted
+            })),
+        };
         if runtime.metrics().num_alive_tasks() == 0 {
-            RUNTIMES.give_back(runtime);
+            Local::give_back(Local { runtime, scope });
         } else {
             // Handlers spawned tasks of their own and left them running. As when asyncio
             // closes the loop `asyncio.run` made, they are cancelled: dropping the runtime
@@ -187,6 +209,71 @@ impl fmt::Debug for TokioProcessor {
         f.debug_struct("TokioProcessor")
             .field("in_flight", &self.in_flight())
             .finish()
+    }
+}
+
+/// A current-thread runtime for sync-context emissions, with the scope its emissions
+/// wait on; reused while nothing else holds the scope.
+struct Local {
+    runtime: Runtime,
+    scope: Arc<InFlight>,
+}
+
+/// This thread's idle [`Local`], if any: `None` while one of this thread's sync-context
+/// emissions uses it, and before the first.
+struct LocalSlot(Option<Local>);
+
+impl Drop for LocalSlot {
+    fn drop(&mut self) {
+        // The thread is ending: another thread may use the runtime (tokio allows dropping
+        // a runtime during thread-local destruction, should the pool be full).
+        if let Some(local) = self.0.take() {
+            RUNTIMES.give_back(local.runtime);
+        }
+    }
+}
+
+thread_local! {
+    /// Taken and given back by each sync-context emission on this thread: no lock, and
+    /// no scope allocation, on that path. A nested take (none can happen today: inside
+    /// the runtime `emit` schedules instead) falls back to the shared pool.
+    static LOCAL: RefCell<LocalSlot> = const { RefCell::new(LocalSlot(None)) };
+}
+
+impl Local {
+    fn take() -> Result<Self, BoxError> {
+        // `try_with`: during thread-local destruction the slot may be gone already.
+        let cached = LOCAL
+            .try_with(|slot| slot.borrow_mut().0.take())
+            .ok()
+            .flatten();
+        match cached {
+            Some(local) => Ok(local),
+            None => Ok(Self {
+                runtime: RUNTIMES.take()?,
+                scope: Arc::new(InFlight::default()),
+            }),
+        }
+    }
+
+    fn give_back(mut self) {
+        // A scope still shared (a `blocking` handler's thread holds a clone) is not
+        // reused: a late entry into it must not hold up the next emission.
+        if Arc::strong_count(&self.scope) != 1 {
+            self.scope = Arc::new(InFlight::default());
+        }
+        let mut local = Some(self);
+        let _ = LOCAL.try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.0.is_none() {
+                slot.0 = local.take();
+            }
+        });
+        // Taken from the pool during a nested emission, or the slot is gone: back to the
+        // pool, outside the slot's borrow (dropping a runtime runs destructors).
+        if let Some(local) = local {
+            RUNTIMES.give_back(local.runtime);
+        }
     }
 }
 
