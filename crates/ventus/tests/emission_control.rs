@@ -394,7 +394,7 @@ fn seat(kind: &'static str) -> Seat {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_and_run_with_run_handlers_in_the_calling_task_and_return_a_detailed_report() {
+async fn run_and_run_with_run_handlers_in_the_calling_task_and_report_details_when_asked() {
     let linker = linker();
     let seats = Arc::new(Mutex::new(Vec::<Seat>::new()));
     let paid = Arc::new(Mutex::new(Vec::new()));
@@ -425,8 +425,8 @@ async fn run_and_run_with_run_handlers_in_the_calling_task_and_return_a_detailed
             }
         })
         .unwrap();
-    // Plain emitter: `run` reports each handler anyway.
-    let emitter = TokioEventEmitter::with_linker(&linker);
+    // With detailed reports, `run` reports each handler, as `emit` does.
+    let emitter = detailed(&linker);
 
     let (caller, job, payment) = tokio::spawn(async move {
         let caller = tokio::task::id();
@@ -470,12 +470,18 @@ async fn run_and_run_with_run_handlers_in_the_calling_task_and_return_a_detailed
     assert_eq!(*paid.lock().unwrap(), [1_250]);
 
     assert_eq!(job.counts().succeeded, 2, "{job}");
-    assert_eq!(job.handlers().len(), 2, "`run` always reports each handler");
+    assert_eq!(job.handlers().len(), 2, "{job:#?}");
     assert!(part_of(&job, &sync).outcome.is_success());
     assert!(part_of(&job, &asynchronous).outcome.is_success());
     assert_eq!(payment.counts().succeeded, 1, "{payment}");
     assert_eq!(payment.handlers().len(), 1);
     assert_eq!(payment.event().map(|e| e.as_str()), Some("Paid"));
+
+    // A plain emitter's `run` reports counts only, as its `emit` does.
+    let plain = TokioEventEmitter::with_linker(&linker);
+    let job = plain.run("Job").await.unwrap();
+    assert_eq!(job.counts().succeeded, 2, "{job}");
+    assert!(job.handlers().is_empty(), "{job:#?}");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -1074,7 +1080,7 @@ async fn a_sync_handler_over_its_timeout_is_reported_timed_out_in_async_code_too
     let linker = linker();
     let seen: Seen = Arc::default();
     let subs = link_sync_overrun(&linker, "Job", &seen);
-    let emitter = TokioEventEmitter::with_linker(&linker);
+    let emitter = detailed(&linker);
     let report = within_async("run", emitter.run("Job")).await.unwrap();
     check_sync_overrun(&report, &seen, &subs);
 }

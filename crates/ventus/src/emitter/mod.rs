@@ -1,5 +1,6 @@
 //! The event emitter: resolves handlers and hands emissions to a processor.
 
+mod awaited;
 mod emission;
 mod error;
 mod handle;
@@ -524,8 +525,16 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     }
 
     /// Emits `event` and runs its handlers in the calling task, without spawning, and
-    /// returns the emission's detailed report: the fast path for async code that waits
-    /// for its handlers anyway.
+    /// returns the emission's report: the fast path for async code that waits for its
+    /// handlers anyway.
+    ///
+    /// Handlers start in subscription order: a sync handler runs to its end when it is
+    /// reached, an async one is polled once at once and then interleaves with the others.
+    /// The report counts how each handler ended; it lists each handler's outcome and
+    /// duration only if the emitter was built with
+    /// [`detailed_reports(true)`](EventEmitterBuilder::detailed_reports), as for
+    /// [`emit`](Self::emit). Its [`event`](EmissionReport::event) is `None` when the
+    /// handlers ran on the snapshot of the event's subscribers (the caller has the name).
     ///
     /// # Errors
     ///
@@ -533,7 +542,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future cancels the handlers that have not finished.
+    /// Dropping the future cancels the handlers that have not finished: their futures are
+    /// dropped; `blocking` handlers already started run to their end on their thread.
+    /// Every handler that finished has had its callbacks called.
     ///
     /// # Examples
     ///
@@ -542,9 +553,16 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let linker = ventus::EventLinker::builder().build()?;
     /// linker.on("Job").subscribe(|| async { 1 })?;
+    /// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+    ///
     /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
     /// let report = emitter.run("Job").await?;
-    /// assert_eq!(report.handlers().len(), 1);
+    /// assert_eq!((report.counts().succeeded, report.counts().failed), (1, 1));
+    /// assert!(report.handlers().is_empty());
+    ///
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    /// let report = emitter.run("Job").await?;
+    /// assert_eq!(report.handlers().len(), 2);
     /// # Ok(())
     /// # }
     /// ```
@@ -589,11 +607,33 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         static_name: Option<&'static str>,
         payload: Option<T>,
     ) -> Result<EmissionReport, EmitError> {
+        if self.shared.lean {
+            // The payload stays in this future; the first pass borrows it.
+            let mut running = None;
+            let step = std::future::poll_fn(|cx| {
+                self.poll_awaited(cx, &mut running, event, static_name, payload.as_ref())
+            })
+            .await;
+            if let awaited::Step::Done(result) = step {
+                return result;
+            }
+        }
+        self.run_full(event, static_name, payload).await
+    }
+
+    /// `run` on the full path: an owned [`Emission`] run in this task.
+    async fn run_full<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+    ) -> Result<EmissionReport, EmitError> {
         let permit = match &self.shared.limit {
             Some(_) => self.reserve().await?.permit,
             None => None,
         };
-        let emission = self.resolve(event, static_name, payload, permit, true, |e| {
+        let detailed = self.shared.detailed;
+        let emission = self.resolve(event, static_name, payload, permit, detailed, |e| {
             e.map(Emission::into_owned)
         })?;
         let emitted = match emission {
@@ -1072,7 +1112,8 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
-    /// Records each handler's outcome and duration in [`EmissionReport`]s (off by
+    /// Records each handler's outcome and duration in [`EmissionReport`]s, those of
+    /// [`emit`](EventEmitter::emit) and of [`run`](EventEmitter::run) alike (off by
     /// default: it costs two clock reads per handler and an allocation per emission).
     pub fn detailed_reports(mut self, detailed: bool) -> Self {
         self.detailed = detailed;

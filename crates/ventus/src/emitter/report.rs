@@ -80,10 +80,10 @@ impl Counts {
 ///
 /// [`counts`](Self::counts) is always filled in. The per-handler list
 /// ([`handlers`](Self::handlers)) is recorded when the emitter was built with
-/// [`detailed_reports(true)`](crate::EventEmitterBuilder::detailed_reports) or the
-/// emission was made with [`EventEmitter::run`](crate::EventEmitter::run); it costs two
-/// clock reads per handler and an allocation per emission, which the plain fast path does
-/// without.
+/// [`detailed_reports(true)`](crate::EventEmitterBuilder::detailed_reports), for
+/// [`emit`](crate::EventEmitter::emit) and [`run`](crate::EventEmitter::run) alike; it
+/// costs two clock reads per handler and an allocation per emission, which the plain fast
+/// path does without.
 ///
 /// # Examples
 ///
@@ -135,8 +135,11 @@ impl EmissionReport {
     }
 
     /// The event's name. `None` for an emission that ran to its end inside `emit` on
-    /// the caller's thread: the caller has the name at hand, and keeping it would cost
-    /// every such emission a reference count shared by all threads emitting that event.
+    /// the caller's thread, or in the caller's task with
+    /// [`run`](crate::EventEmitter::run) without the emission machinery (no detailed
+    /// reports, timeouts, bound, debug log or spans): the caller has the name at hand, and
+    /// keeping it would cost every such emission a reference count shared by all threads
+    /// emitting that event.
     pub fn event(&self) -> Option<&EventName> {
         self.event.as_ref()
     }

@@ -121,6 +121,10 @@ pub(crate) struct EventEntry {
     /// Every subscriber runs inline, borrows the payload and has no timeout of its own:
     /// a sync-context emission may take the emitter's lean path (`emitter/lean.rs`).
     pub(crate) lean: bool,
+    /// Every subscriber borrows the payload (none is `blocking` or takes `AnyEvent`) and
+    /// has no timeout of its own; async ones allowed: an awaited emission (`run`) may take
+    /// the emitter's lean awaited path (`emitter/awaited.rs`).
+    pub(crate) lean_run: bool,
 }
 
 impl EventEntry {
@@ -129,6 +133,9 @@ impl EventEntry {
             lean: subscribers
                 .iter()
                 .all(|s| s.is_inline() && !s.needs_shared() && s.timeout.is_none()),
+            lean_run: subscribers
+                .iter()
+                .all(|s| !s.needs_shared() && s.timeout.is_none()),
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
