@@ -618,7 +618,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 return result;
             }
         }
-        self.run_full(event, static_name, payload).await
+        // Boxed: its state is about 2 KB, and every `run` future would otherwise be as
+        // large, which the lean path's callers would pay for in moves.
+        Box::pin(self.run_full(event, static_name, payload)).await
     }
 
     /// `run` on the full path: an owned [`Emission`] run in this task.

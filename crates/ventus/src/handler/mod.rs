@@ -177,6 +177,11 @@ impl<T, F: Fn(&T) + Send + Sync + 'static> OnSuccess<T> for F {
 /// The success step of a subscription: its own callback ([`WithSuccess`]) or the
 /// linker's default ([`LinkerDefault`]). Named only in bounds.
 pub trait SuccessStep<T>: Send + Sync + 'static {
+    /// Whether this step is [`LinkerDefault`], which holds nothing: an async handler's
+    /// future then needs no share of it.
+    #[doc(hidden)]
+    const LINKER_DEFAULT: bool = false;
+
     /// Receives the handler's value; `default` is the linker's default callback.
     #[doc(hidden)]
     fn call(&self, value: &T, default: Option<&DefaultSuccess>);
@@ -195,6 +200,8 @@ impl LinkerDefault {
 }
 
 impl<T: Send + 'static> SuccessStep<T> for LinkerDefault {
+    const LINKER_DEFAULT: bool = true;
+
     #[inline]
     fn call(&self, value: &T, default: Option<&DefaultSuccess>) {
         if let Some(default) = default {
@@ -510,17 +517,49 @@ fn overran((deadline, timeout): (Instant, Duration)) -> Result<(), HandlerErrorK
     Ok(())
 }
 
-fn finish_async<Fut, S>(
-    fut: Fut,
-    success: Arc<S>,
-    default: Option<Arc<DefaultSuccess>>,
-) -> BoxFuture<Result<(), HandlerErrorKind>>
+/// What an async handler's future keeps of its success step: for the linker's default,
+/// only the linker's callback if it has one, so starting the handler touches no reference
+/// count shared by every emission; a share of the subscription's own callback otherwise
+/// (which never calls the linker's).
+enum OwnedStep<S> {
+    LinkerDefault(Option<Arc<DefaultSuccess>>),
+    Own(Arc<S>),
+}
+
+impl<S> OwnedStep<S> {
+    /// What a subscription's async handler keeps of `success` for its futures.
+    fn keep<T>(success: S) -> Option<Arc<S>>
+    where
+        S: SuccessStep<T>,
+    {
+        (!S::LINKER_DEFAULT).then(|| Arc::new(success))
+    }
+
+    /// The step one future of an emission offering `ctx` owns.
+    #[inline]
+    fn of(kept: &Option<Arc<S>>, ctx: &Ctx<'_>) -> Self {
+        match kept {
+            None => Self::LinkerDefault(ctx.default_success.cloned()),
+            Some(own) => Self::Own(own.clone()),
+        }
+    }
+}
+
+fn finish_async<Fut, S>(fut: Fut, success: OwnedStep<S>) -> BoxFuture<Result<(), HandlerErrorKind>>
 where
     Fut: Future + Send + 'static,
     Fut::Output: HandlerOutput,
     S: SuccessStep<<Fut::Output as HandlerOutput>::Ok>,
 {
-    Box::pin(async move { finish(fut.await, &*success, default.as_ref(), None) })
+    Box::pin(async move {
+        let out = fut.await;
+        match &success {
+            OwnedStep::LinkerDefault(default) => {
+                finish(out, &LinkerDefault::new(), default.as_ref(), None)
+            }
+            OwnedStep::Own(own) => finish(out, &**own, None, None),
+        }
+    })
 }
 
 impl<F, Fut> Handler<marker::AsyncNoArg> for F
@@ -532,16 +571,12 @@ where
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
-        let success = Arc::new(success);
+        let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
-                Ok(finish_async(
-                    self(),
-                    success.clone(),
-                    ctx.default_success.cloned(),
-                ))
+                Ok(finish_async(self(), OwnedStep::of(&success, ctx)))
             })),
         }
     }
@@ -557,17 +592,13 @@ where
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
-        let success = Arc::new(success);
+        let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?.clone();
-                Ok(finish_async(
-                    self(payload),
-                    success.clone(),
-                    ctx.default_success.cloned(),
-                ))
+                Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
             })),
         }
     }
