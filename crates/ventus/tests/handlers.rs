@@ -274,14 +274,20 @@ fn linker_default_on_success_gets_dyn_any() {
         .on_success(move |_: &u32| o.incr())
         .subscribe(|| 99_u32)
         .unwrap();
+    let o = own.clone();
+    linker
+        .on("E")
+        .on_success(move |_: &u32| o.incr())
+        .subscribe(|| async { 98_u32 })
+        .unwrap();
     linker.on("E").subscribe(fails_sync).unwrap();
 
     emitter.emit("E").unwrap();
     assert_eq!(seen.snapshot(), ["u32 7", "string async", "unit"]);
     assert_eq!(
         own.get(),
-        1,
-        "a subscription's own callback replaces the default"
+        2,
+        "a subscription's own callback replaces the default, sync or async"
     );
 }
 

@@ -167,9 +167,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 }
             }
         }
-        let Pass {
-            counts, pending, ..
-        } = pass;
+        let (counts, pending) = (pass.counts, pass.pending);
         drop(ctx);
         // The name goes in the report only when it was made for the emission anyway
         // (only "any event" handlers ran), as on the sync lean path: the caller has it.
