@@ -444,3 +444,46 @@ async fn a_once_subscriber_is_claimed_by_exactly_one_of_many_concurrent_runs() {
         "every once-subscriber was unlinked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_that_need_the_full_path_get_it_from_a_plain_emitter() {
+    let linker = support::linker();
+    let seen = Log::new();
+    let s = seen.clone();
+    linker
+        .on("AnyEvent")
+        .subscribe(move |event: &ventus::AnyEvent| {
+            s.push(format!("{} {:?}", event.name(), event.payload::<u64>()));
+        })
+        .unwrap();
+    let s = seen.clone();
+    linker
+        .on("Blocking")
+        .blocking()
+        .subscribe(move |n: &u64| s.push(format!("blocking {n}")))
+        .unwrap();
+    let s = seen.clone();
+    linker
+        .on("Timeout")
+        .timeout(std::time::Duration::from_secs(60))
+        .subscribe(move |n: u64| {
+            let s = s.clone();
+            async move { s.push(format!("timeout {n}")) }
+        })
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    for (event, expected) in [
+        ("AnyEvent", "AnyEvent Some(7)"),
+        ("Blocking", "blocking 7"),
+        ("Timeout", "timeout 7"),
+    ] {
+        let report = within_async(event, emitter.run_with(event, 7_u64))
+            .await
+            .unwrap();
+        assert_eq!(report.counts().succeeded, 1, "{event}: {report}");
+        // The full path names the event; its report is not detailed on a plain emitter.
+        assert_eq!(report.event().map(|e| e.as_str()), Some(event));
+        assert!(report.handlers().is_empty(), "{event}: {report:#?}");
+        assert_eq!(seen.take(), [expected]);
+    }
+}
