@@ -3,7 +3,8 @@
 //! `emit` returns a handle. Dropping it detaches (fire-and-forget, as before); awaiting it
 //! gives the emission's report. With `detailed_reports(true)` the report lists each
 //! handler's outcome and duration. `run` waits the same way, but runs the handlers in the
-//! calling task instead of spawning the emission, and always reports each handler.
+//! calling task instead of spawning the emission; its report is detailed on the same
+//! condition.
 //! Handlers are listed in the order they finished. Expected output (ids and durations
 //! vary):
 //!
