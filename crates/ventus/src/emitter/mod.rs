@@ -26,7 +26,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
 use crate::event::{error_name, Event, EventKey, EventName};
-use crate::linker::registry::ANY_KEY;
+use crate::linker::registry::{Registry, Subscriber, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 
@@ -779,13 +779,30 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
-        if has_once {
-            self.claim_once(
+        let flags = if has_once {
+            let runnable = claim_once(
+                registry,
                 id,
-                direct.map(|e| &e.subscribers[..]),
-                any.map(|e| &e.subscribers[..]),
+                direct.map_or(&[], |e| &e.subscribers[..]),
+                any.map_or(&[], |e| &e.subscribers[..]),
             );
-        }
+            let Some(flags) = runnable else {
+                // Only once-subscribers claimed earlier, which the registry has not
+                // compacted away yet: the same as no handler.
+                if self.shared.debug {
+                    tracing::debug!(event, handlers = 0, "ventus emit: no handler is linked");
+                }
+                return Ok(then(None));
+            };
+            flags
+        } else {
+            // No once-subscriber, so no claimed one: the entries' flags hold.
+            Flags {
+                inline: direct.is_none_or(|e| e.inline) && any.is_none_or(|e| e.inline),
+                needs_shared: direct.is_some_and(|e| e.needs_shared)
+                    || any.is_some_and(|e| e.needs_shared),
+            }
+        };
 
         let mut slot = payload;
         let payload_type = slot.is_some().then(type_name::<T>);
@@ -801,6 +818,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             payload_type,
             direct: direct.map(Shared::Borrowed),
             any: any.map(Shared::Borrowed),
+            inline: flags.inline,
+            needs_shared: flags.needs_shared,
             linker: Shared::Borrowed(&self.linker.inner),
             emitter: Shared::Borrowed(&self.shared),
             detailed,
@@ -824,22 +843,51 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
         Ok(then(Some(emission)))
     }
+}
 
-    fn claim_once(
-        &self,
-        id: u64,
-        direct: Option<&[Arc<crate::linker::registry::Subscriber>]>,
-        any: Option<&[Arc<crate::linker::registry::Subscriber>]>,
-    ) {
-        let registry = &self.linker.inner.registry;
-        let all = direct.unwrap_or(&[]).iter().chain(any.unwrap_or(&[]));
-        for sub in all {
-            // A subscriber on both lists is claimed by the first `claim`; the second fails.
-            if sub.once && sub.state.claim(id) {
-                registry.detach(sub.id);
+/// What an emission needs to know about the handlers it can run.
+struct Flags {
+    /// See [`Emission::inline`].
+    inline: bool,
+    /// See [`Emission::needs_shared`].
+    needs_shared: bool,
+}
+
+/// Claims the once-subscribers of an emission's entries for emission `id`, and works
+/// out the flags over the handlers it can run; `None` if it can run none.
+///
+/// Each claim is one compare-and-swap; the registry is only told which subscriber to
+/// unlink, later and off this path (see the registry's module docs).
+fn claim_once(
+    registry: &Registry,
+    id: u64,
+    direct: &[Arc<Subscriber>],
+    any: &[Arc<Subscriber>],
+) -> Option<Flags> {
+    let mut flags = Flags {
+        inline: true,
+        needs_shared: false,
+    };
+    let mut runnable = false;
+    for sub in direct.iter().chain(any) {
+        let runs = if sub.once {
+            // A subscriber on both lists is claimed by the first `claim`; the second
+            // fails, and the first already counted it.
+            let won = sub.state.claim(id);
+            if won {
+                registry.retire(sub.id);
             }
+            won
+        } else {
+            sub.state.is_active()
+        };
+        if runs {
+            runnable = true;
+            flags.inline &= sub.is_inline();
+            flags.needs_shared |= sub.needs_shared();
         }
     }
+    runnable.then_some(flags)
 }
 
 /// Emission ids: unique in the process, handed to each thread in blocks so emitting
