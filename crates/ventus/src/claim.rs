@@ -30,6 +30,13 @@ impl ClaimState {
     /// Claims the subscriber for `emission`; `true` for exactly one caller.
     pub(crate) fn claim(&self, emission: u64) -> bool {
         debug_assert!(emission != ACTIVE && emission != GONE);
+        // Relaxed: the state never goes back to ACTIVE, so a value read as not ACTIVE is
+        // final and this caller lost; a stale ACTIVE only leads to the CAS, which decides.
+        // Claimed subscribers stay in snapshots until a write compacts them, and this
+        // plain load keeps later emissions from paying a locked instruction for each.
+        if self.0.load(Ordering::Relaxed) != ACTIVE {
+            return false;
+        }
         // AcqRel: the winner's later reads of the registry happen after any earlier
         // unsubscribe it raced with; the single-word CAS is what makes the winner unique.
         self.0
@@ -98,6 +105,135 @@ mod loom_tests {
             let wins = wins.load(Ordering::Relaxed) + usize::from(unsubscribed);
             assert_eq!(wins, 1);
             assert!(!state.is_active());
+        });
+    }
+
+    /// After a claim, later claims lose (on the plain load, before any CAS) and the
+    /// claimed subscriber runs only in its own emission.
+    #[test]
+    fn a_claimed_subscriber_stays_claimed() {
+        loom::model(|| {
+            let state = Arc::new(ClaimState::new());
+            let other = state.clone();
+            let t = thread::spawn(move || other.claim(1));
+            let here = state.claim(2);
+            let there = t.join().unwrap();
+            assert!(here ^ there);
+            let winner = if here { 2 } else { 1 };
+            assert!(!state.claim(3));
+            assert!(!state.end());
+            assert!(state.runs_in(true, winner));
+            assert!(!state.runs_in(true, 3));
+        });
+    }
+
+    /// The removal that follows a claim, as the registry does it (modelled here with
+    /// loom's primitives: the registry uses `parking_lot` and `papaya`). The winning
+    /// emission only pushes the id onto `retired` and raises `has_retired`; a writer
+    /// drains the list under the state lock, unlinks (`linked = false`), and lowers
+    /// `has_retired` only once the list is empty. A query that finds `has_retired`
+    /// lowered skips the lock, so it must then see the unlink; one that finds it raised
+    /// drains under the lock first. Racing them all with an unsubscribe, the subscriber
+    /// is unlinked exactly once, and never seen linked after its emission returned.
+    #[test]
+    fn retired_subscribers_are_unlinked_once_and_never_seen_linked() {
+        use loom::sync::atomic::AtomicBool;
+        use loom::sync::Mutex;
+
+        struct Registry {
+            state: Mutex<()>,
+            retired: Mutex<Vec<u64>>,
+            has_retired: AtomicBool,
+            linked: AtomicBool,
+            unlinked: AtomicUsize,
+        }
+
+        impl Registry {
+            /// `Registry::retire`.
+            fn retire(&self, id: u64) {
+                let mut retired = self.retired.lock().unwrap();
+                retired.push(id);
+                self.has_retired.store(true, Ordering::Relaxed);
+            }
+
+            /// `Registry::settle`, with the state lock held by the caller.
+            fn settle(&self) {
+                if !self.has_retired.load(Ordering::Relaxed) {
+                    return;
+                }
+                let ids = std::mem::take(&mut *self.retired.lock().unwrap());
+                for _ in ids {
+                    self.unlink();
+                }
+                let retired = self.retired.lock().unwrap();
+                if retired.is_empty() {
+                    self.has_retired.store(false, Ordering::Release);
+                }
+            }
+
+            fn unlink(&self) {
+                self.linked.store(false, Ordering::Relaxed);
+                self.unlinked.fetch_add(1, Ordering::Relaxed);
+            }
+
+            /// A writer, or a query that takes the state lock.
+            fn locked(&self) {
+                let _state = self.state.lock().unwrap();
+                self.settle();
+            }
+
+            /// A lock-free query (`contains`, `is_empty`): `settle_retired`, then a read.
+            fn is_linked(&self) -> bool {
+                if self.has_retired.load(Ordering::Acquire) {
+                    self.locked();
+                }
+                self.linked.load(Ordering::Relaxed)
+            }
+        }
+
+        loom::model(|| {
+            let registry = Arc::new(Registry {
+                state: Mutex::new(()),
+                retired: Mutex::new(Vec::new()),
+                has_retired: AtomicBool::new(false),
+                linked: AtomicBool::new(true),
+                unlinked: AtomicUsize::new(0),
+            });
+            let sub = Arc::new(ClaimState::new());
+
+            let (r, s) = (registry.clone(), sub.clone());
+            let emission = thread::spawn(move || {
+                let won = s.claim(1);
+                if won {
+                    r.retire(7);
+                }
+                won
+            });
+            let (r, s) = (registry.clone(), sub.clone());
+            let unsubscribe = thread::spawn(move || {
+                // `Subscription::unsubscribe`: the state word first, then the registry.
+                let ended = s.end();
+                if ended {
+                    let _state = r.state.lock().unwrap();
+                    r.settle();
+                    r.unlink();
+                }
+                ended
+            });
+            let r = registry.clone();
+            let writer = thread::spawn(move || r.locked());
+
+            let claimed = emission.join().unwrap();
+            if claimed {
+                // The emission returned: no query may see the subscriber linked.
+                assert!(!registry.is_linked());
+            }
+            let ended = unsubscribe.join().unwrap();
+            writer.join().unwrap();
+            assert!(claimed ^ ended);
+            registry.locked();
+            assert_eq!(registry.unlinked.load(Ordering::Relaxed), 1);
+            assert!(!registry.has_retired.load(Ordering::Relaxed));
         });
     }
 

@@ -398,3 +398,119 @@ fn metrics_count_every_emission_from_many_threads() {
     assert_eq!(metrics.emitted, expected);
     assert_eq!(metrics.succeeded, expected);
 }
+
+/// Once-subscribers linked to several events each are subscribed while several threads
+/// fire them, beside a thread that subscribes and unsubscribes plain handlers on the same
+/// events and a reader that checks that a once-subscriber seen to have run is no longer
+/// linked anywhere. Each once handler runs exactly once and nothing is left at the end.
+#[test]
+fn once_subscribers_fired_from_many_threads_while_others_churn() {
+    const EVENTS: usize = 8;
+    const ONCE: usize = 600;
+    const EMITTING_THREADS: usize = 4;
+
+    let (linker, emitter) = setup();
+    let names: Vec<String> = (0..EVENTS).map(|e| format!("E{e}")).collect();
+    let fired = Counter::new();
+    let all_subscribed = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let onces: Mutex<Vec<(Subscription, Counter)>> = Mutex::default();
+    let churned = Counter::new();
+
+    let (ln, em, names2, fired2, churned2) = (
+        linker.clone(),
+        emitter.clone(),
+        names.clone(),
+        fired.clone(),
+        churned.clone(),
+    );
+    let finished = within("once under churn", move || {
+        let (names, fired, churned) = (names2, fired2, churned2);
+        thread::scope(|s| {
+            // Writers: once-subscribers, each on its own spread of one to three events.
+            s.spawn(|| {
+                for i in 0..ONCE {
+                    let events: Vec<&str> = [i, i * 3 + 1, i * 5 + 2][..1 + i % 3]
+                        .iter()
+                        .map(|e| names[e % EVENTS].as_str())
+                        .collect();
+                    let (runs, f) = (Counter::new(), fired.clone());
+                    let r = runs.clone();
+                    let sub = ln
+                        .on(events)
+                        .once()
+                        .subscribe(move || {
+                            r.incr();
+                            f.incr();
+                        })
+                        .unwrap();
+                    onces.lock().unwrap().push((sub, runs));
+                    if i % 16 == 0 {
+                        thread::yield_now();
+                    }
+                }
+                all_subscribed.store(true, Ordering::SeqCst);
+            });
+            // Writers: plain handlers on the same events, in and out.
+            s.spawn(|| {
+                let mut n = 0;
+                while !done.load(Ordering::SeqCst) {
+                    let sub = ln.on(names[n % EVENTS].as_str()).subscribe(|| ()).unwrap();
+                    thread::yield_now();
+                    assert!(sub.unsubscribe(), "first unsubscribe of a plain handler");
+                    assert!(!sub.unsubscribe());
+                    churned.incr();
+                    n += 1;
+                }
+            });
+            // Reader: a once-subscriber that ran is gone from every query at once.
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    let seen: Vec<_> = onces.lock().unwrap().clone();
+                    for (sub, runs) in seen.iter().rev().take(64) {
+                        if runs.get() > 0 {
+                            assert!(!sub.is_linked());
+                            assert!(!ln.contains_subscriber(sub), "ran but still linked");
+                            assert!(ln.events_of(sub).is_empty());
+                            assert!(!ln.subscribers_of(names.as_slice()).contains(sub));
+                        }
+                    }
+                    thread::yield_now();
+                }
+            });
+            // Emitters: every event, over and over, until every once handler has run.
+            let emitters: Vec<_> = (0..EMITTING_THREADS)
+                .map(|_| {
+                    s.spawn(|| {
+                        while !(all_subscribed.load(Ordering::SeqCst) && fired.get() == ONCE) {
+                            for name in &names {
+                                em.emit(name.as_str()).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for e in emitters {
+                e.join().unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+        onces.into_inner().unwrap()
+    });
+
+    assert_eq!(finished.len(), ONCE);
+    for (i, (sub, runs)) in finished.iter().enumerate() {
+        assert_eq!(runs.get(), 1, "once handler {i} ran {} times", runs.get());
+        assert!(!sub.is_linked());
+        assert!(!sub.unsubscribe());
+    }
+    assert!(churned.get() > 0);
+    assert_eq!(linker.subscriber_count(), 0);
+    assert_eq!(linker.event_count(), 0);
+    assert!(linker.is_empty(), "events left: {:?}", linker.events());
+    for name in &names {
+        let emitted = emitter.emit(name.as_str()).unwrap();
+        assert_eq!(emitted.id().as_u64(), 0, "{name} still has a handler");
+    }
+    assert_eq!(fired.get(), ONCE);
+}

@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 
 use super::emission::{fail, Merge, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
-use super::{name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
+use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
 use crate::event::EventName;
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind, HandlerFuture};
 use crate::linker::registry::{EventEntry, Subscriber};
@@ -108,12 +108,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
 
         let id = next_emission_id();
-        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
-            self.claim_once(
-                id,
-                direct.map(|e| &e.subscribers[..]),
-                any.map(|e| &e.subscribers[..]),
-            );
+        if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
+            && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
+        {
+            // Only once-subscribers claimed earlier are left: the same as no handler.
+            self.no_handler(event);
+            let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
+            return Poll::Ready(Step::Done(Ok(report)));
         }
         let name = name_ref(event, static_name, direct);
         let time = OnceLock::new();

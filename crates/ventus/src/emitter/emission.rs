@@ -202,6 +202,12 @@ pub struct Emission<'a> {
     pub(crate) payload_type: Option<&'static str>,
     pub(crate) direct: Option<Shared<'a, EventEntry>>,
     pub(crate) any: Option<Shared<'a, EventEntry>>,
+    /// Every handler that can run is sync and not `blocking`. Taken from the entries'
+    /// flags, or, when they may hold claimed once-subscribers (which never run here but
+    /// stay in a snapshot until a write compacts it), worked out over the others.
+    pub(crate) inline: bool,
+    /// Some handler that can run needs the payload shared; worked out as `inline`.
+    pub(crate) needs_shared: bool,
     pub(crate) linker: Shared<'a, LinkerInner>,
     pub(crate) emitter: Shared<'a, EmitterShared>,
     /// Record each handler's outcome and duration.
@@ -247,13 +253,7 @@ impl<'a> Emission<'a> {
     /// Whether every handler is sync and not `blocking`, so that
     /// [`try_run_inline`](Self::try_run_inline) runs the emission without a runtime.
     pub fn is_inline(&self) -> bool {
-        self.direct.as_ref().is_none_or(|e| e.get().inline)
-            && self.any.as_ref().is_none_or(|e| e.get().inline)
-    }
-
-    fn needs_shared(&self) -> bool {
-        self.direct.as_ref().is_some_and(|e| e.get().needs_shared)
-            || self.any.as_ref().is_some_and(|e| e.get().needs_shared)
+        self.inline
     }
 
     /// Moves everything the emission borrows into owned storage, so it can outlive the
@@ -273,6 +273,8 @@ impl<'a> Emission<'a> {
             payload_type: self.payload_type,
             direct: self.direct.map(Shared::into_owned),
             any: self.any.map(Shared::into_owned),
+            inline: self.inline,
+            needs_shared: self.needs_shared,
             linker: self.linker.into_owned(),
             emitter: self.emitter.into_owned(),
             detailed: self.detailed,
@@ -329,7 +331,7 @@ impl<'a> Emission<'a> {
     }
 
     pub(crate) fn prepare(&mut self) {
-        if self.needs_shared() {
+        if self.needs_shared {
             self.payload.share();
         }
     }
@@ -411,7 +413,7 @@ impl<'a> Emission<'a> {
                     continue;
                 }
                 let ErasedCall::Sync(call) = &sub.handler.call else {
-                    // `is_inline` rules this out; entries never change after they are built.
+                    // `is_inline` rules this out for every handler that can run.
                     continue;
                 };
                 let span = self.handler_span(sub);

@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::emission::{fail, Merge, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
-use super::{name_ref, next_emission_id, EmissionId, Emitted, EventEmitter};
+use super::{claim_once, name_ref, next_emission_id, EmissionId, Emitted, EventEmitter};
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::processor::Processor;
@@ -57,12 +57,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         any: Option<&Arc<EventEntry>>,
     ) -> Emitted {
         let id = next_emission_id();
-        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
-            self.claim_once(
-                id,
-                direct.map(|e| &e.subscribers[..]),
-                any.map(|e| &e.subscribers[..]),
-            );
+        if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
+            && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
+        {
+            // Only once-subscribers claimed earlier are left: the same as no handler.
+            self.no_handler(event);
+            return Emitted::counted(EmissionId(0), Counts::default());
         }
         let name = name_ref(event, static_name, direct);
         let time = OnceLock::new();

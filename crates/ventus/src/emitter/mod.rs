@@ -29,7 +29,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
 use crate::event::{error_name, Event, EventKey, EventName};
-use crate::linker::registry::{EventEntry, ANY_KEY};
+use crate::linker::registry::{EventEntry, Registry, Subscriber, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 
@@ -741,15 +741,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         any: Option<&Arc<EventEntry>>,
     ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
-        let emission = self.build(
-            event,
-            static_name,
-            &mut slot,
-            permit,
-            self.shared.detailed,
-            direct,
-            any,
-        );
+        let detailed = self.shared.detailed;
+        let Some(emission) =
+            self.build(event, static_name, &mut slot, permit, detailed, direct, any)
+        else {
+            self.no_handler(event);
+            return Ok(Emitted::counted(EmissionId(0), Counts::default()));
+        };
         // While the emission may run on this thread, this thread holds one of the
         // emitter's places; see `acquire`.
         let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
@@ -877,12 +875,18 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(then(None));
         }
         let mut slot = payload;
-        let emission = self.build(event, static_name, &mut slot, permit, detailed, direct, any);
+        let Some(emission) =
+            self.build(event, static_name, &mut slot, permit, detailed, direct, any)
+        else {
+            self.no_handler(event);
+            return Ok(then(None));
+        };
         Ok(then(Some(emission)))
     }
 
     /// The emission of `event` to `direct` and `any`, borrowing `slot` and the snapshots;
-    /// its once-subscribers are claimed for it.
+    /// its once-subscribers are claimed for it. `None` if no handler can run (only
+    /// once-subscribers claimed earlier are left): the same as no handler linked.
     #[allow(clippy::too_many_arguments)]
     fn build<'a, T: Send + Sync + 'static>(
         &'a self,
@@ -893,20 +897,22 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         detailed: bool,
         direct: Option<&'a Arc<EventEntry>>,
         any: Option<&'a Arc<EventEntry>>,
-    ) -> Emission<'a> {
-        self.shared.metrics.emitted();
+    ) -> Option<Emission<'a>> {
         let id = next_emission_id();
-        let name = name_ref(event, static_name, direct);
-
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
-        if has_once {
-            self.claim_once(
-                id,
-                direct.map(|e| &e.subscribers[..]),
-                any.map(|e| &e.subscribers[..]),
-            );
-        }
+        let flags = if has_once {
+            claim_once(&self.linker.inner.registry, id, direct, any)?
+        } else {
+            // No once-subscriber, so no claimed one: the entries' flags hold.
+            Flags {
+                inline: direct.is_none_or(|e| e.inline) && any.is_none_or(|e| e.inline),
+                needs_shared: direct.is_some_and(|e| e.needs_shared)
+                    || any.is_some_and(|e| e.needs_shared),
+            }
+        };
+        self.shared.metrics.emitted();
+        let name = name_ref(event, static_name, direct);
 
         let payload_type = slot.is_some().then(type_name::<T>);
         let payload = if slot.is_some() {
@@ -922,6 +928,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             payload_type,
             direct: direct.map(Shared::Borrowed),
             any: any.map(Shared::Borrowed),
+            inline: flags.inline,
+            needs_shared: flags.needs_shared,
             linker: Shared::Borrowed(&self.linker.inner),
             emitter: Shared::Borrowed(&self.shared),
             detailed,
@@ -943,24 +951,55 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 "ventus emit"
             );
         }
-        emission
+        Some(emission)
     }
+}
 
-    fn claim_once(
-        &self,
-        id: u64,
-        direct: Option<&[Arc<crate::linker::registry::Subscriber>]>,
-        any: Option<&[Arc<crate::linker::registry::Subscriber>]>,
-    ) {
-        let registry = &self.linker.inner.registry;
-        let all = direct.unwrap_or(&[]).iter().chain(any.unwrap_or(&[]));
-        for sub in all {
-            // A subscriber on both lists is claimed by the first `claim`; the second fails.
-            if sub.once && sub.state.claim(id) {
-                registry.detach(sub.id);
+/// What an emission needs to know about the handlers it can run.
+pub(super) struct Flags {
+    /// See [`Emission::inline`].
+    inline: bool,
+    /// See [`Emission::needs_shared`].
+    needs_shared: bool,
+}
+
+/// Claims the once-subscribers of an emission's entries for emission `id`, and works
+/// out the flags over the handlers it can run; `None` if it can run none.
+///
+/// Each claim is one compare-and-swap; the registry is only told which subscriber to
+/// unlink, later and off this path (see the registry's module docs).
+pub(super) fn claim_once(
+    registry: &Registry,
+    id: u64,
+    direct: Option<&Arc<EventEntry>>,
+    any: Option<&Arc<EventEntry>>,
+) -> Option<Flags> {
+    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
+    let mut flags = Flags {
+        inline: true,
+        needs_shared: false,
+    };
+    let mut runnable = false;
+    for sub in direct.iter().chain(any) {
+        let runs = if sub.once {
+            // A subscriber on both lists is claimed by the first `claim`; the second
+            // fails, and the first already counted it.
+            let won = sub.state.claim(id);
+            if won {
+                registry.retire(sub.id);
             }
+            won
+        } else {
+            sub.state.is_active()
+        };
+        if runs {
+            runnable = true;
+            flags.inline &= sub.is_inline();
+            flags.needs_shared |= sub.needs_shared();
         }
     }
+    runnable.then_some(flags)
 }
 
 /// The emission's event name. Borrowed from the registry's snapshot when it has one: an

@@ -230,6 +230,7 @@ impl EventLinker {
     /// assert!(ventus::EventLinker::builder().build().unwrap().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
+        self.inner.registry.settle_retired();
         self.inner.registry.events.is_empty()
     }
 
@@ -308,7 +309,7 @@ impl EventLinker {
         let Some(key) = key_of(&event.into()) else {
             return 0;
         };
-        self.inner.registry.view(|v| v.subscribers_of(&key).len())
+        self.inner.registry.view(|v| v.subscriber_count_of(&key))
     }
 
     /// How many events `subscription` is linked to.
@@ -328,6 +329,7 @@ impl EventLinker {
         let Some(key) = key_of(&target.into()) else {
             return false;
         };
+        self.inner.registry.settle_retired();
         let guard = self.inner.registry.events.guard();
         self.inner.registry.events.contains_key(&key, &guard)
     }
@@ -392,7 +394,7 @@ impl EventLinker {
         let keys: Vec<_> = events.into_events().iter().filter_map(key_of).collect();
         let mut found = self.inner.registry.view(|v| {
             keys.iter()
-                .flat_map(|k| v.subscribers_of(k).iter().cloned())
+                .flat_map(|k| v.subscribers_of(k).cloned())
                 .collect::<Vec<_>>()
         });
         found.sort_by_key(|s| s.id);

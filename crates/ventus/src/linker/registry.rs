@@ -7,17 +7,49 @@
 //!   lock and see either the old or the new snapshot of an event.
 //! - The any-event target is stored under the key `""`, which no user event can have
 //!   (empty names are rejected), and `has_any` says whether that key is present.
-//! - A subscriber in an entry has a record in `state.records` listing that entry's key,
-//!   and the other way round. Subscriber lists are sorted by subscription id: ids only
-//!   grow and a subscriber is linked only when it is created.
-//! - No entry is empty: removing the last subscriber of an event removes the event.
+//! - A subscriber with a record in `state.records` is in the entry of every key its
+//!   record lists, and the other way round. Subscriber lists are sorted by subscription
+//!   id: ids only grow and a subscriber is linked only when it is created.
+//! - A subscriber in an entry without a record is *retired*: a once-subscriber that an
+//!   emission claimed and a later `settle` unlinked (see below). `state.dead[key]`
+//!   counts the retired subscribers in `key`'s entry and `state.dead_links` is the sum;
+//!   every entry has at least one subscriber that is not retired (an event left with
+//!   only retired subscribers is removed). Every published entry is built without
+//!   retired subscribers, so a key leaves `state.dead` whenever its entry is replaced.
+//! - `state.live_links` is the number of keys over all records.
+//!
+//! # Removing claimed once-subscribers
+//!
+//! An emission that claims a once-subscriber (one compare-and-swap on its
+//! [`ClaimState`]) only pushes its id onto `retired`; it does no work per link. Every
+//! operation that takes `state` (writes and queries alike) first runs `settle`, which
+//! drains `retired`: it removes each claimed subscriber's record, counts it dead in each
+//! of its events' entries and removes the events left with no other subscriber, so
+//! queries never show a claimed subscriber or an event only it was linked to. The dead
+//! entries themselves stay in the snapshots, where emissions skip them with one load
+//! each (a claimed subscriber never runs again), until the snapshot is rebuilt: by a
+//! write to that event, which drops them anyway, or by a sweep that rebuilds every
+//! entry with dead subscribers once `dead_links` exceeds half of `live_links`. A sweep
+//! costs at most the size of those entries, under three times the dead links it
+//! removes, so removal is amortised O(1) per link.
+//!
+//! If nothing takes `state` again, what is left is bounded: one id per claimed
+//! subscriber in `retired`, and the claimed subscribers themselves in the snapshots
+//! that held them, which are no larger than they were before the claims. A claimed
+//! subscriber's handler (and what it captured) is therefore dropped when the last
+//! snapshot holding it is replaced and reclaimed, not when it runs; `papaya` already
+//! reclaimed replaced snapshots lazily, so no drop time was ever promised.
 //!
 //! # Deadlock safety
 //!
-//! There is one lock, `state`, and no user code runs while it is held. The only user
-//! code that could run there is the drop of a handler (its captured values), when the
-//! registry drops its last reference to a subscriber. [`Subscriber`]'s `Drop` defers
-//! that to the end of [`Registry::locked`], after the lock is released.
+//! There are two locks, `state` and `retired`. `retired` is held only to push an id or
+//! to take or inspect the list, never while taking another lock; `settle` takes it
+//! while holding `state`, and nothing takes `state` while holding it, so they cannot
+//! deadlock. No user code runs while either is held. The only user code that could run
+//! under `state` is the drop of a handler (its captured values), when the registry
+//! drops its last reference to a subscriber. [`Subscriber`]'s `Drop` defers that to the
+//! end of [`Registry::locked`], after the lock is released. Under `retired` only ids
+//! are moved.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -148,13 +180,51 @@ impl EventEntry {
 /// What the lock guards: who is linked to what.
 #[derive(Default)]
 struct State {
+    /// The linked subscribers; see the module invariants.
     records: std::collections::HashMap<SubscriptionId, Record, Hasher>,
+    /// For each key whose entry holds retired subscribers, how many it holds.
+    dead: std::collections::HashMap<Arc<str>, usize, Hasher>,
+    /// The sum of `dead`.
+    dead_links: usize,
+    /// The number of keys over all records.
+    live_links: usize,
+    /// Empty; swapped with `Registry::retired` by `settle`.
+    spare: Vec<SubscriptionId>,
     next_id: u64,
 }
 
 struct Record {
     subscriber: Arc<Subscriber>,
     keys: Vec<Arc<str>>,
+}
+
+impl State {
+    /// How many of `entry`'s subscribers are not retired.
+    fn live_len(&self, key: &str, entry: &EventEntry) -> usize {
+        entry.subscribers.len() - self.dead.get(key).copied().unwrap_or(0)
+    }
+
+    /// The subscribers of `key`'s entry that are not retired, for a new entry.
+    fn live_of(
+        &self,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        key: &str,
+    ) -> Vec<Arc<Subscriber>> {
+        let Some(entry) = events.get(key, guard) else {
+            return Vec::new();
+        };
+        if self.dead.contains_key(key) {
+            entry
+                .subscribers
+                .iter()
+                .filter(|s| self.records.contains_key(&s.id))
+                .cloned()
+                .collect()
+        } else {
+            entry.subscribers.to_vec()
+        }
+    }
 }
 
 /// Events and subscribers of one linker.
@@ -165,6 +235,12 @@ pub(crate) struct Registry {
     has_any: AtomicBool,
     /// Serialises writers and holds the subscriber records.
     state: Mutex<State>,
+    /// Once-subscribers claimed by an emission and not yet unlinked by `settle`.
+    /// Pushed to by emissions, drained under `state`; see the module docs.
+    retired: Mutex<Vec<SubscriptionId>>,
+    /// `false` only when `retired` is empty and every id taken from it has been
+    /// settled. Written under `retired`.
+    has_retired: AtomicBool,
 }
 
 /// The options of a new subscriber.
@@ -200,9 +276,11 @@ impl Registry {
             events: EventMap::with_hasher(Hasher::default()),
             has_any: AtomicBool::new(false),
             state: Mutex::new(State {
-                records: Default::default(),
                 next_id: 1,
+                ..State::default()
             }),
+            retired: Mutex::new(Vec::new()),
+            has_retired: AtomicBool::new(false),
         }
     }
 
@@ -214,23 +292,94 @@ impl Registry {
         self.has_any.load(Ordering::Acquire)
     }
 
+    /// Records that an emission claimed the once-subscriber `id`; the emit path's only
+    /// work for its removal. `settle` does the rest.
+    pub(crate) fn retire(&self, id: SubscriptionId) {
+        let mut retired = self.retired.lock();
+        retired.push(id);
+        // Relaxed: written and cleared only under `retired`, whose lock orders it; a
+        // reader that sees `true` takes `state` and `retired` before trusting anything.
+        self.has_retired.store(true, Ordering::Relaxed);
+    }
+
+    /// Settles claimed once-subscribers before a lock-free query, so that it does not
+    /// see them.
+    pub(crate) fn settle_retired(&self) {
+        // Acquire pairs with the Release store of `false` at the end of `settle`: a
+        // reader that sees `false` sees the events `settle` removed as removed.
+        if self.has_retired.load(Ordering::Acquire) {
+            self.locked(|_, _, _| ());
+        }
+    }
+
     fn locked<R>(&self, f: impl FnOnce(&mut State, &EventMap, &papaya::LocalGuard<'_>) -> R) -> R {
         // Declared in this order so they drop in reverse: the lock first, then the
         // map guard, then the deferred handler drops, with no lock held.
         let _defer = DeferDrops::enter();
         let guard = self.events.guard();
         let mut state = self.state.lock();
+        self.settle(&mut state, &self.events, &guard);
         f(&mut state, &self.events, &guard)
     }
 
-    /// Publishes `subscribers` as the entry of `key`, or removes the key if empty.
+    /// Unlinks the claimed once-subscribers in `retired`, and sweeps the snapshots when
+    /// they hold too many of them; see the module docs.
+    fn settle(&self, state: &mut State, events: &EventMap, guard: &papaya::LocalGuard<'_>) {
+        // Relaxed: only a hint; `retired` is read under its lock below. An id pushed after
+        // this load is settled by the next operation.
+        if !self.has_retired.load(Ordering::Relaxed) {
+            return;
+        }
+        // Swapped with a spare list rather than taken, so that neither list loses its
+        // capacity and emissions do not allocate to push.
+        let mut retired = std::mem::take(&mut state.spare);
+        std::mem::swap(&mut *self.retired.lock(), &mut retired);
+        for id in retired.drain(..) {
+            // No record: the subscriber's events were removed after it was claimed.
+            let Some(record) = state.records.remove(&id) else {
+                continue;
+            };
+            state.live_links -= record.keys.len();
+            for key in &record.keys {
+                let len = events.get(key, guard).map_or(0, |e| e.subscribers.len());
+                let dead = state.dead.entry(key.clone()).or_insert(0);
+                *dead += 1;
+                state.dead_links += 1;
+                if *dead >= len {
+                    // Only retired subscribers are left: the event goes.
+                    self.publish(state, events, guard, key, Vec::new());
+                }
+            }
+        }
+        state.spare = retired;
+        if state.dead_links > state.live_links / 2 {
+            let keys: Vec<Arc<str>> = state.dead.keys().cloned().collect();
+            for key in &keys {
+                let live = state.live_of(events, guard, key);
+                self.publish(state, events, guard, key, live);
+            }
+        }
+        let retired = self.retired.lock();
+        if retired.is_empty() {
+            // Release: see `settle_retired`; after the removals above.
+            self.has_retired.store(false, Ordering::Release);
+        }
+    }
+
+    /// Publishes `subscribers` (none of them retired) as the entry of `key`, or removes
+    /// the key if empty.
     fn publish(
         &self,
+        state: &mut State,
         events: &EventMap,
         guard: &papaya::LocalGuard<'_>,
         key: &Arc<str>,
         subscribers: Vec<Arc<Subscriber>>,
     ) {
+        // The old entry's retired subscribers go with it.
+        if let Some(dead) = state.dead.remove(&**key) {
+            state.dead_links -= dead;
+        }
         if subscribers.is_empty() {
             events.remove(key, guard);
         } else {
@@ -252,9 +401,9 @@ impl Registry {
         new: NewSubscriber,
     ) -> Result<Arc<Subscriber>, SubscribeError> {
         self.locked(|state, events, guard| {
-            for key in &keys {
-                let len = events.get(key, guard).map_or(0, |e| e.subscribers.len());
-                if let Some(max) = max_subscribers {
+            if let Some(max) = max_subscribers {
+                for key in &keys {
+                    let len = events.get(key, guard).map_or(0, |e| state.live_len(key, e));
                     if len >= max {
                         return Err(SubscribeError::TooManySubscribers {
                             event: target_of(key).to_string(),
@@ -275,13 +424,11 @@ impl Registry {
                 on_failure: new.on_failure,
             });
             for key in &keys {
-                let mut subscribers = events
-                    .get(key, guard)
-                    .map(|e| e.subscribers.to_vec())
-                    .unwrap_or_default();
+                let mut subscribers = state.live_of(events, guard, key);
                 subscribers.push(subscriber.clone());
-                self.publish(events, guard, key, subscribers);
+                self.publish(state, events, guard, key, subscribers);
             }
+            state.live_links += keys.len();
             state.records.insert(
                 id,
                 Record {
@@ -295,19 +442,16 @@ impl Registry {
 
     fn unlink_locked(
         &self,
+        state: &mut State,
         events: &EventMap,
         guard: &papaya::LocalGuard<'_>,
         key: &Arc<str>,
         id: SubscriptionId,
     ) {
-        if let Some(entry) = events.get(key, guard) {
-            let rest: Vec<_> = entry
-                .subscribers
-                .iter()
-                .filter(|s| s.id != id)
-                .cloned()
-                .collect();
-            self.publish(events, guard, key, rest);
+        if events.contains_key(key, guard) {
+            let mut rest = state.live_of(events, guard, key);
+            rest.retain(|s| s.id != id);
+            self.publish(state, events, guard, key, rest);
         }
     }
 
@@ -318,8 +462,9 @@ impl Registry {
                 return false;
             };
             record.subscriber.state.end();
+            state.live_links -= record.keys.len();
             for key in &record.keys {
-                self.unlink_locked(events, guard, key, id);
+                self.unlink_locked(state, events, guard, key, id);
             }
             true
         })
@@ -340,7 +485,8 @@ impl Registry {
                     record.subscriber.state.end();
                 }
             }
-            self.unlink_locked(events, guard, key, id);
+            state.live_links -= 1;
+            self.unlink_locked(state, events, guard, key, id);
             true
         })
     }
@@ -352,15 +498,17 @@ impl Registry {
                 return false;
             };
             for subscriber in entry.subscribers.iter() {
+                // Retired subscribers have no record and are left out.
                 if let Some(record) = state.records.get_mut(&subscriber.id) {
                     record.keys.retain(|k| k != key);
+                    state.live_links -= 1;
                     if record.keys.is_empty() {
                         subscriber.state.end();
                         state.records.remove(&subscriber.id);
                     }
                 }
             }
-            self.publish(events, guard, key, Vec::new());
+            self.publish(state, events, guard, key, Vec::new());
             true
         })
     }
@@ -372,9 +520,10 @@ impl Registry {
                 record.subscriber.state.end();
             }
             state.records.clear();
+            state.live_links = 0;
             let keys: Vec<Arc<str>> = events.iter(guard).map(|(k, _)| k.clone()).collect();
             for key in &keys {
-                self.publish(events, guard, key, Vec::new());
+                self.publish(state, events, guard, key, Vec::new());
             }
         })
     }
@@ -388,6 +537,42 @@ impl Registry {
                 guard,
             })
         })
+    }
+
+    /// Checks the module invariants; for tests.
+    #[cfg(all(test, not(ventus_loom)))]
+    fn check(&self) {
+        self.locked(|state, events, guard| {
+            let mut dead_links = 0;
+            for (key, entry) in events.iter(guard) {
+                let retired = entry
+                    .subscribers
+                    .iter()
+                    .filter(|s| !state.records.contains_key(&s.id))
+                    .count();
+                assert_eq!(
+                    state.dead.get(&**key).copied().unwrap_or(0),
+                    retired,
+                    "{key}"
+                );
+                assert!(
+                    retired < entry.subscribers.len(),
+                    "{key}: only retired left"
+                );
+                dead_links += retired;
+            }
+            assert_eq!(state.dead_links, dead_links);
+            assert!(state.dead.keys().all(|k| events.contains_key(k, guard)));
+            let mut live_links = 0;
+            for (id, record) in &state.records {
+                for key in &record.keys {
+                    let entry = events.get(key, guard).expect("a record's key has an entry");
+                    assert!(entry.subscribers.iter().any(|s| s.id == *id));
+                }
+                live_links += record.keys.len();
+            }
+            assert_eq!(state.live_links, live_links);
+        });
     }
 }
 
@@ -414,10 +599,25 @@ impl View<'_> {
         self.state.records.len()
     }
 
-    pub(crate) fn subscribers_of(&self, key: &str) -> &[Arc<Subscriber>] {
+    /// The subscribers of `key`, without retired ones.
+    pub(crate) fn subscribers_of<'s>(
+        &'s self,
+        key: &str,
+    ) -> impl Iterator<Item = &'s Arc<Subscriber>> + 's {
+        let retired = self.state.dead.contains_key(key);
+        let records = &self.state.records;
         self.events
             .get(key, self.guard)
-            .map_or(&[], |e| &e.subscribers[..])
+            .into_iter()
+            .flat_map(|e| e.subscribers.iter())
+            .filter(move |s| !retired || records.contains_key(&s.id))
+    }
+
+    /// How many subscribers `key` has, without retired ones.
+    pub(crate) fn subscriber_count_of(&self, key: &str) -> usize {
+        self.events
+            .get(key, self.guard)
+            .map_or(0, |e| self.state.live_len(key, e))
     }
 
     pub(crate) fn all_subscribers(&self) -> Vec<Arc<Subscriber>> {
@@ -437,5 +637,179 @@ impl View<'_> {
 
     pub(crate) fn contains_subscriber(&self, id: SubscriptionId) -> bool {
         self.state.records.contains_key(&id)
+    }
+}
+
+#[cfg(all(test, not(ventus_loom)))]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Arc<str> {
+        Arc::from(name)
+    }
+
+    fn link(registry: &Registry, keys: &[&str], once: bool) -> Arc<Subscriber> {
+        registry
+            .link(
+                keys.iter().map(|k| key(k)).collect(),
+                None,
+                NewSubscriber {
+                    once,
+                    blocking: false,
+                    timeout: None,
+                    handler: ErasedHandler::noop(),
+                    on_failure: None,
+                },
+            )
+            .unwrap()
+    }
+
+    /// What an emission does to a once-subscriber it claims.
+    fn fire(registry: &Registry, sub: &Subscriber, emission: u64) {
+        assert!(sub.state.claim(emission));
+        registry.retire(sub.id);
+    }
+
+    fn snapshot_len(registry: &Registry, name: &str) -> usize {
+        let guard = registry.events.guard();
+        registry
+            .events
+            .get(name, &guard)
+            .map_or(0, |e| e.subscribers.len())
+    }
+
+    fn ids(registry: &Registry, name: &str) -> Vec<SubscriptionId> {
+        registry.view(|v| v.subscribers_of(name).map(|s| s.id).collect())
+    }
+
+    #[test]
+    fn a_fired_subscriber_is_unlinked_by_the_next_operation_and_compacted_by_writes() {
+        let registry = Registry::new();
+        let once = link(&registry, &["A", "B", "C"], true);
+        // Enough live links that the two dead ones stay below the sweep threshold.
+        let p = link(&registry, &["B", "E", "F"], false);
+        let q = link(&registry, &["A", "D", "E", "F"], false);
+        fire(&registry, &once, 1);
+        // Only claimed: the snapshots are as they were.
+        assert_eq!(snapshot_len(&registry, "A"), 2);
+
+        registry.check();
+        assert!(!registry.view(|v| v.contains_subscriber(once.id)));
+        assert_eq!(registry.view(|v| v.subscriber_count()), 2);
+        assert_eq!(ids(&registry, "A"), [q.id]);
+        assert_eq!(ids(&registry, "B"), [p.id]);
+        assert_eq!(registry.view(|v| v.subscriber_count_of("B")), 1);
+        // `C` had only the fired subscriber: gone. `A` and `B` keep it in their
+        // snapshots until a write to them.
+        assert_eq!(registry.view(|v| v.event_count()), 5);
+        assert_eq!(snapshot_len(&registry, "C"), 0);
+        assert_eq!(snapshot_len(&registry, "A"), 2);
+
+        // A write to `A` compacts it; `B` still holds the dead entry.
+        let r = link(&registry, &["A"], false);
+        registry.check();
+        assert_eq!(snapshot_len(&registry, "A"), 2);
+        assert_eq!(ids(&registry, "A"), [q.id, r.id]);
+        assert_eq!(snapshot_len(&registry, "B"), 2);
+
+        // Removing the last live subscriber of `B` removes `B`, dead entry and all.
+        assert!(registry.unlink(&key("B"), p.id));
+        registry.check();
+        assert_eq!(snapshot_len(&registry, "B"), 0);
+        assert!(registry.view(|v| v.keys()).iter().all(|k| &**k != "B"));
+    }
+
+    #[test]
+    fn removals_and_clear_drop_dead_entries() {
+        let registry = Registry::new();
+        let once = link(&registry, &["A", "B"], true);
+        let a = link(&registry, &["A"], false);
+        let b = link(&registry, &["B"], false);
+        fire(&registry, &once, 1);
+        assert!(registry.remove_event(&key("A")));
+        registry.check();
+        assert!(!registry.view(|v| v.contains_subscriber(a.id)));
+        assert!(!a.state.is_active());
+        assert!(registry.detach(b.id));
+        registry.check();
+        assert!(registry.events.is_empty());
+
+        let once = link(&registry, &["A", "B"], true);
+        link(&registry, &["A", "B"], false);
+        fire(&registry, &once, 2);
+        registry.clear();
+        registry.check();
+        assert!(registry.events.is_empty());
+        assert_eq!(registry.view(|v| v.subscriber_count()), 0);
+    }
+
+    /// A subscriber claimed by an emission that has not told the registry yet, and
+    /// removed meanwhile: the late `retire` finds no record and does nothing.
+    #[test]
+    fn a_late_retire_after_a_removal_is_ignored() {
+        let registry = Registry::new();
+        let once = link(&registry, &["A", "B"], true);
+        let keep = link(&registry, &["B"], false);
+        assert!(once.state.claim(1));
+        assert!(registry.unlink(&key("B"), once.id));
+        assert!(registry.remove_event(&key("A")));
+        registry.retire(once.id);
+        registry.check();
+        assert_eq!(ids(&registry, "B"), [keep.id]);
+        assert_eq!(registry.view(|v| v.subscriber_count()), 1);
+    }
+
+    /// Dead entries never pass half of the live links for long: the next operation
+    /// after they do sweeps every snapshot that holds them.
+    #[test]
+    fn a_sweep_bounds_the_dead_entries() {
+        let registry = Registry::new();
+        let events = ["A", "B", "C", "D"];
+        let mut live = Vec::new();
+        for _ in 0..10 {
+            live.push(link(&registry, &events, false));
+        }
+        let once: Vec<_> = (0..30).map(|_| link(&registry, &events, true)).collect();
+        for (n, sub) in once.iter().enumerate() {
+            fire(&registry, sub, n as u64 + 1);
+            registry.check();
+            registry.locked(|state, _, _| {
+                assert!(state.dead_links <= state.live_links / 2);
+            });
+        }
+        registry.locked(|state, _, _| {
+            assert!(state.dead_links <= state.live_links / 2);
+            assert_eq!(state.live_links, 10 * events.len());
+        });
+        for e in events {
+            assert!(snapshot_len(&registry, e) <= 10 + 5, "{e}");
+            assert_eq!(registry.view(|v| v.subscriber_count_of(e)), 10);
+        }
+    }
+
+    #[test]
+    fn max_subscribers_counts_live_subscribers_only() {
+        let registry = Registry::new();
+        let once = link(&registry, &["A"], true);
+        link(&registry, &["A"], false);
+        fire(&registry, &once, 1);
+        let full = |registry: &Registry| {
+            registry
+                .link(
+                    vec![key("A")],
+                    Some(2),
+                    NewSubscriber {
+                        once: false,
+                        blocking: false,
+                        timeout: None,
+                        handler: ErasedHandler::noop(),
+                        on_failure: None,
+                    },
+                )
+                .is_err()
+        };
+        assert!(!full(&registry), "one live subscriber of two allowed");
+        assert!(full(&registry));
+        registry.check();
     }
 }
