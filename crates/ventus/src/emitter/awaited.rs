@@ -55,7 +55,7 @@ pub(super) enum Step {
 impl<P: Processor + ?Sized> EventEmitter<P> {
     /// Whether an awaited emission to `direct` and `any` may take the lean awaited path.
     #[inline]
-    fn can_run_awaited(
+    pub(super) fn can_run_awaited(
         &self,
         direct: Option<&Arc<EventEntry>>,
         any: Option<&Arc<EventEntry>>,
@@ -106,7 +106,22 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         if !self.can_run_awaited(direct, any) {
             return Poll::Ready(Step::Full);
         }
+        self.first_pass_on(cx, running, event, static_name, payload, direct, any)
+    }
 
+    /// The first pass over `direct` and `any`, which the caller looked up and found fit
+    /// for this path (see `can_run_awaited`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn first_pass_on<T: Send + Sync + 'static>(
+        &self,
+        cx: &mut Context<'_>,
+        running: &mut Option<Running>,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<&T>,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) -> Poll<Step> {
         let id = next_emission_id();
         if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
             && claim_once(&self.linker.inner.registry, id, direct, any).is_none()

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub(crate) use self::emission::NameRef;
@@ -725,7 +726,67 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         if permit.is_none() && self.can_run_lean(direct, any) {
             return Ok(self.run_lean(event, static_name, payload, direct, any));
         }
+        // Not with once-subscribers: claimed ones may linger in the snapshot, and whether
+        // the emission needs a runtime at all is only known once they are told apart
+        // (the full path does that).
+        let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
+        if permit.is_none()
+            && !has_once
+            && self.can_run_awaited(direct, any)
+            && self.processor.runs_inline()
+        {
+            if let Some(emitted) = self.drive(event, static_name, payload.as_ref(), direct, any)? {
+                return Ok(emitted);
+            }
+        }
         self.process(event, static_name, payload, permit, direct, any)
+    }
+
+    /// A sync-context emission with async handlers, run as `run` runs one (the lean
+    /// awaited path, `awaited.rs`) and driven by the processor on this thread
+    /// ([`Processor::drive_inline`]). `None` if the processor does not drive emissions;
+    /// nothing was done then.
+    #[inline(never)]
+    fn drive<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<&T>,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) -> Result<Option<Emitted>, EmitError> {
+        let mut running = None;
+        let mut step = None;
+        let driven = self.processor.drive_inline(&mut |cx| {
+            let polled = if running.is_none() && step.is_none() {
+                self.first_pass_on(cx, &mut running, event, static_name, payload, direct, any)
+            } else {
+                self.poll_awaited(cx, &mut running, event, static_name, payload)
+            };
+            match polled {
+                Poll::Ready(done) => {
+                    step = Some(done);
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        match driven {
+            Ok(false) => Ok(None),
+            Err(ProcessError::Closed) => Err(EmitError::Closed {
+                event: self.name_of(event, static_name),
+            }),
+            Err(ProcessError::Failed(err)) => Err(EmitError::Processor(err)),
+            Ok(true) => match step {
+                Some(awaited::Step::Done(report)) => report.map(|r| Some(Emitted::done(r))),
+                // The first pass was given entries fit for it, so it never asks for the
+                // full path; a processor that returned without driving to the end lands
+                // here too.
+                Some(awaited::Step::Full) | None => Err(EmitError::Processor(
+                    "the processor returned before the emission it drove had finished".into(),
+                )),
+            },
+        }
     }
 
     /// The full path of `dispatch`: builds the emission and hands it to the processor.

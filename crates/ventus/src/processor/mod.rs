@@ -12,6 +12,7 @@ pub(crate) mod tokio;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 #[cfg(feature = "thread-pool")]
 pub use self::thread_pool::{ThreadPoolBuilder, ThreadPoolProcessor};
@@ -115,6 +116,69 @@ pub trait Processor: Send + Sync + 'static {
     /// ```
     fn runs_inline(&self) -> bool {
         false
+    }
+
+    /// Drives `poll` until it returns `Ready`, on the calling thread, the way this
+    /// processor runs a sync-context emission whose handlers need a runtime; `Ok(false)`,
+    /// without calling `poll`, if it does not run emissions on the calling thread.
+    ///
+    /// The emitter calls it when [`runs_inline`](Self::runs_inline) says `true` for an
+    /// emission with async handlers that can run in the emitter's own frame (no
+    /// `AnyEvent` or `blocking` handler, no timeout, nothing that needs the full path):
+    /// `poll`'s first call starts every handler, later calls poll those still pending.
+    /// On `Ok(false)` the emitter hands the emission to [`process`](Self::process)
+    /// instead, which the default always has it do.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError`] if the processor could not drive it (say, no runtime could be
+    /// started); `poll` was not called then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll};
+    /// use ventus::{Emission, Emitted, ProcessError, Processor};
+    ///
+    /// /// Runs emissions on the calling thread, on a runtime of its own.
+    /// #[derive(Debug)]
+    /// struct Here(tokio::runtime::Runtime);
+    ///
+    /// impl Processor for Here {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         let (emission, emitted) = emission.track(None);
+    ///         self.0.block_on(emission.run());
+    ///         Ok(emitted)
+    ///     }
+    ///
+    ///     fn runs_inline(&self) -> bool {
+    ///         true
+    ///     }
+    ///
+    ///     fn drive_inline(
+    ///         &self,
+    ///         poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>,
+    ///     ) -> Result<bool, ProcessError> {
+    ///         self.0.block_on(std::future::poll_fn(|cx| poll(cx)));
+    ///         Ok(true)
+    ///     }
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| async move { n + 1 })?;
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).processor(Here(runtime)).build();
+    /// let report = emitter.emit_with("Job", 1_u32)?.wait().unwrap();
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn drive_inline(
+        &self,
+        poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>,
+    ) -> Result<bool, ProcessError> {
+        let _ = poll;
+        Ok(false)
     }
 
     /// Whether the processor refuses new emissions (it was shut down).

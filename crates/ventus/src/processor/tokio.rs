@@ -119,29 +119,34 @@ impl TokioProcessor {
             Ok(emitted) => return Ok(emitted),
             Err(emission) => emission,
         };
+        self.block_local(emission.run_report())
+    }
+
+    /// Runs `future` to its end on this thread's runtime, inside a fresh sync scope: a
+    /// sync-context emission that needs a runtime.
+    fn block_local<F: Future>(&self, future: F) -> Result<F::Output, ProcessError> {
         let Local { runtime, scope } = Local::take().map_err(ProcessError::Failed)?;
-        let run = emission.run_report();
-        let mut run = pin!(run);
+        let mut future = pin!(future);
         // First pass outside `block_on`, in the runtime's context and the emission's
         // scope: handlers start (and may spawn, time out, schedule emissions) as they
         // would inside it. If every handler finished and nothing was scheduled, that was
         // the whole emission, without the cost of entering the scheduler; otherwise
-        // `block_on` drives the rest, polling the run again with its own waker, so the
+        // `block_on` drives the rest, polling the future again with its own waker, so the
         // wakers left with the no-op one here are replaced.
         let first = {
             let _entered = runtime.enter();
             let mut cx = Context::from_waker(Waker::noop());
-            SYNC_SCOPE.sync_scope(scope.clone(), || run.as_mut().poll(&mut cx))
+            SYNC_SCOPE.sync_scope(scope.clone(), || future.as_mut().poll(&mut cx))
         };
-        let emitted = match first {
-            Poll::Ready(emitted) if scope.count() == 0 => emitted,
+        let out = match first {
+            Poll::Ready(out) if scope.count() == 0 => out,
             first => runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
-                let emitted = match first {
-                    Poll::Ready(emitted) => emitted,
-                    Poll::Pending => run.await,
+                let out = match first {
+                    Poll::Ready(out) => out,
+                    Poll::Pending => future.await,
                 };
                 scope.wait().await;
-                emitted
+                out
             })),
         };
         if runtime.metrics().num_alive_tasks() == 0 {
@@ -152,7 +157,7 @@ impl TokioProcessor {
             // drops them. Reusing it would leave them stalled until some later emission.
             drop(runtime);
         }
-        Ok(emitted)
+        Ok(out)
     }
 }
 
@@ -168,6 +173,15 @@ impl Processor for TokioProcessor {
     #[inline]
     fn runs_inline(&self) -> bool {
         Handle::try_current().is_err()
+    }
+
+    /// Drives `poll` as a sync-context emission that needs a runtime: on this thread's
+    /// cached current-thread runtime, waiting for what its handlers schedule.
+    fn drive_inline(
+        &self,
+        poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>,
+    ) -> Result<bool, ProcessError> {
+        self.block_local(std::future::poll_fn(poll)).map(|()| true)
     }
 
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
