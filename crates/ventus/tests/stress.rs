@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -513,4 +514,110 @@ fn once_subscribers_fired_from_many_threads_while_others_churn() {
         assert_eq!(emitted.id().as_u64(), 0, "{name} still has a handler");
     }
     assert_eq!(fired.get(), ONCE);
+}
+
+/// Every handle gets its report however the end of its emission on another thread races
+/// with the wait: handles awaited from tasks (some polled before the end, some after, some
+/// polled in one task and finished in another, whose waker replaces the first) and waited
+/// for from plain threads.
+#[test]
+fn every_handle_gets_its_report_while_emissions_end_on_other_threads() {
+    const TASKS: usize = 8;
+    const THREADS: usize = 4;
+    const EMITS: u64 = 300;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (linker, emitter) = setup();
+    linker
+        .on("E")
+        .subscribe(|n: u64| async move {
+            // Ends at the first poll, or after a few hops through the scheduler.
+            for _ in 0..n % 4 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .unwrap();
+    linker.on("E").subscribe(|| ()).unwrap();
+
+    let reports = rt.block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let em = emitter.clone();
+                tokio::spawn(async move {
+                    let mut got = 0;
+                    for i in 0..EMITS {
+                        let emitted = em.emit_with("E", i + t as u64).unwrap();
+                        let mut wait = emitted.into_future();
+                        let report = match i % 3 {
+                            // Polled once (registering a waker), then awaited here.
+                            0 => match futures_poll_once(wait.as_mut()).await {
+                                Some(report) => report,
+                                None => wait.await,
+                            },
+                            // Polled once here, then awaited in another task.
+                            1 => match futures_poll_once(wait.as_mut()).await {
+                                Some(report) => report,
+                                None => tokio::spawn(wait).await.unwrap(),
+                            },
+                            _ => wait.await,
+                        };
+                        assert_eq!(report.counts().succeeded, 2, "task {t}, emission {i}");
+                        got += 1;
+                    }
+                    got
+                })
+            })
+            .collect();
+        let handle = tokio::runtime::Handle::current();
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (em, handle) = (emitter.clone(), handle.clone());
+                thread::spawn(move || {
+                    let _entered = handle.enter();
+                    let handles: Vec<_> = (0..EMITS)
+                        .map(|i| em.emit_with("E", i + t as u64).unwrap())
+                        .collect();
+                    drop(_entered);
+                    // Blocks on the condvar while the emissions end on the workers.
+                    handles
+                        .into_iter()
+                        .map(|h| h.wait().unwrap().counts().succeeded)
+                        .filter(|&n| n == 2)
+                        .count()
+                })
+            })
+            .collect();
+        let mut got = 0;
+        for task in tasks {
+            got += within_async("awaited handles", task).await.unwrap();
+        }
+        let joined = tokio::task::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .sum::<usize>()
+        });
+        got + within_async("waited handles", joined).await.unwrap()
+    });
+    assert_eq!(reports, (TASKS + THREADS) * EMITS as usize);
+    assert_eq!(emitter.processor().in_flight(), 0);
+}
+
+/// Polls `fut` once: its output if it was ready.
+async fn futures_poll_once<F: std::future::Future + ?Sized>(
+    fut: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
+    let mut fut = Some(fut);
+    std::future::poll_fn(move |cx| {
+        let fut = fut.take().expect("polled once");
+        std::task::Poll::Ready(match fut.poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
 }

@@ -1,10 +1,11 @@
 //! The handle `emit` returns: wait for, or cancel, one emission.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Poll, Waker};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
@@ -81,15 +82,20 @@ impl Cancel {
 }
 
 /// The state an emission running elsewhere shares with its handle.
+///
+/// An emission has one handle, so at most one waiter: its waker (or the fact that a
+/// thread blocks on `ready`) is kept beside the report, under the same lock, and
+/// `finish` costs one lock and no `Notify` (whose `notify_waiters` takes a lock of its
+/// own and a locked add, each a cache-line transfer when the emission ends on another
+/// thread than its handle's).
 pub(crate) struct Tracker {
-    /// Set, with `report` filled in, when the emission ends. Written once.
+    /// Set, with the report stored, under `slot`'s lock when the emission ends; read
+    /// without the lock as a fast check. Written once.
     finished: AtomicBool,
-    /// The report, taken by the first waiter.
-    report: Mutex<Option<EmissionReport>>,
-    /// Wakes sync waiters; paired with `report`'s lock.
+    /// Guarded: the report and the handle's waker.
+    slot: Mutex<Slot>,
+    /// Wakes a thread blocked in [`Emitted::wait`]; paired with `slot`'s lock.
     ready: Condvar,
-    /// Wakes async waiters.
-    notify: Notify,
     /// Set by [`Emitted::cancel`].
     pub(crate) cancel: Cancel,
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
@@ -97,13 +103,21 @@ pub(crate) struct Tracker {
     pub(crate) token: OnceLock<CancellationToken>,
 }
 
+/// What `Tracker::slot` guards.
+#[derive(Default)]
+struct Slot {
+    /// The report, from `finish` until the handle takes it.
+    report: Option<EmissionReport>,
+    /// The awaiting handle's waker, woken by `finish` after the lock is released.
+    waker: Option<Waker>,
+}
+
 impl Tracker {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             finished: AtomicBool::new(false),
-            report: Mutex::new(None),
+            slot: Mutex::new(Slot::default()),
             ready: Condvar::new(),
-            notify: Notify::new(),
             cancel: Cancel::default(),
             token: OnceLock::new(),
         })
@@ -117,29 +131,64 @@ impl Tracker {
         }
     }
 
-    /// Publishes the report and wakes every waiter; later calls do nothing.
+    /// Publishes the report and wakes the handle's waiter; later calls do nothing.
     pub(crate) fn finish(&self, report: EmissionReport) {
         if self.is_finished() {
             return;
         }
-        *self.report.lock() = Some(report);
-        // Release: a waiter that sees `finished` sees the report stored above.
-        self.finished.store(true, Ordering::Release);
-        // Woken after the lock is released (it was, at the end of the statement above).
+        let waker = {
+            let mut slot = self.slot.lock();
+            // Tested again under the lock: two racing calls store one report.
+            if self.is_finished() {
+                return;
+            }
+            slot.report = Some(report);
+            // Release: a waiter that sees `finished` without the lock sees the report.
+            // Stored under the lock, so a waiter that tested it under the lock and saw
+            // `false` has registered (waker, or condvar wait) before this store.
+            self.finished.store(true, Ordering::Release);
+            slot.waker.take()
+        };
+        // Woken after the lock is released. `notify_all` with no thread waiting is a
+        // plain load.
         self.ready.notify_all();
-        self.notify.notify_waiters();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
 
-    fn take(&self) -> EmissionReport {
-        self.report
-            .lock()
-            .take()
-            .unwrap_or_else(|| unreachable!("an emission's report is taken once, by its handle"))
+    /// The report, if the emission has finished; otherwise registers `waker` (when
+    /// given) to be woken by `finish`.
+    fn poll_report(&self, waker: &Waker) -> Option<EmissionReport> {
+        let mut slot = self.slot.lock();
+        if self.is_finished() {
+            return Some(take(&mut slot));
+        }
+        match &mut slot.waker {
+            Some(old) if old.will_wake(waker) => {}
+            other => *other = Some(waker.clone()),
+        }
+        None
     }
+
+    /// Blocks this thread until the emission has finished; returns its report.
+    fn block(&self) -> EmissionReport {
+        let mut slot = self.slot.lock();
+        while !self.is_finished() {
+            self.ready.wait(&mut slot);
+        }
+        take(&mut slot)
+    }
+}
+
+fn take(slot: &mut Slot) -> EmissionReport {
+    slot.report
+        .take()
+        .unwrap_or_else(|| unreachable!("an emission's report is taken once, by its handle"))
 }
 
 /// An emission's hold on its tracker: if the emission is dropped without running (a
@@ -295,17 +344,10 @@ impl Emitted {
         let tracker = match self.inner {
             Inner::Counted(counts) => return Ok(EmissionReport::counted(self.id, counts)),
             Inner::Done(report) => return Ok(report),
-            Inner::Tracked(ref t) if t.is_finished() => return Ok(t.take()),
+            Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
         };
-        let block = || {
-            let mut report = tracker.report.lock();
-            while !tracker.is_finished() {
-                tracker.ready.wait(&mut report);
-            }
-            drop(report);
-            tracker.take()
-        };
+        let block = || tracker.block();
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Err(_) => Ok(block()),
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
@@ -332,16 +374,14 @@ impl IntoFuture for Emitted {
                 Inner::Done(report) => return report,
                 Inner::Tracked(tracker) => tracker,
             };
-            loop {
-                let notified = tracker.notify.notified();
-                tokio::pin!(notified);
-                // Registered before the check, so `finish` between the two still wakes us.
-                notified.as_mut().enable();
-                if tracker.is_finished() {
-                    return tracker.take();
-                }
-                notified.await;
+            if tracker.is_finished() {
+                return tracker.block();
             }
+            poll_fn(|cx| match tracker.poll_report(cx.waker()) {
+                Some(report) => Poll::Ready(report),
+                None => Poll::Pending,
+            })
+            .await
         })
     }
 }

@@ -65,56 +65,65 @@ thread_local! {
 
 /// Schedules `job` on `handle`'s runtime, through this thread's batch.
 pub(crate) fn schedule(handle: &Handle, job: Job) {
-    let batch = BATCH.try_with(|slot| {
+    let mut job = Some(job);
+    // The batch is used through the thread-local slot's reference: no reference count
+    // changes per emission, only when a drainer is spawned.
+    let spawn = BATCH.try_with(|slot| {
         let mut slot = slot.borrow_mut();
         let id = handle.id();
-        match &*slot {
-            Some(batch) if batch.runtime == id => batch.clone(),
-            _ => {
-                // A new runtime on this thread: the old batch's drainers finish its jobs.
-                let batch = Arc::new(Batch {
+        let batch = match &mut *slot {
+            Some(batch) if batch.runtime == id => batch,
+            slot => {
+                // A new runtime on this thread: the old batch's drainers finish its jobs
+                // (without drainers, its queue is empty, so dropping it here runs no
+                // user code).
+                slot.insert(Arc::new(Batch {
                     runtime: id,
                     max_drainers: handle.metrics().num_workers().max(1),
                     state: Mutex::new(State {
                         jobs: VecDeque::new(),
                         drainers: 0,
                     }),
-                });
-                *slot = Some(batch.clone());
-                batch
+                }))
+            }
+        };
+        let job = job.take().unwrap_or_else(|| unreachable!("taken once"));
+        batch.push(job).then(|| batch.clone())
+    });
+    match spawn {
+        Ok(None) => {}
+        // Spawned outside the slot's borrow: on a runtime that is shutting down, `spawn`
+        // drops the drainer at once, and with it the queued jobs, whose drops may run
+        // user code that schedules again.
+        Ok(Some(batch)) => {
+            let lease = Lease {
+                batch,
+                ended: false,
+            };
+            drop(handle.spawn(drain(lease)));
+        }
+        // The thread is ending and its batch is gone: a task of its own.
+        Err(_) => {
+            if let Some(job) = job {
+                drop(handle.spawn(job));
             }
         }
-    });
-    match batch {
-        Ok(batch) => batch.push(handle, job),
-        // The thread is ending and its batch is gone: a task of its own.
-        Err(_) => drop(handle.spawn(job)),
     }
 }
 
 impl Batch {
-    fn push(self: Arc<Self>, handle: &Handle, job: Job) {
-        let spawn = {
-            let mut state = self.state.lock();
-            state.jobs.push_back(job);
-            // Up to one drainer per worker: a drainer busy with a long first poll (a
-            // sync handler that blocks) must not hold up the jobs behind it while
-            // another worker could run them, as it would with a task per emission.
-            if state.drainers < self.max_drainers {
-                state.drainers += 1;
-                true
-            } else {
-                false
-            }
-        };
-        if spawn {
-            // Outside the lock: on a runtime that is shutting down, `spawn` drops the
-            // drainer at once, and its drop takes the lock.
-            let lease = Lease {
-                batch: self,
-                ended: false,
-            };
-            drop(handle.spawn(drain(lease)));
+    /// Queues `job`; `true` if the caller must spawn a drainer, already counted.
+    fn push(&self, job: Job) -> bool {
+        let mut state = self.state.lock();
+        state.jobs.push_back(job);
+        // Up to one drainer per worker: a drainer busy with a long first poll (a sync
+        // handler that blocks) must not hold up the jobs behind it while another worker
+        // could run them, as it would with a task per emission.
+        if state.drainers < self.max_drainers {
+            state.drainers += 1;
+            true
+        } else {
+            false
         }
     }
 }

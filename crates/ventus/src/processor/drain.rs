@@ -94,6 +94,13 @@ impl Drain {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an emission in flight until the returned guard ends or drops: one
+    /// reference to the drain per emission, through which its end is counted.
+    pub(crate) fn enter(self: &Arc<Self>) -> DrainGuard {
+        self.tasks.enter();
+        DrainGuard(self.clone())
+    }
+
     /// Waits for the emissions in flight until `timeout`, cancels the rest, and waits
     /// for them to end. Without a time driver on the calling runtime, nothing is
     /// cancelled and every emission is waited for.
@@ -118,5 +125,21 @@ impl Drain {
             finished: self.finished.load(Ordering::Relaxed) - finished,
             cancelled: self.cancelled.load(Ordering::Relaxed) - cancelled,
         }
+    }
+}
+
+/// An emission in flight, from [`Drain::enter`]: counts its end when dropped.
+pub(crate) struct DrainGuard(Arc<Drain>);
+
+impl DrainGuard {
+    /// The emission ended; `cancelled`: it was cancelled.
+    pub(crate) fn end(self, cancelled: bool) {
+        self.0.ended(cancelled);
+    }
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        self.0.tasks.exit();
     }
 }

@@ -92,12 +92,10 @@ impl TokioProcessor {
 
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
         let (emission, emitted) = emission.track_in(&self.drain.cancel_all);
-        let drain = self.drain.clone();
-        let guard = drain.tasks.guard();
+        let guard = self.drain.enter();
         let task = async move {
             let (_, cancelled) = emission.run_counted().await;
-            drain.ended(cancelled);
-            drop(guard);
+            guard.end(cancelled);
         };
         match SYNC_SCOPE.try_with(Arc::clone) {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
