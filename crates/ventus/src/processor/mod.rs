@@ -3,6 +3,11 @@
 //! The [`EventEmitter`](crate::EventEmitter) resolves handlers and builds an
 //! [`Emission`]; a processor only decides where [`Emission::run`] is driven. New
 //! backends are new processors (Pyventus 0.8's "processing services").
+//!
+//! A processor that runs sync-context emissions on the calling thread says so with
+//! [`Processor::runs_inline`]; the emitter then runs an emission of plain sync handlers
+//! in its own frame, and has the processor drive one with async handlers through
+//! [`Processor::drive_inline`], without building an [`Emission`] for either.
 
 mod batch;
 mod drain;

@@ -93,8 +93,11 @@ impl TokioProcessor {
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
         let (emission, emitted) = emission.track_in(&self.drain.cancel_all);
         let guard = self.drain.enter();
+        // Made here, not inside the block: the block then holds the emission once, in
+        // the run's state, instead of a second copy waiting to be moved into it.
+        let run = emission.run_counted();
         let task = async move {
-            let (_, cancelled) = emission.run_counted().await;
+            let (_, cancelled) = run.await;
             guard.end(cancelled);
         };
         match SYNC_SCOPE.try_with(Arc::clone) {
