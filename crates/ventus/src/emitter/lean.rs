@@ -29,21 +29,48 @@ use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::processor::Processor;
 
+/// Where [`EventEmitter::route`] sends a sync-context emission.
+pub(super) enum Route {
+    /// Every handler is sync: run here, in `emit`'s frame (`run_lean`).
+    Lean,
+    /// Async handlers that fit `run`'s lean path: run as `run` would, driven by the
+    /// processor on this thread (`EventEmitter::drive`).
+    Drive,
+    /// Build an `Emission` and hand it to the processor.
+    Full,
+}
+
 impl<P: Processor + ?Sized> EventEmitter<P> {
-    /// Whether an emission to `direct` and `any` may take the lean path: one decision
-    /// per emission, cheapest checks first.
+    /// How a sync-context emission to `direct` and `any` may run without the full
+    /// path: one decision per emission, cheapest checks first.
     #[inline]
-    pub(super) fn can_run_lean(
+    pub(super) fn route(
         &self,
         direct: Option<&Arc<EventEntry>>,
         any: Option<&Arc<EventEntry>>,
-    ) -> bool {
-        self.shared.lean
-            && direct.is_none_or(|e| e.lean)
-            && any.is_none_or(|e| e.lean)
-            // The full path's spans (`ventus.emission`, `ventus.handler`) have this target.
-            && !tracing::enabled!(target: "ventus::emitter::emission", tracing::Level::DEBUG)
-            && self.processor.runs_inline()
+    ) -> Route {
+        if !self.shared.lean {
+            return Route::Full;
+        }
+        let route = if direct.is_none_or(|e| e.lean) && any.is_none_or(|e| e.lean) {
+            Route::Lean
+        } else if direct.is_none_or(|e| e.lean_run && !e.has_once)
+            && any.is_none_or(|e| e.lean_run && !e.has_once)
+        {
+            // Not with once-subscribers: claimed ones may linger in the snapshot, and
+            // whether the emission needs a runtime at all is only known once they are
+            // told apart (the full path does that).
+            Route::Drive
+        } else {
+            return Route::Full;
+        };
+        // The full path's spans (`ventus.emission`, `ventus.handler`) have this target.
+        if tracing::enabled!(target: "ventus::emitter::emission", tracing::Level::DEBUG)
+            || !self.processor.runs_inline()
+        {
+            return Route::Full;
+        }
+        route
     }
 
     /// Runs the handlers of `direct` and `any` here and now; see the module docs.

@@ -723,20 +723,18 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             // Nothing ran, and the name is not worth an allocation.
             return Ok(Emitted::counted(EmissionId(0), Counts::default()));
         }
-        if permit.is_none() && self.can_run_lean(direct, any) {
-            return Ok(self.run_lean(event, static_name, payload, direct, any));
-        }
-        // Not with once-subscribers: claimed ones may linger in the snapshot, and whether
-        // the emission needs a runtime at all is only known once they are told apart
-        // (the full path does that).
-        let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
-        if permit.is_none()
-            && !has_once
-            && self.can_run_awaited(direct, any)
-            && self.processor.runs_inline()
-        {
-            if let Some(emitted) = self.drive(event, static_name, payload.as_ref(), direct, any)? {
-                return Ok(emitted);
+        if permit.is_none() {
+            match self.route(direct, any) {
+                lean::Route::Lean => {
+                    return Ok(self.run_lean(event, static_name, payload, direct, any));
+                }
+                lean::Route::Drive => {
+                    let driven = self.drive(event, static_name, payload.as_ref(), direct, any)?;
+                    if let Some(emitted) = driven {
+                        return Ok(emitted);
+                    }
+                }
+                lean::Route::Full => {}
             }
         }
         self.process(event, static_name, payload, permit, direct, any)
