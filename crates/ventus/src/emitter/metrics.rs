@@ -3,6 +3,8 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use parking_lot::Mutex;
+
 use super::report::Counts;
 
 /// Stripes per counter set: threads bump their own stripe, so emitting threads do not
@@ -29,30 +31,66 @@ pub(crate) struct Metrics {
     stripes: [Stripe; STRIPES],
 }
 
+/// Owned stripe indices whose threads have ended, for the next threads to take.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Indices never handed out yet.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// This thread's stripe index (`usize::MAX` until it first bumps a counter); an owned
+/// index goes back to [`FREE`] when the thread ends.
+struct ThreadStripe(Cell<usize>);
+
+impl Drop for ThreadStripe {
+    fn drop(&mut self) {
+        let i = self.0.get();
+        if i < OWNED {
+            // The thread bumps nothing after this: a later bump from another
+            // thread-local's destructor finds this one gone and takes a shared stripe.
+            // The lock orders this thread's last store before the next owner's load.
+            FREE.lock().push(i);
+        }
+    }
+}
+
+thread_local! {
+    static INDEX: ThreadStripe = const { ThreadStripe(Cell::new(usize::MAX)) };
+}
+
 /// This thread's stripe, and whether it is this thread's alone.
 ///
-/// The first `OWNED` threads that bump any counter each get a stripe of their own, in
-/// every emitter: they are its only writer, so a plain load and store bump it, without
-/// the cost of a locked read-modify-write. Later threads share the other stripes (never
-/// an owned one) and use `fetch_add`.
+/// Each of up to `OWNED` live threads that bump any counter gets a stripe of its own, in
+/// every emitter: it is its only writer, so a plain load and store bump it, without the
+/// cost of a locked read-modify-write. A thread's owned stripe is handed to a later thread
+/// when it ends, so threads that come and go (runtime workers, blocking pools) do not use
+/// them up. Beyond `OWNED` live threads, threads share the other stripes (never an owned
+/// one) and use `fetch_add`.
+#[inline]
 fn stripe_index() -> (usize, bool) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    let i = INDEX.with(|index| {
-        let mut i = index.get();
-        if i == usize::MAX {
-            // Relaxed: only the uniqueness of the value matters, and fetch_add gives it.
-            i = NEXT.fetch_add(1, Ordering::Relaxed);
-            index.set(i);
-        }
-        i
-    });
+    let i = INDEX
+        .try_with(|slot| {
+            let mut i = slot.0.get();
+            if i == usize::MAX {
+                i = take_index();
+                slot.0.set(i);
+            }
+            i
+        })
+        // The thread is ending and its slot is gone: a shared stripe.
+        .unwrap_or(OWNED);
     if i < OWNED {
         (i, true)
     } else {
         (OWNED + i % (STRIPES - OWNED), false)
+    }
+}
+
+#[cold]
+fn take_index() -> usize {
+    match FREE.lock().pop() {
+        Some(i) => i,
+        // Relaxed: only the uniqueness of the value matters, and fetch_add gives it.
+        None => NEXT.fetch_add(1, Ordering::Relaxed),
     }
 }
 
@@ -166,4 +204,52 @@ pub struct EmitterMetrics {
     pub cancelled: u64,
     /// Emissions scheduled and not yet finished.
     pub in_flight: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::thread;
+
+    use super::{stripe_index, Counts, Metrics, OWNED};
+
+    #[test]
+    fn threads_that_come_and_go_keep_getting_owned_stripes() {
+        // Far more threads than owned stripes, one after the other: each finds the stripe
+        // of one that ended (other tests' threads hold at most a few).
+        for n in 0..4 * OWNED {
+            let (_, owned) = thread::spawn(stripe_index).join().unwrap();
+            assert!(owned, "thread {n} got a shared stripe");
+        }
+    }
+
+    #[test]
+    fn counts_stay_exact_while_threads_come_and_go() {
+        const WAVES: u64 = 6;
+        const THREADS: u64 = 5;
+        const BUMPS: u64 = 20_000;
+        let metrics = Arc::new(Metrics::default());
+        let one = Counts {
+            succeeded: 1,
+            ..Counts::default()
+        };
+        for _ in 0..WAVES {
+            let wave: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let metrics = metrics.clone();
+                    thread::spawn(move || {
+                        for _ in 0..BUMPS {
+                            metrics.emitted_and_record(&one);
+                        }
+                    })
+                })
+                .collect();
+            for thread in wave {
+                thread.join().unwrap();
+            }
+        }
+        let seen = metrics.snapshot(0);
+        assert_eq!(seen.emitted, WAVES * THREADS * BUMPS);
+        assert_eq!(seen.succeeded, WAVES * THREADS * BUMPS);
+    }
 }
