@@ -49,12 +49,52 @@ pub(crate) fn in_scope<R>(scope: Option<SyncScope>, f: impl FnOnce() -> R) -> R 
     }
 }
 
+thread_local! {
+    /// The scope of the sync-context emission whose first pass runs on this thread,
+    /// outside any task (see `block_local`): moved in and out rather than cloned into
+    /// the task-local, which would cost two locked instructions per emission.
+    static FIRST_PASS: RefCell<Option<Arc<InFlight>>> = const { RefCell::new(None) };
+}
+
+/// The sync-context scope the current task (or first pass) runs inside, if any.
+fn current_scope() -> Option<Arc<InFlight>> {
+    SYNC_SCOPE.try_with(Arc::clone).ok().or_else(|| {
+        FIRST_PASS
+            .try_with(|scope| scope.borrow().clone())
+            .ok()
+            .flatten()
+    })
+}
+
+/// `scope` installed as this thread's first-pass scope until [`exit`](Self::exit)
+/// takes it back (or the guard drops, if the pass unwinds).
+struct FirstPass(Option<Option<Arc<InFlight>>>);
+
+impl FirstPass {
+    fn enter(scope: Arc<InFlight>) -> Self {
+        Self(Some(FIRST_PASS.with(|slot| slot.replace(Some(scope)))))
+    }
+
+    fn exit(mut self) -> Option<Arc<InFlight>> {
+        let previous = self.0.take().flatten();
+        FIRST_PASS.with(|slot| slot.replace(previous))
+    }
+}
+
+impl Drop for FirstPass {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            let _ = FIRST_PASS.try_with(|slot| slot.replace(previous));
+        }
+    }
+}
+
 /// The sync-context scope of the current task, if it runs inside one.
 pub(crate) struct SyncScope(Arc<InFlight>);
 
 impl SyncScope {
     pub(crate) fn current() -> Option<Self> {
-        SYNC_SCOPE.try_with(|scope| SyncScope(scope.clone())).ok()
+        current_scope().map(SyncScope)
     }
 }
 
@@ -100,9 +140,9 @@ impl TokioProcessor {
             let (_, cancelled) = run.await;
             guard.end(cancelled);
         };
-        match SYNC_SCOPE.try_with(Arc::clone) {
+        match current_scope() {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
-            Ok(scope) => {
+            Some(scope) => {
                 let scope_guard = scope.guard();
                 handle.spawn(SYNC_SCOPE.scope(scope, async move {
                     task.await;
@@ -110,7 +150,7 @@ impl TokioProcessor {
                 }));
             }
             // No task per emission: queued for this thread's drainers (see `batch`).
-            Err(_) => batch::schedule(handle, Box::pin(task)),
+            None => batch::schedule(handle, Box::pin(task)),
         }
         emitted
     }
@@ -126,7 +166,11 @@ impl TokioProcessor {
     /// Runs `future` to its end on this thread's runtime, inside a fresh sync scope: a
     /// sync-context emission that needs a runtime.
     fn block_local<F: Future>(&self, future: F) -> Result<F::Output, ProcessError> {
-        let Local { runtime, scope } = Local::take().map_err(ProcessError::Failed)?;
+        let Local {
+            runtime,
+            scope,
+            metrics,
+        } = Local::take().map_err(ProcessError::Failed)?;
         let mut future = pin!(future);
         // First pass outside `block_on`, in the runtime's context and the emission's
         // scope: handlers start (and may spawn, time out, schedule emissions) as they
@@ -134,10 +178,13 @@ impl TokioProcessor {
         // the whole emission, without the cost of entering the scheduler; otherwise
         // `block_on` drives the rest, polling the future again with its own waker, so the
         // wakers left with the no-op one here are replaced.
-        let first = {
+        let (first, scope) = {
             let _entered = runtime.enter();
             let mut cx = Context::from_waker(Waker::noop());
-            SYNC_SCOPE.sync_scope(scope.clone(), || future.as_mut().poll(&mut cx))
+            let pass = FirstPass::enter(scope);
+            let first = future.as_mut().poll(&mut cx);
+            // Always `Some`: only this exit takes the scope back out.
+            (first, pass.exit().unwrap_or_default())
         };
         let out = match first {
             Poll::Ready(out) if scope.count() == 0 => out,
@@ -150,8 +197,12 @@ impl TokioProcessor {
                 out
             })),
         };
-        if runtime.metrics().num_alive_tasks() == 0 {
-            Local::give_back(Local { runtime, scope });
+        if metrics.num_alive_tasks() == 0 {
+            Local::give_back(Local {
+                runtime,
+                scope,
+                metrics,
+            });
         } else {
             // Handlers spawned tasks of their own and left them running. As when asyncio
             // closes the loop `asyncio.run` made, they are cancelled: dropping the runtime
@@ -232,6 +283,9 @@ impl fmt::Debug for TokioProcessor {
 struct Local {
     runtime: Runtime,
     scope: Arc<InFlight>,
+    /// The runtime's metrics, made once: `Runtime::metrics` clones the runtime's handle
+    /// (two locked instructions) on every call.
+    metrics: tokio::runtime::RuntimeMetrics,
 }
 
 /// This thread's idle [`Local`], if any: `None` while one of this thread's sync-context
@@ -264,10 +318,14 @@ impl Local {
             .flatten();
         match cached {
             Some(local) => Ok(local),
-            None => Ok(Self {
-                runtime: RUNTIMES.take()?,
-                scope: Arc::new(InFlight::default()),
-            }),
+            None => {
+                let runtime = RUNTIMES.take()?;
+                Ok(Self {
+                    metrics: runtime.metrics(),
+                    runtime,
+                    scope: Arc::new(InFlight::default()),
+                })
+            }
         }
     }
 
