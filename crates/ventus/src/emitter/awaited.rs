@@ -26,7 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use super::emission::{fail, Merge, NameRef};
+use super::emission::{fail, spans_enabled, walk_caught, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
 use crate::event::EventName;
@@ -63,8 +63,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.shared.lean
             && direct.is_none_or(|e| e.lean_run)
             && any.is_none_or(|e| e.lean_run)
-            // The full path's spans (`ventus.emission`, `ventus.handler`) have this target.
-            && !tracing::enabled!(target: "ventus::emitter::emission", tracing::Level::DEBUG)
+            && !spans_enabled()
     }
 
     /// One poll of a lean awaited emission: the first pass when `running` is `None`,
@@ -99,14 +98,20 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
         if direct.is_none() && any.is_none() {
-            self.no_handler(event);
-            let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
-            return Poll::Ready(Step::Done(Ok(report)));
+            return self.no_handler_step(event, static_name);
         }
         if !self.can_run_awaited(direct, any) {
             return Poll::Ready(Step::Full);
         }
         self.first_pass_on(cx, running, event, static_name, payload, direct, any)
+    }
+
+    /// The end of an awaited emission that found no handler to run; its report carries
+    /// the name, as on the full path.
+    fn no_handler_step(&self, event: &str, static_name: Option<&'static str>) -> Poll<Step> {
+        self.no_handler(event);
+        let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
+        Poll::Ready(Step::Done(Ok(report)))
     }
 
     /// The first pass over `direct` and `any`, which the caller looked up and found fit
@@ -127,9 +132,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
         {
             // Only once-subscribers claimed earlier are left: the same as no handler.
-            self.no_handler(event);
-            let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
-            return Poll::Ready(Step::Done(Ok(report)));
+            return self.no_handler_step(event, static_name);
         }
         let name = name_ref(event, static_name, direct);
         let time = OnceLock::new();
@@ -149,40 +152,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             counts: Counts::default(),
             pending: Vec::new(),
         };
-        // One `catch_unwind` around the loop, as on the sync lean path: a panic can only
-        // come from the handler last started (creating or first polling its future, or
-        // reporting its failure); it is charged to it and the loop goes on at the next.
-        match (direct, any) {
-            (Some(entry), None) | (None, Some(entry)) => {
-                let subs = &entry.subscribers[..];
-                let mut next = 0;
-                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-                    while let Some(sub) = subs.get(next) {
-                        next += 1;
-                        pass.start(self, sub, &ctx, cx);
-                    }
-                })) {
-                    pass.panicked(self, &subs[next - 1], &*panic);
-                }
-            }
-            (direct, any) => {
-                let mut handlers = Merge {
-                    a: direct.map_or(&[], |e| &e.subscribers[..]),
-                    b: any.map_or(&[], |e| &e.subscribers[..]),
-                };
-                let mut last = None;
-                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-                    for sub in handlers.by_ref() {
-                        last = Some(sub);
-                        pass.start(self, sub, &ctx, cx);
-                    }
-                })) {
-                    if let Some(sub) = last {
-                        pass.panicked(self, sub, &*panic);
-                    }
-                }
-            }
-        }
+        walk_caught(
+            direct,
+            any,
+            &mut pass,
+            |pass, sub| pass.start(self, sub, &ctx, cx),
+            |pass, sub, panic| pass.panicked(self, sub, &*panic),
+        );
         let (counts, pending) = (pass.counts, pass.pending);
         drop(ctx);
         // The name goes in the report only when it was made for the emission anyway

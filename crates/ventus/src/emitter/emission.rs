@@ -922,11 +922,66 @@ pub(crate) fn fail(
     err
 }
 
+/// Whether `tracing` wants the emission and handler spans (`ventus.emission`,
+/// `ventus.handler`, at `DEBUG`, with this module as their target); the lean paths are
+/// only taken when it does not.
+#[inline]
+pub(crate) fn spans_enabled() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// Calls `step` on each handler of `direct` and `any`, merged in subscription order,
+/// under one `catch_unwind` for the whole walk rather than one per handler (a closure
+/// given to `catch_unwind` is called through a pointer and never inlined). A panic can
+/// only come from the handler last started (or from reporting its failure): it goes to
+/// `panicked` with that handler, and the walk goes on at the next one.
+#[inline]
+pub(crate) fn walk_caught<'e, S>(
+    direct: Option<&'e Arc<EventEntry>>,
+    any: Option<&'e Arc<EventEntry>>,
+    state: &mut S,
+    mut step: impl FnMut(&mut S, &'e Arc<Subscriber>),
+    mut panicked: impl FnMut(&mut S, &'e Arc<Subscriber>, Box<dyn Any + Send>),
+) {
+    match (direct, any) {
+        // One event's subscribers: walked by index, the panicking one is the last taken.
+        (Some(entry), None) | (None, Some(entry)) => {
+            let subs = &entry.subscribers[..];
+            let mut next = 0;
+            while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+                while let Some(sub) = subs.get(next) {
+                    next += 1;
+                    step(state, sub);
+                }
+            })) {
+                panicked(state, &subs[next - 1], panic);
+            }
+        }
+        (direct, any) => {
+            let mut handlers = Merge {
+                a: direct.map_or(&[], |e| &e.subscribers[..]),
+                b: any.map_or(&[], |e| &e.subscribers[..]),
+            };
+            let mut running = None;
+            while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+                for sub in handlers.by_ref() {
+                    running = Some(sub);
+                    step(state, sub);
+                }
+            })) {
+                if let Some(sub) = running {
+                    panicked(state, sub, panic);
+                }
+            }
+        }
+    }
+}
+
 /// The handlers of an event and of "any event", merged in subscription order; a
 /// subscriber linked to both comes once.
-pub(crate) struct Merge<'e> {
-    pub(crate) a: &'e [Arc<Subscriber>],
-    pub(crate) b: &'e [Arc<Subscriber>],
+struct Merge<'e> {
+    a: &'e [Arc<Subscriber>],
+    b: &'e [Arc<Subscriber>],
 }
 
 impl<'e> Iterator for Merge<'e> {

@@ -19,14 +19,12 @@
 use std::sync::{Arc, OnceLock};
 
 use std::any::Any;
-use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::emission::{fail, Merge, NameRef};
+use super::emission::{fail, spans_enabled, walk_caught, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::{claim_once, name_ref, next_emission_id, EmissionId, Emitted, EventEmitter};
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
-use crate::linker::registry::{EventEntry, Subscriber};
+use crate::linker::registry::EventEntry;
 use crate::processor::Processor;
 
 /// Where [`EventEmitter::route`] sends a sync-context emission.
@@ -64,10 +62,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         } else {
             return Route::Full;
         };
-        // The full path's spans (`ventus.emission`, `ventus.handler`) have this target.
-        if tracing::enabled!(target: "ventus::emitter::emission", tracing::Level::DEBUG)
-            || !self.processor.runs_inline()
-        {
+        if spans_enabled() || !self.processor.runs_inline() {
             return Route::Full;
         }
         route
@@ -103,81 +98,41 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             None,
             linker.on_success.as_ref(),
         );
-        let counts = Cell::new(Counts::default());
-        let add = |outcome: &Outcome| {
-            let mut c = counts.get();
-            c.add(outcome);
-            counts.set(c);
-        };
-        let step = |sub: &Arc<Subscriber>| {
-            if !sub.state.runs_in(sub.once, id) {
-                return;
-            }
-            // Lean entries hold sync handlers only; entries never change once built.
-            let ErasedCall::Sync(call) = &sub.handler.call else {
-                return;
-            };
-            match call(&ctx) {
-                Ok(()) => {
-                    let mut c = counts.get();
-                    c.succeeded += 1;
-                    counts.set(c);
+        let mut counts = Counts::default();
+        walk_caught(
+            direct,
+            any,
+            &mut counts,
+            |counts, sub| {
+                if !sub.state.runs_in(sub.once, id) {
+                    return;
                 }
-                Err(kind) => add(&Outcome::Failed(fail(
+                // Lean entries hold sync handlers only; entries never change once built.
+                let ErasedCall::Sync(call) = &sub.handler.call else {
+                    return;
+                };
+                match call(&ctx) {
+                    Ok(()) => counts.succeeded += 1,
+                    Err(kind) => counts.add(&Outcome::Failed(fail(
+                        &name,
+                        EmissionId(id),
+                        linker,
+                        sub,
+                        kind,
+                    ))),
+                }
+            },
+            |counts, sub, panic| {
+                let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
+                counts.add(&Outcome::Failed(fail(
                     &name,
                     EmissionId(id),
                     linker,
                     sub,
                     kind,
-                ))),
-            }
-        };
-        let panicked = |sub: &Arc<Subscriber>, panic: Box<dyn Any + Send>| {
-            let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
-            add(&Outcome::Failed(fail(
-                &name,
-                EmissionId(id),
-                linker,
-                sub,
-                kind,
-            )));
-        };
-        // One `catch_unwind` around the loop instead of one per handler (it keeps the
-        // handler call from being inlined); after a panic, which can only come from the
-        // handler last started (or from reporting its failure), the panic is charged to
-        // it and the loop goes on at the next handler.
-        match (direct, any) {
-            (Some(entry), None) | (None, Some(entry)) => {
-                let subs = &entry.subscribers[..];
-                let mut next = 0;
-                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-                    while let Some(sub) = subs.get(next) {
-                        next += 1;
-                        step(sub);
-                    }
-                })) {
-                    panicked(&subs[next - 1], panic);
-                }
-            }
-            (direct, any) => {
-                let mut handlers = Merge {
-                    a: direct.map_or(&[], |e| &e.subscribers[..]),
-                    b: any.map_or(&[], |e| &e.subscribers[..]),
-                };
-                let mut running = None;
-                while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-                    for sub in handlers.by_ref() {
-                        running = Some(sub);
-                        step(sub);
-                    }
-                })) {
-                    if let Some(sub) = running {
-                        panicked(sub, panic);
-                    }
-                }
-            }
-        }
-        let counts = counts.get();
+                )));
+            },
+        );
         self.shared.metrics.emitted_and_record(&counts);
         match name {
             NameRef::Borrowed(_) => Emitted::counted(EmissionId(id), counts),
