@@ -276,11 +276,7 @@ fn wait_on_a_current_thread_runtime_gives_the_handle_back_instead_of_deadlocking
 #[test]
 fn wait_on_a_multi_thread_runtime_blocks_in_place_and_returns_the_report() {
     within("wait on a multi-thread runtime", || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = support::multi_thread(2);
         rt.block_on(async {
             let (linker, emitter) = setup();
             linker

@@ -218,11 +218,7 @@ async fn emit_inside_spawn_blocking_on_multi_thread_runtime() {
 
 #[test]
 fn emit_from_a_thread_that_entered_a_runtime_is_scheduled() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(1);
     let (linker, emitter) = setup();
     let gate = closed_gate();
     let count = gated(&linker, "E", &gate);
@@ -319,13 +315,7 @@ fn current_thread_runtime_shutdown_cancels_running_handlers() {
 
 #[test]
 fn multi_thread_runtime_shutdown_cancels_running_handlers() {
-    runtime_shutdown_cancels(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap(),
-    );
+    runtime_shutdown_cancels(support::multi_thread(2));
 }
 
 #[test]
@@ -360,11 +350,7 @@ fn runtime_shutdown_before_an_emission_started_runs_nothing_and_drops_the_payloa
 /// another worker is free, as it would not with a task per emission.
 #[test]
 fn a_handler_blocking_its_worker_does_not_hold_up_later_emissions() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(2);
     let (linker, emitter) = setup();
     let (tx, rx) = mpsc::channel::<()>();
     let (tx, rx) = (std::sync::Mutex::new(tx), std::sync::Mutex::new(rx));
@@ -457,11 +443,7 @@ fn a_pending_emission_does_not_hold_up_the_ones_behind_it_and_runtime_drop_cance
 /// flight.
 #[test]
 fn multi_thread_runtime_drop_releases_queued_emissions() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(2);
     let (linker, emitter) = setup();
     let gate = Arc::new(Semaphore::new(0));
     let g = gate.clone();

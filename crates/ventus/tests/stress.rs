@@ -249,11 +249,7 @@ fn wait_for_tasks_waits_for_every_handler_of_many_concurrent_emitters() {
     const THREADS: usize = 2;
     const EMITS: usize = 300;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(4);
     let (linker, emitter) = setup();
     let done = Counter::new();
     let d = done.clone();
@@ -323,11 +319,7 @@ fn wait_for_tasks_waits_for_every_handler_of_many_concurrent_emitters() {
 
 #[test]
 fn wait_for_tasks_started_before_the_work_returns_only_when_all_handlers_ran() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(4);
     let (linker, emitter) = setup();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let done = Counter::new();
@@ -526,11 +518,7 @@ fn every_handle_gets_its_report_while_emissions_end_on_other_threads() {
     const THREADS: usize = 4;
     const EMITS: u64 = 300;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::multi_thread(4);
     let (linker, emitter) = setup();
     linker
         .on("E")

@@ -28,6 +28,15 @@ pub(crate) fn setup() -> (EventLinker, TokioEventEmitter) {
     (linker, emitter)
 }
 
+/// A multi-thread runtime with `workers` workers and every driver enabled.
+pub(crate) fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a multi-thread runtime builds")
+}
+
 /// Runs `f` on a fresh std thread (so in a sync context, with no runtime entered) and
 /// fails the test if it has not returned within [`DEADLOCK_TIMEOUT`]. A panic in `f`
 /// is propagated.
