@@ -26,11 +26,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use super::emission::{fail, spans_enabled, walk_caught, NameRef};
+use super::emission::{fail, spans_enabled, walk_caught, Isolated, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
 use crate::event::EventName;
-use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind, HandlerFuture};
+use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::processor::Processor;
 
@@ -41,7 +41,7 @@ pub(super) struct Running {
     event: Option<EventName>,
     counts: Counts,
     /// The handlers still running, in subscription order; `None` once finished.
-    handlers: Vec<Option<(Arc<Subscriber>, HandlerFuture)>>,
+    handlers: Vec<Option<(Arc<Subscriber>, Isolated)>>,
 }
 
 /// What one poll of the lean awaited path came to.
@@ -199,7 +199,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             while let Some(slot) = run.handlers.get_mut(next) {
                 next += 1;
                 let Some((_, fut)) = slot else { continue };
-                if let Poll::Ready(result) = fut.as_mut().poll(cx) {
+                if let Poll::Ready(result) = fut.poll(cx) {
                     if let Some((sub, _)) = slot.take() {
                         self.settle_late(&mut run.counts, run.id, &sub, result, event, static_name);
                     }
@@ -257,7 +257,7 @@ struct Pass<'a> {
     name: &'a NameRef<'a>,
     id: EmissionId,
     counts: Counts,
-    pending: Vec<Option<(Arc<Subscriber>, HandlerFuture)>>,
+    pending: Vec<Option<(Arc<Subscriber>, Isolated)>>,
 }
 
 impl Pass<'_> {
@@ -279,6 +279,7 @@ impl Pass<'_> {
                 Ok(mut fut) => match fut.as_mut().poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => {
+                        let fut = Isolated::new(fut, sub.handler.name);
                         self.pending.push(Some((sub.clone(), fut)));
                         return;
                     }

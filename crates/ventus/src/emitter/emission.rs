@@ -419,8 +419,7 @@ impl<'a> Emission<'a> {
                 let span = self.handler_span(sub);
                 let _entered = span.enter();
                 let started = self.begin(sub, &span);
-                ctx.deadline
-                    .set(self.timeout_of(sub).zip(started).map(|(t, s)| (s + t, t)));
+                ctx.deadline.set(deadline_of(self.timeout_of(sub), started));
                 let result = call_caught(|| call(&ctx));
                 self.settle(&mut rec, sub, result, started, &span);
             }
@@ -573,7 +572,7 @@ impl<'a> Emission<'a> {
         span: &Span,
     ) -> Started {
         let _entered = span.enter();
-        let deadline = self.timeout_of(sub).zip(begun).map(|(t, s)| (s + t, t));
+        let deadline = deadline_of(self.timeout_of(sub), begun);
         match &sub.handler.call {
             ErasedCall::Sync(call) if sub.blocking => match tokio::runtime::Handle::try_current() {
                 Ok(handle) => Started::Running(self.spawn_blocking(&handle, sub, deadline)),
@@ -817,7 +816,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 /// An async (or `blocking`) handler that has started and not finished.
 struct Running<'e> {
     sub: &'e Arc<Subscriber>,
-    fut: HandlerFuture,
+    fut: Isolated,
     /// Fires at the handler's timeout, if it has one.
     timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     started: Option<Instant>,
@@ -849,7 +848,7 @@ impl<'e> Running<'e> {
         };
         Self {
             sub,
-            fut,
+            fut: Isolated::new(fut, sub.handler.name),
             timer,
             started,
             span,
@@ -859,7 +858,7 @@ impl<'e> Running<'e> {
     fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), HandlerErrorKind>> {
         let _entered = self.span.enter();
         let caught = catch_unwind(AssertUnwindSafe(|| {
-            if let Poll::Ready(result) = self.fut.as_mut().poll(cx) {
+            if let Poll::Ready(result) = self.fut.poll(cx) {
                 return Poll::Ready(result);
             }
             if let Some((sleep, timeout)) = &mut self.timer {
@@ -878,6 +877,62 @@ impl<'e> Running<'e> {
 enum Started {
     Done(Result<(), HandlerErrorKind>),
     Running(HandlerFuture),
+}
+
+/// A handler's future whose drop is isolated as its polls are: dropping it runs the
+/// user's destructors (of what the future holds), and a panic there is logged and goes
+/// no further, so a handler that times out, is cancelled or whose runtime shuts down
+/// never takes its emission down with it.
+pub(crate) struct Isolated {
+    /// `None` only inside `drop`.
+    fut: Option<HandlerFuture>,
+    /// The handler's name, for the log.
+    handler: &'static str,
+}
+
+impl Isolated {
+    pub(crate) fn new(fut: HandlerFuture, handler: &'static str) -> Self {
+        Self {
+            fut: Some(fut),
+            handler,
+        }
+    }
+
+    /// Polls the future; a panic in it unwinds to the caller, which catches it.
+    #[inline]
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), HandlerErrorKind>> {
+        match &mut self.fut {
+            Some(fut) => fut.as_mut().poll(cx),
+            None => unreachable!("an isolated future is only taken by its drop"),
+        }
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let Some(fut) = self.fut.take() else { return };
+        // While unwinding already (a panic elsewhere dropping the emission), a second
+        // panic caught here is still caught: it never escapes this frame.
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(fut))) {
+            tracing::error!(
+                handler = self.handler,
+                panic = %panic_message(&*panic),
+                "ventus caught a panic while dropping a handler's future"
+            );
+        }
+    }
+}
+
+/// The deadline of a handler started at `started` with `timeout`, and the timeout.
+/// `None` without a timeout, and for one so long that the clock cannot add it
+/// (`Duration::MAX`, say): such a timeout never fires, so it is no timeout.
+#[inline]
+fn deadline_of(timeout: Option<Duration>, started: Option<Instant>) -> Option<(Instant, Duration)> {
+    let (timeout, started) = timeout.zip(started)?;
+    Some((started.checked_add(timeout)?, timeout))
 }
 
 #[inline]
