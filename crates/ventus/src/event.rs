@@ -95,7 +95,17 @@ pub struct EventName(NameRepr);
 enum NameRepr {
     Static(&'static str),
     Shared(Arc<str>),
+    /// A short name copied in: no allocation, and no reference count that every thread
+    /// emitting the event would share. Always valid UTF-8 (a whole `&str` copied).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
 }
+
+/// The longest name kept inline; with the length byte and the tag, no larger than the
+/// other forms.
+const INLINE: usize = 22;
 
 impl EventName {
     /// Checks and wraps a name.
@@ -119,6 +129,29 @@ impl EventName {
         Self(NameRepr::Shared(name))
     }
 
+    /// The name of an emission, for its report: copied in if it is short, a share of
+    /// `shared` (or a new allocation) if not.
+    #[inline]
+    pub(crate) fn copied(name: &str, shared: Option<&Arc<str>>) -> Self {
+        if name.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..name.len()].copy_from_slice(name.as_bytes());
+            return Self(NameRepr::Inline {
+                len: name.len() as u8,
+                bytes,
+            });
+        }
+        Self::long(name, shared)
+    }
+
+    #[cold]
+    fn long(name: &str, shared: Option<&Arc<str>>) -> Self {
+        match shared {
+            Some(shared) => Self(NameRepr::Shared(Arc::clone(shared))),
+            None => Self(NameRepr::Shared(Arc::from(name))),
+        }
+    }
+
     /// The name as a string slice.
     ///
     /// # Examples
@@ -131,6 +164,10 @@ impl EventName {
         match &self.0 {
             NameRepr::Static(s) => s,
             NameRepr::Shared(s) => s,
+            // Copied from a whole `&str`, so the check cannot fail.
+            NameRepr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
         }
     }
 
@@ -138,6 +175,7 @@ impl EventName {
         match self.0 {
             NameRepr::Static(s) => Arc::from(s),
             NameRepr::Shared(s) => s,
+            NameRepr::Inline { .. } => Arc::from(self.as_str()),
         }
     }
 }

@@ -37,8 +37,8 @@ use crate::processor::Processor;
 /// A lean awaited emission whose first pass left some handlers running.
 pub(super) struct Running {
     id: EmissionId,
-    /// The report's event name, if it has one.
-    event: Option<EventName>,
+    /// The report's event name.
+    event: EventName,
     counts: Counts,
     /// The handlers still running, in subscription order; `None` once finished.
     handlers: Vec<Option<(Arc<Subscriber>, Isolated)>>,
@@ -109,9 +109,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// The end of an awaited emission that found no handler to run; its report carries
     /// the name, as on the full path.
     fn no_handler_step(&self, event: &str, static_name: Option<&'static str>) -> Poll<Step> {
-        self.no_handler(event);
-        let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
-        Poll::Ready(Step::Done(Ok(report)))
+        Poll::Ready(Step::Done(Ok(self.no_handler(event, static_name))))
     }
 
     /// The first pass over `direct` and `any`, which the caller looked up and found fit
@@ -161,12 +159,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         );
         let (counts, pending) = (pass.counts, pass.pending);
         drop(ctx);
-        // The name goes in the report only when it was made for the emission anyway
-        // (only "any event" handlers ran), as on the sync lean path: the caller has it.
-        let event = match name {
-            NameRef::Owned(name) => Some(name),
-            NameRef::Borrowed(_) => None,
-        };
+        let event = name.into_report();
         if pending.is_empty() {
             self.shared.metrics.emitted_and_record(&counts);
             return Poll::Ready(Step::Done(Ok(EmissionReport {
@@ -219,7 +212,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.shared.metrics.record(&run.counts);
         Poll::Ready(Step::Done(Ok(EmissionReport {
             id: run.id,
-            event: run.event.take(),
+            event: run.event.clone(),
             counts: run.counts,
             handlers: Vec::new(),
         })))

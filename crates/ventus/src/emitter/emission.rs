@@ -142,6 +142,16 @@ impl NameRef<'_> {
             Self::Owned(name) => name,
         }
     }
+
+    /// The name for the emission's report: a short borrowed name is copied, so the
+    /// report costs no reference count shared with every thread emitting the event.
+    #[inline]
+    pub(crate) fn into_report(self) -> EventName {
+        match self {
+            Self::Borrowed(name) => EventName::copied(name, Some(name)),
+            Self::Owned(name) => name,
+        }
+    }
 }
 
 impl fmt::Display for NameRef<'_> {
@@ -699,10 +709,7 @@ impl<'a> Emission<'a> {
         self.emitter.get().metrics.record(&rec.counts);
         let report = EmissionReport {
             id: self.id,
-            event: match self.event {
-                NameRef::Owned(name) => Some(name),
-                NameRef::Borrowed(_) => None,
-            },
+            event: self.event.into_report(),
             counts: rec.counts,
             handlers: rec.details.take().unwrap_or_default(),
         };
@@ -796,7 +803,7 @@ impl Drop for Recorder {
         counts.cancelled += unfinished.handlers.saturating_sub(counts.total());
         unfinished.tracker.finish(EmissionReport {
             id: unfinished.id,
-            event: Some(unfinished.event),
+            event: unfinished.event,
             counts,
             handlers: self.details.take().unwrap_or_default(),
         });

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{Counts, EmissionReport};
 use super::EmissionId;
+use crate::event::EventName;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -42,7 +43,7 @@ pub struct Emitted {
 
 enum Inner {
     /// Finished inside `emit` on the lean path: the report is its counts.
-    Counted(Counts),
+    Counted(Counts, EventName),
     Done(EmissionReport),
     Tracked(Arc<Tracker>),
 }
@@ -259,7 +260,7 @@ impl Drop for TrackerGuard {
     fn drop(&mut self) {
         if !self.tracker.is_finished() {
             self.tracker
-                .finish(EmissionReport::new(self.id, Some(self.event.clone())));
+                .finish(EmissionReport::new(self.id, self.event.clone()));
         }
     }
 }
@@ -273,10 +274,10 @@ impl Emitted {
     }
 
     /// An emission that finished inside `emit` with no detail beyond its counts.
-    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+    pub(crate) fn counted(id: EmissionId, event: EventName, counts: Counts) -> Self {
         Self {
             id,
-            inner: Inner::Counted(counts),
+            inner: Inner::Counted(counts, event),
         }
     }
 
@@ -295,7 +296,7 @@ impl Emitted {
     /// Whether every handler has finished (or been cancelled).
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Counted(_) | Inner::Done(_) => true,
+            Inner::Counted(..) | Inner::Done(_) => true,
             Inner::Tracked(t) => t.is_finished(),
         }
     }
@@ -322,7 +323,7 @@ impl Emitted {
     /// ```
     pub fn cancel(&self) -> bool {
         match &self.inner {
-            Inner::Counted(_) | Inner::Done(_) => false,
+            Inner::Counted(..) | Inner::Done(_) => false,
             Inner::Tracked(t) if t.is_finished() => false,
             Inner::Tracked(t) => {
                 t.cancel();
@@ -342,7 +343,9 @@ impl Emitted {
     /// current-thread runtime, where waiting would stop the emission from ever finishing.
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
-            Inner::Counted(counts) => return Ok(EmissionReport::counted(self.id, counts)),
+            Inner::Counted(counts, event) => {
+                return Ok(EmissionReport::counted(self.id, event, counts))
+            }
             Inner::Done(report) => return Ok(report),
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
@@ -370,7 +373,9 @@ impl IntoFuture for Emitted {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let tracker = match self.inner {
-                Inner::Counted(counts) => return EmissionReport::counted(self.id, counts),
+                Inner::Counted(counts, event) => {
+                    return EmissionReport::counted(self.id, event, counts)
+                }
                 Inner::Done(report) => return report,
                 Inner::Tracked(tracker) => tracker,
             };

@@ -641,12 +641,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         })?;
         let emitted = match emission {
             Some(emission) => emission.run_report().await,
-            None => {
-                return Ok(EmissionReport::new(
-                    EmissionId(0),
-                    Some(self.name_of(event, static_name)),
-                ))
-            }
+            None => return Ok(self.no_handler(event, static_name)),
         };
         // Untracked emissions come back finished.
         emitted.wait().map_err(|_| {
@@ -719,9 +714,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
         if direct.is_none() && any.is_none() {
-            self.no_handler(event);
-            // Nothing ran, and the name is not worth an allocation.
-            return Ok(Emitted::counted(EmissionId(0), Counts::default()));
+            return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
         if permit.is_none() {
             match self.route(direct, any) {
@@ -804,8 +797,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
-            self.no_handler(event);
-            return Ok(Emitted::counted(EmissionId(0), Counts::default()));
+            return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
         // While the emission may run on this thread, this thread holds one of the
         // emitter's places; see `acquire`.
@@ -907,12 +899,25 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         (direct, any)
     }
 
-    /// Counts (and logs, in debug) an emission of an event nobody is linked to.
-    fn no_handler(&self, event: &str) {
+    /// Counts (and logs, in debug) an emission of an event nobody is linked to, and
+    /// returns its report: an id of its own, the name, nothing run.
+    #[cold]
+    fn no_handler(&self, event: &str, static_name: Option<&'static str>) -> EmissionReport {
         self.shared.metrics.emitted();
+        let id = next_emission_id();
         if self.shared.debug {
-            tracing::debug!(event, handlers = 0, "ventus emit: no handler is linked");
+            tracing::debug!(
+                event,
+                emission = id,
+                handlers = 0,
+                "ventus emit: no handler is linked"
+            );
         }
+        let name = match static_name {
+            Some(name) => EventName::from_static(name),
+            None => EventName::copied(event, None),
+        };
+        EmissionReport::new(EmissionId(id), name)
     }
 
     /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
@@ -929,15 +934,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.check(event, static_name)?;
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        // The caller counts an emission that finds no handler (`no_handler`).
         if direct.is_none() && any.is_none() {
-            self.no_handler(event);
             return Ok(then(None));
         }
         let mut slot = payload;
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
-            self.no_handler(event);
             return Ok(then(None));
         };
         Ok(then(Some(emission)))

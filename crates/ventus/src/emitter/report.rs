@@ -104,13 +104,13 @@ impl Counts {
 #[derive(Debug)]
 pub struct EmissionReport {
     pub(crate) id: EmissionId,
-    pub(crate) event: Option<EventName>,
+    pub(crate) event: EventName,
     pub(crate) counts: Counts,
     pub(crate) handlers: Vec<HandlerReport>,
 }
 
 impl EmissionReport {
-    pub(crate) fn new(id: EmissionId, event: Option<EventName>) -> Self {
+    pub(crate) fn new(id: EmissionId, event: EventName) -> Self {
         Self {
             id,
             event,
@@ -120,10 +120,10 @@ impl EmissionReport {
     }
 
     /// The report of an emission that ran to its end inside `emit`: counts only.
-    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+    pub(crate) fn counted(id: EmissionId, event: EventName, counts: Counts) -> Self {
         Self {
             id,
-            event: None,
+            event,
             counts,
             handlers: Vec::new(),
         }
@@ -134,14 +134,23 @@ impl EmissionReport {
         self.id
     }
 
-    /// The event's name. `None` for an emission that ran to its end inside `emit` on
-    /// the caller's thread, or in the caller's task with
-    /// [`run`](crate::EventEmitter::run) without the emission machinery (no detailed
-    /// reports, timeouts, bound, debug log or spans): the caller has the name at hand, and
-    /// keeping it would cost every such emission a reference count shared by all threads
-    /// emitting that event.
-    pub fn event(&self) -> Option<&EventName> {
-        self.event.as_ref()
+    /// The event's name, whatever path the emission took.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.emit("Ping")?.wait().expect("a sync context may wait");
+    /// assert_eq!(report.event(), "Ping");
+    /// assert_eq!(emitter.emit("Nobody")?.wait().unwrap().event(), "Nobody");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn event(&self) -> &EventName {
+        &self.event
     }
 
     /// How many handlers ended which way.
@@ -169,14 +178,10 @@ impl EmissionReport {
 impl fmt::Display for EmissionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
-        match &self.event {
-            Some(event) => write!(f, "{} of `{event}`: ", self.id)?,
-            None => write!(f, "{}: ", self.id)?,
-        }
         write!(
             f,
-            "{} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
-            c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
+            "{} of `{}`: {} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
+            self.id, self.event, c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
         )
     }
 }
