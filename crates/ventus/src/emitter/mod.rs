@@ -534,8 +534,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// The report counts how each handler ended; it lists each handler's outcome and
     /// duration only if the emitter was built with
     /// [`detailed_reports(true)`](EventEmitterBuilder::detailed_reports), as for
-    /// [`emit`](Self::emit). Its [`event`](EmissionReport::event) is `None` when the
-    /// handlers ran on the snapshot of the event's subscribers (the caller has the name).
+    /// [`emit`](Self::emit).
     ///
     /// # Errors
     ///
