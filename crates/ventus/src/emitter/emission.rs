@@ -313,10 +313,16 @@ impl<'a> Emission<'a> {
     ) -> (Emission<'static>, Emitted) {
         let tracker = Tracker::new();
         let mut emission = self.into_owned();
+        let emitter = match &emission.emitter {
+            Shared::Owned(shared) => shared.clone(),
+            Shared::Borrowed(shared) => Arc::clone(shared),
+        };
         emission.tracker = Some(TrackerGuard {
             tracker: tracker.clone(),
             id: emission.id,
             event: emission.event.to_owned(),
+            handlers: u32::try_from(emission.handler_count()).unwrap_or(u32::MAX),
+            emitter,
             parent,
             external,
         });
@@ -737,6 +743,7 @@ struct Unfinished {
     id: EmissionId,
     event: EventName,
     handlers: u32,
+    emitter: Arc<EmitterShared>,
 }
 
 impl Recorder {
@@ -755,8 +762,9 @@ impl Recorder {
         self.unfinished = emission.tracker.as_ref().map(|guard| Unfinished {
             tracker: guard.tracker.clone(),
             id: emission.id,
-            event: emission.event.to_owned(),
-            handlers: u32::try_from(emission.handler_count()).unwrap_or(u32::MAX),
+            event: guard.event.clone(),
+            handlers: guard.handlers,
+            emitter: guard.emitter.clone(),
         });
         self
     }
@@ -801,6 +809,7 @@ impl Drop for Recorder {
         };
         let mut counts = self.counts;
         counts.cancelled += unfinished.handlers.saturating_sub(counts.total());
+        unfinished.emitter.metrics.record(&counts);
         unfinished.tracker.finish(EmissionReport {
             id: unfinished.id,
             event: unfinished.event,

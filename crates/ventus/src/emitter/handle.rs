@@ -194,11 +194,15 @@ fn take(slot: &mut Slot) -> EmissionReport {
 
 /// An emission's hold on its tracker: if the emission is dropped without running (a
 /// queue dropped, a runtime gone before the task started), its handle still gets a
-/// report, with no handler counted, instead of waiting forever.
+/// report, with every handler counted cancelled, instead of waiting forever.
 pub(crate) struct TrackerGuard {
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) id: EmissionId,
     pub(crate) event: crate::event::EventName,
+    /// How many handlers the emission runs: all cancelled if it never starts.
+    pub(crate) handlers: u32,
+    /// The emitter's shared state, whose metrics count those cancellations.
+    pub(crate) emitter: Arc<super::EmitterShared>,
     /// The processor-wide signal (a shutdown's deadline) that cancels this emission too.
     pub(crate) parent: Option<Arc<Cancel>>,
     /// A caller's token that cancels this emission too ([`Emission::track`](crate::Emission::track)).
@@ -259,8 +263,10 @@ async fn token_cancelled(token: Option<&CancellationToken>) {
 impl Drop for TrackerGuard {
     fn drop(&mut self) {
         if !self.tracker.is_finished() {
-            self.tracker
-                .finish(EmissionReport::new(self.id, self.event.clone()));
+            let mut report = EmissionReport::new(self.id, self.event.clone());
+            report.counts.cancelled = self.handlers;
+            self.emitter.metrics.record(&report.counts);
+            self.tracker.finish(report);
         }
     }
 }
