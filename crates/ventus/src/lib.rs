@@ -144,7 +144,7 @@ mod subscription;
 pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
     Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted, EmitterMetrics,
-    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, Rejected,
+    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, PayloadMismatch, Rejected,
     TokioEventEmitter,
 };
 pub use crate::event::{Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName};

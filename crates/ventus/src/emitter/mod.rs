@@ -8,7 +8,7 @@ mod lean;
 mod metrics;
 mod report;
 
-use std::any::type_name;
+use std::any::{type_name, TypeId};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
-pub use self::error::{EmitError, Rejected};
+pub use self::error::{EmitError, PayloadMismatch, Rejected};
 pub(crate) use self::handle::Cancel;
 pub use self::handle::Emitted;
 pub use self::metrics::EmitterMetrics;
@@ -614,7 +614,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 self.poll_awaited(cx, &mut running, event, static_name, payload.as_ref())
             })
             .await;
-            if let awaited::Step::Done(result) = step {
+            if let awaited::Step::Done(mut result) = step {
+                // The first pass only borrowed the payload: a refusal hands it back here.
+                if let Err(EmitError::PayloadType(mismatch)) = &mut result {
+                    mismatch.payload =
+                        payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                }
                 return result;
             }
         }
@@ -715,6 +720,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         if direct.is_none() && any.is_none() {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
+        self.check_payload(event, static_name, direct, &mut payload)?;
         if permit.is_none() {
             match self.route(direct, any) {
                 lean::Route::Lean => {
@@ -898,6 +904,51 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         (direct, any)
     }
 
+    /// Refuses an emission whose payload none of the event's handlers takes, handing the
+    /// payload back; see [`PayloadMismatch`].
+    #[inline]
+    fn check_payload<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        direct: Option<&Arc<EventEntry>>,
+        payload: &mut Option<T>,
+    ) -> Result<(), EmitError> {
+        let given = payload.as_ref().map(|_| TypeId::of::<T>());
+        match direct {
+            Some(entry) if !entry.accepts(given) => {
+                let payload = payload
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                let given = payload.as_ref().map(|_| type_name::<T>());
+                Err(self.mismatch(event, static_name, entry, given, payload))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The refusal of an emission whose payload (of type `given`) none of `entry`'s
+    /// handlers takes.
+    #[cold]
+    #[inline(never)]
+    fn mismatch(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        entry: &EventEntry,
+        given: Option<&'static str>,
+        payload: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> EmitError {
+        let mismatch = PayloadMismatch {
+            event: self.name_of(event, static_name),
+            expected: entry.takes.iter().map(|t| t.name).collect(),
+            given,
+            payload,
+        };
+        tracing::debug!(event, error = %mismatch, "ventus emit refused");
+        EmitError::PayloadType(mismatch)
+    }
+
     /// Counts (and logs, in debug) an emission of an event nobody is linked to, and
     /// returns its report: an id of its own, the name, nothing run.
     #[cold]
@@ -938,6 +989,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(then(None));
         }
         let mut slot = payload;
+        self.check_payload(event, static_name, direct, &mut slot)?;
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {

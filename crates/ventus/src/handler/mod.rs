@@ -315,6 +315,33 @@ pub struct ErasedHandler {
     pub(crate) call: ErasedCall,
     /// The handler takes [`AnyEvent`], so the payload must be shared with it.
     pub(crate) wants_any_event: bool,
+    /// The payload type the handler takes; `None` for one that takes no argument or
+    /// takes [`AnyEvent`] (it accepts any emission).
+    pub(crate) takes: Option<PayloadType>,
+}
+
+/// A payload type a handler declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PayloadType {
+    pub(crate) id: TypeId,
+    pub(crate) name: &'static str,
+}
+
+impl PayloadType {
+    /// What a handler taking `P` declares: nothing for [`AnyEvent`].
+    fn of<P: Any>() -> Option<Self> {
+        (TypeId::of::<P>() != TypeId::of::<AnyEvent>()).then(|| Self {
+            id: TypeId::of::<P>(),
+            name: type_name::<P>(),
+        })
+    }
+
+    /// Whether a handler of this type takes an emission whose payload is `given`
+    /// (`None`: no payload; a handler of `()` takes that).
+    #[inline]
+    pub(crate) fn takes(&self, given: Option<TypeId>) -> bool {
+        self.id == given.unwrap_or(TypeId::of::<()>())
+    }
 }
 
 pub(crate) enum ErasedCall {
@@ -329,6 +356,7 @@ impl ErasedHandler {
             name: "noop",
             call: ErasedCall::Sync(Box::new(|_: &Ctx<'_>| Ok(()))),
             wants_any_event: false,
+            takes: None,
         }
     }
 
@@ -402,8 +430,11 @@ pub mod marker {
 /// `R` is `()`, a value (any [`HandlerOutput`]), or `Result<T, E>` with `E` convertible
 /// into a [`BoxError`]; an `Err` takes the failure path. A handler that takes
 /// [`AnyEvent`] (by reference, or by value when async) receives the emission's name, id,
-/// time and payload whatever event it was linked to. A handler whose payload type is not
-/// the emitted one fails with [`HandlerErrorKind::PayloadType`]; the others still run.
+/// time and payload whatever event it was linked to. An emission whose payload none of
+/// the event's handlers takes is refused with
+/// [`EmitError::PayloadType`](crate::EmitError::PayloadType) before any handler runs; on
+/// an event whose handlers take different types, a handler of another type than the
+/// emitted one fails with [`HandlerErrorKind::PayloadType`] and the others still run.
 ///
 /// # Examples
 ///
@@ -475,6 +506,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 finish(self(), &success, ctx.default_success, Some(&ctx.deadline))
             })),
@@ -494,6 +526,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?;
                 finish(
@@ -575,6 +608,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 Ok(finish_async(self(), OwnedStep::of(&success, ctx)))
             })),
@@ -596,6 +630,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?.clone();
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
