@@ -234,8 +234,7 @@ fn hint(given: &str, expected: &[&'static str]) -> Option<String> {
             format!("a float literal is an `f64` unless told otherwise: write it as `21.5_{t}`")
         }),
         "&str" => expected
-            .iter()
-            .any(|t| *t == "alloc::string::String")
+            .contains(&"alloc::string::String")
             .then(|| "emit a `String`: `\"text\".to_string()`, not a `&str`".to_owned()),
         _ => None,
     }
