@@ -380,8 +380,8 @@ impl<P> From<EventKey<P>> for EventTarget {
 /// assert_eq!(["A", "B"].into_events().len(), 2);
 /// ```
 pub trait IntoEvents {
-    /// What the events carry: [`Untyped`](crate::marker::Untyped) for names, whose
-    /// handlers may take any payload type, or [`Typed<P>`](crate::marker::Typed) for an
+    /// What the events carry: [`Untyped`](crate::plumbing::Untyped) for names, whose
+    /// handlers may take any payload type, or [`Typed<P>`](crate::plumbing::Typed) for an
     /// [`EventKey<P>`], whose handlers must take a `P` (checked at compile time).
     type Payload;
 

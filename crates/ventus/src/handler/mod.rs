@@ -347,7 +347,7 @@ impl std::fmt::Debug for ErasedHandler {
 }
 
 /// Marker types that tell the [`Handler`] shapes apart; never named by users.
-pub mod marker {
+pub(crate) mod marker {
     use std::marker::PhantomData;
 
     /// A sync handler with no argument.
