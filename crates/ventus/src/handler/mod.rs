@@ -445,7 +445,7 @@ impl std::fmt::Debug for ErasedHandler {
     }
 }
 
-/// Marker types that tell the [`Handler`] shapes apart; never named by users.
+/// Marker types that tell the [`Handler`] shapes apart, re-exported in [`crate::plumbing`].
 pub(crate) mod marker {
     use std::marker::PhantomData;
 
@@ -586,7 +586,8 @@ pub(crate) mod marker {
 
 /// A function or closure that can be linked to events.
 ///
-/// `Marker` tells the shapes apart and is always inferred. The accepted shapes:
+/// `Marker` tells the shapes apart and is always inferred (the marker types are in
+/// [`plumbing`](crate::plumbing)). The accepted shapes:
 ///
 /// | shape | argument | runs |
 /// |---|---|---|
