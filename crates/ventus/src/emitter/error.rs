@@ -103,11 +103,49 @@ pub struct Rejected {
 
 impl Rejected {
     /// The event that was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    /// let _first = emitter.emit("Job")?;
+    /// match emitter.emit("Job") {
+    ///     Err(EmitError::Full(rejected)) => assert_eq!(rejected.event(), "Job"),
+    ///     other => panic!("expected a full emitter, got {other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event(&self) -> &EventName {
         &self.event
     }
 
     /// The payload, if it was a `T`; `None` for an event emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| async move { n })?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    /// let _first = emitter.emit_with("Job", 1_u32)?;
+    /// let Err(EmitError::Full(rejected)) = emitter.emit_with("Job", 2_u32) else {
+    ///     panic!("expected a full emitter");
+    /// };
+    /// assert_eq!(rejected.into_payload::<u32>(), Some(2), "`None` for another type");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_payload<T: Any>(self) -> Option<T> {
         self.payload?.downcast::<T>().ok().map(|b| *b)
     }

@@ -202,6 +202,17 @@ pub struct TokioProcessor {
 
 impl TokioProcessor {
     /// A new processor with nothing in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioProcessor};
+    ///
+    /// let processor = TokioProcessor::new();
+    /// assert_eq!(processor.in_flight(), 0);
+    /// let emitter = EventEmitter::builder().processor(processor).build();
+    /// assert!(!emitter.is_closed());
+    /// ```
     pub fn new() -> Self {
         Self {
             drain: Arc::new(Drain::default()),
@@ -209,6 +220,23 @@ impl TokioProcessor {
     }
 
     /// How many scheduled emissions have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// emitter.emit("Job")?; // scheduled, not yet run
+    /// assert_eq!(emitter.processor().in_flight(), 1);
+    /// emitter.wait_for_tasks().await;
+    /// assert_eq!(emitter.processor().in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.drain.tasks.count()
     }
