@@ -148,38 +148,39 @@ impl<T> Shared<'_, T> {
 /// An emission's event name: borrowed from the registry's snapshot while the emission
 /// stays in `emit`'s frame, owned once it leaves.
 pub(crate) enum NameRef<'a> {
-    Borrowed(&'a Arc<str>),
+    Borrowed(&'a EventEntry),
     Owned(EventName),
 }
 
 impl NameRef<'_> {
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            Self::Borrowed(name) => name,
+            Self::Borrowed(entry) => &entry.name,
             Self::Owned(name) => name.as_str(),
         }
     }
 
     pub(crate) fn to_owned(&self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Borrowed(entry) => EventName::from_arc(Arc::clone(&entry.name)),
             Self::Owned(name) => name.clone(),
         }
     }
 
     fn into_owned(self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Borrowed(entry) => EventName::from_arc(Arc::clone(&entry.name)),
             Self::Owned(name) => name,
         }
     }
 
-    /// The name for the emission's report: a short borrowed name is copied, so the
-    /// report costs no reference count shared with every thread emitting the event.
+    /// The name for the emission's report: the snapshot's report name (a copy, for a
+    /// short name, so the report costs no reference count shared with every thread
+    /// emitting the event).
     #[inline]
     pub(crate) fn into_report(self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::copied(name, Some(name)),
+            Self::Borrowed(entry) => entry.report_name.clone(),
             Self::Owned(name) => name,
         }
     }

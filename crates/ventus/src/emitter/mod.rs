@@ -1278,7 +1278,7 @@ fn name_ref<'a>(
     direct: Option<&'a Arc<EventEntry>>,
 ) -> NameRef<'a> {
     match (direct, static_name) {
-        (Some(entry), _) => NameRef::Borrowed(&entry.name),
+        (Some(entry), _) => NameRef::Borrowed(entry),
         (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
         (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
     }

@@ -59,7 +59,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
-use crate::event::EventTarget;
+use crate::event::{EventName, EventTarget};
 use crate::handler::{ErasedHandler, FailureCallback, PayloadType};
 use crate::subscription::SubscriptionId;
 
@@ -161,10 +161,18 @@ pub(crate) struct EventEntry {
     /// one (all take no argument or `AnyEvent`). An emission whose payload none of them
     /// takes is refused before any handler runs.
     pub(crate) takes: Box<[PayloadType]>,
+    /// The only payload type the subscribers declare, when exactly one does: the common
+    /// case, checked with one comparison.
+    takes_one: Option<std::any::TypeId>,
+    /// `name` as emission reports carry it: copied inline when short (see
+    /// [`EventName::copied`]), so a report never shares a reference count with the
+    /// other threads emitting the event.
+    pub(crate) report_name: EventName,
 }
 
 impl EventEntry {
     fn new(name: Arc<str>, subscribers: Box<[Arc<Subscriber>]>) -> Self {
+        let takes = declared_types(&subscribers);
         Self {
             lean: subscribers
                 .iter()
@@ -175,7 +183,12 @@ impl EventEntry {
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
-            takes: declared_types(&subscribers),
+            takes_one: match &takes[..] {
+                [one] => Some(one.id),
+                _ => None,
+            },
+            takes,
+            report_name: EventName::copied(&name, Some(&name)),
             name,
             subscribers,
         }
@@ -198,7 +211,10 @@ impl EventEntry {
     /// run: some subscriber takes it, or none declares a payload type.
     #[inline]
     pub(crate) fn accepts(&self, given: Option<std::any::TypeId>) -> bool {
-        self.takes.is_empty() || self.takes.iter().any(|t| t.takes(given))
+        match self.takes_one {
+            Some(one) => one == given.unwrap_or(std::any::TypeId::of::<()>()),
+            None => self.takes.is_empty() || self.takes.iter().any(|t| t.takes(given)),
+        }
     }
 }
 
