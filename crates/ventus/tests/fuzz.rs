@@ -334,7 +334,7 @@ fn subscribe(
         .on_failure(move |err: &HandlerError| {
             let kind = match err.kind() {
                 HandlerErrorKind::PayloadType { expected, found } => Reported::PayloadType {
-                    expected: *expected,
+                    expected,
                     found: *found,
                 },
                 HandlerErrorKind::Panicked(msg) => Reported::Panicked(msg.clone()),

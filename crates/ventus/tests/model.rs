@@ -157,23 +157,29 @@ impl Model {
 /// What the handlers of the real linker did: model ids in the order handlers started,
 /// and how many times each ended.
 #[derive(Clone, Default)]
-struct Runs(Arc<Mutex<(Vec<usize>, BTreeMap<usize, usize>)>>);
+struct Runs(Arc<Mutex<RunLog>>);
+
+#[derive(Default)]
+struct RunLog {
+    started: Vec<usize>,
+    ended: BTreeMap<usize, usize>,
+}
 
 impl Runs {
     fn started(&self, id: usize) {
-        self.0.lock().unwrap().0.push(id);
+        self.0.lock().unwrap().started.push(id);
     }
 
     fn ended(&self, id: usize) {
-        *self.0.lock().unwrap().1.entry(id).or_default() += 1;
+        *self.0.lock().unwrap().ended.entry(id).or_default() += 1;
     }
 
     fn take_started(&self) -> Vec<usize> {
-        std::mem::take(&mut self.0.lock().unwrap().0)
+        std::mem::take(&mut self.0.lock().unwrap().started)
     }
 
     fn ended_counts(&self) -> BTreeMap<usize, usize> {
-        self.0.lock().unwrap().1.clone()
+        self.0.lock().unwrap().ended.clone()
     }
 }
 
