@@ -427,4 +427,64 @@ mod loom_tests {
             quick.join().unwrap();
         });
     }
+
+    /// The deadline races with the emission: a timer thread may fire it at any point of
+    /// the shutdown's first wait. The emission ends on its own, counted cancelled if its
+    /// token was cancelled by then (as an emission checks its token when it ends).
+    /// Whatever the interleaving, it is counted once, cancelled only if the shutdown did
+    /// cancel, and the shutdown returns only after it ended. (With the stuck emission of
+    /// the test above as well, the model takes minutes.)
+    #[test]
+    fn shutdown_counts_each_emission_once_whenever_the_deadline_fires() {
+        use loom::future::AtomicWaker;
+
+        model(|| {
+            let drain = Arc::new(Drain::default());
+            let started = Arc::new(Gate::default());
+            let cancel = Arc::new(Gate::default());
+            let quick = {
+                let (guard, started, cancel) = (drain.enter(), started.clone(), cancel.clone());
+                thread::spawn(move || {
+                    started.pass();
+                    guard.end(cancel.open.load(Ordering::Acquire));
+                })
+            };
+            let deadline = Arc::new((AtomicBool::new(false), AtomicWaker::new()));
+            let timer = {
+                let deadline = deadline.clone();
+                thread::spawn(move || {
+                    // Release/Acquire: the first wait that sees it fired is woken for it.
+                    deadline.0.store(true, Ordering::Release);
+                    deadline.1.wake();
+                })
+            };
+            let first_wait = async {
+                started.open();
+                let mut wait = pin!(drain.tasks.wait());
+                std::future::poll_fn(|cx| {
+                    if wait.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                    deadline.1.register_by_ref(cx.waker());
+                    if deadline.0.load(Ordering::Acquire) {
+                        Poll::Ready(false)
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await
+            };
+            let report = block_on(drain.shutdown_with(first_wait, || cancel.open()));
+            assert_eq!(report.finished + report.cancelled, 1, "{report:?}");
+            if report.cancelled == 1 {
+                assert!(
+                    cancel.open.load(Ordering::Relaxed),
+                    "counted cancelled, never cancelled"
+                );
+            }
+            assert_eq!(drain.tasks.count(), 0);
+            quick.join().unwrap();
+            timer.join().unwrap();
+        });
+    }
 }
