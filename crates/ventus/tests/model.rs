@@ -1,8 +1,8 @@
 //! A model-based test of the linker and the tokio emitter.
 //!
 //! Random sequences of subscribe, once-subscribe, unsubscribe, `remove`, `remove_event`,
-//! `remove_all` and emit (sync context, async context with `wait_for_tasks`, and `run`)
-//! go to one linker with a few event names and to a plain model of what is linked. After
+//! `remove_all` and emit (sync context, async context with `wait_for_tasks`, `run`, and
+//! several threads emitting at once) go to one linker with a few event names and to a plain model of what is linked. After
 //! every step the handlers' runs and every registry query are compared with the model;
 //! proptest shrinks a failure to a minimal sequence.
 
@@ -72,6 +72,8 @@ enum Op {
     RemoveEvent(Target),
     RemoveAll,
     Emit(usize, Context),
+    /// The event emitted at once from this many threads, each a sync context.
+    EmitConcurrently(usize, usize),
 }
 
 fn target() -> impl Strategy<Value = Target> {
@@ -96,6 +98,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => target().prop_map(Op::RemoveEvent),
         1 => Just(Op::RemoveAll),
         4 => (0..NAMES.len(), context).prop_map(|(e, c)| Op::Emit(e, c)),
+        1 => (0..NAMES.len(), 2..4_usize).prop_map(|(e, n)| Op::EmitConcurrently(e, n)),
     ]
 }
 
@@ -345,6 +348,42 @@ fn step(
                     .collect()
             };
             prop_assert_eq!(in_order(&started), in_order(&expected), "start order");
+        }
+        Op::EmitConcurrently(event, threads) => {
+            // As many emissions one after the other: a once-subscription runs in exactly
+            // one of them, every other handler in each.
+            let mut expected: Vec<usize> = (0..*threads).flat_map(|_| model.emit(*event)).collect();
+            expected.sort_unstable();
+            let name = NAMES[*event];
+            let barrier = std::sync::Barrier::new(*threads);
+            let emitter = &real.emitter;
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..*threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            emitter.emit(name).map(drop)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join()).collect()
+            });
+            for result in results {
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        return Err(TestCaseError::fail(format!("sync emit failed: {e}")))
+                    }
+                    Err(_) => return Err(TestCaseError::fail("a panic escaped a concurrent emit")),
+                }
+            }
+            let mut started = real.runs.take_started();
+            started.sort_unstable();
+            prop_assert_eq!(
+                started,
+                expected,
+                "handlers that started for concurrent emits"
+            );
         }
     }
     check(model, real)

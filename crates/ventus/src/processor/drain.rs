@@ -314,6 +314,7 @@ mod loom_tests {
                 }));
             }
             block_on(tasks.wait());
+            // Relaxed: only the wait's own synchronization may make the stores visible.
             assert!(
                 done[0].load(Ordering::Relaxed),
                 "wait returned before emission 0 ended"
@@ -339,12 +340,14 @@ mod loom_tests {
             let guard = tasks.guard();
             let d = done.clone();
             let t1 = thread::spawn(move || {
+                // Relaxed: the wait must make this visible by itself.
                 d.store(true, Ordering::Relaxed);
                 drop(guard);
             });
             let late = tasks.clone();
             let t2 = thread::spawn(move || drop(late.guard()));
             block_on(tasks.wait());
+            // Relaxed: as above, the wait alone must order it.
             assert!(
                 done.load(Ordering::Relaxed),
                 "wait returned before the emission ended"
@@ -416,6 +419,7 @@ mod loom_tests {
                 drain.tasks.wait().await;
                 true
             };
+            // Relaxed: written and read on the shutdown's own thread.
             let report = block_on(
                 drain.shutdown_with(first_wait, || cancelled.store(true, Ordering::Relaxed)),
             );
@@ -446,6 +450,7 @@ mod loom_tests {
                 let (guard, started, cancel) = (drain.enter(), started.clone(), cancel.clone());
                 thread::spawn(move || {
                     started.pass();
+                    // Acquire, as an emission reads its token: pairs with `Gate::open`.
                     guard.end(cancel.open.load(Ordering::Acquire));
                 })
             };
@@ -477,6 +482,7 @@ mod loom_tests {
             let report = block_on(drain.shutdown_with(first_wait, || cancel.open()));
             assert_eq!(report.finished + report.cancelled, 1, "{report:?}");
             if report.cancelled == 1 {
+                // Relaxed: the cancel, if any, ran on this thread.
                 assert!(
                     cancel.open.load(Ordering::Relaxed),
                     "counted cancelled, never cancelled"
