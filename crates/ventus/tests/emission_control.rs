@@ -179,7 +179,7 @@ async fn awaiting_the_handle_reports_counts_and_each_handlers_outcome_and_durati
     let report = report_of("awaiting the handle", emitted).await;
 
     assert_eq!(report.id(), id);
-    assert_eq!(report.event().map(|e| e.as_str()), Some("Job"));
+    assert_eq!(report.event().as_str(), "Job");
     let c = report.counts();
     assert_eq!(
         (c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled),
@@ -471,7 +471,7 @@ async fn run_and_run_with_run_handlers_in_the_calling_task_and_report_details_wh
     assert!(part_of(&job, &asynchronous).outcome.is_success());
     assert_eq!(payment.counts().succeeded, 1, "{payment}");
     assert_eq!(payment.handlers().len(), 1);
-    assert_eq!(payment.event().map(|e| e.as_str()), Some("Paid"));
+    assert_eq!(payment.event().as_str(), "Paid");
 
     // A plain emitter's `run` reports counts only, as its `emit` does.
     let plain = TokioEventEmitter::with_linker(&linker);

@@ -314,3 +314,45 @@ fn emit_without_handlers_is_ok() {
     emitter.emit("Nobody").unwrap();
     emitter.emit_with("Nobody", 1_u8).unwrap();
 }
+
+#[test]
+fn an_emission_made_in_a_spawn_blocking_closure_that_a_handler_awaits_is_waited_for() {
+    let (linker, emitter) = setup();
+    let inner = Counter::new();
+    let counted = inner.clone();
+    linker
+        .on("Inner")
+        .subscribe(move || {
+            let counted = counted.clone();
+            async move {
+                tokio::task::yield_now().await;
+                counted.incr();
+            }
+        })
+        .unwrap();
+    let nested = emitter.clone();
+    linker
+        .on("Outer")
+        .subscribe(move || {
+            let nested = nested.clone();
+            async move {
+                tokio::task::spawn_blocking(move || nested.emit("Inner").map(|_| ()))
+                    .await
+                    .expect("the blocking closure ran")
+                    .expect("the inner emission was accepted");
+            }
+        })
+        .unwrap();
+    const ROUNDS: usize = 50;
+    within("sync emissions", move || {
+        assert_no_runtime();
+        for round in 1..=ROUNDS {
+            emitter.emit("Outer").unwrap();
+            assert_eq!(
+                inner.get(),
+                round,
+                "the inner emission of round {round} ran"
+            );
+        }
+    });
+}

@@ -475,3 +475,31 @@ fn multi_thread_runtime_drop_releases_queued_emissions() {
     let dropped = within("the payloads", move || dropped_rx.iter().count());
     assert_eq!(dropped, 50, "every payload was released");
 }
+
+#[test]
+fn emit_with_a_shut_down_runtimes_handle_entered_reports_every_handler_cancelled() {
+    let (linker, emitter) = setup();
+    let ran = count_both(&linker, "Late");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    drop(runtime);
+
+    let entered = handle.enter();
+    let emitted = emitter
+        .emit("Late")
+        .expect("an emission is accepted, or refused with an error");
+    drop(entered);
+    // Nothing can run it, so it must have ended already, and say how.
+    assert!(emitted.is_finished());
+    let report = emitted.wait().expect("no runtime entered now");
+    assert_eq!(ran.get(), 0);
+    assert_eq!(report.counts().cancelled, 2, "{report}");
+    let metrics = emitter.metrics();
+    assert_eq!(
+        (metrics.cancelled, metrics.in_flight),
+        (2, 0),
+        "{metrics:?}"
+    );
+}

@@ -166,9 +166,11 @@ fn emission_span(rec: &Recording, report: &EmissionReport, event: &str) -> SpanR
         Some(event),
         "{span:?}"
     );
-    if let Some(name) = report.event() {
-        assert_eq!(name, event, "the report names the same event");
-    }
+    assert_eq!(
+        report.event().as_str(),
+        event,
+        "the report names the same event"
+    );
     span
 }
 

@@ -21,27 +21,27 @@
 //! counts are the same on both; dropping the `run` future drops the handlers not finished
 //! on both.
 
-use std::any::{type_name, Any};
+use std::any::{type_name, Any, TypeId};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use super::emission::{fail, spans_enabled, walk_caught, NameRef};
+use super::emission::{fail, spans_enabled, walk_caught, Isolated, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
 use crate::event::EventName;
-use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind, HandlerFuture};
+use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::processor::Processor;
 
 /// A lean awaited emission whose first pass left some handlers running.
 pub(super) struct Running {
     id: EmissionId,
-    /// The report's event name, if it has one.
-    event: Option<EventName>,
+    /// The report's event name.
+    event: EventName,
     counts: Counts,
     /// The handlers still running, in subscription order; `None` once finished.
-    handlers: Vec<Option<(Arc<Subscriber>, HandlerFuture)>>,
+    handlers: Vec<Option<(Arc<Subscriber>, Isolated)>>,
 }
 
 /// What one poll of the lean awaited path came to.
@@ -100,6 +100,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         if direct.is_none() && any.is_none() {
             return self.no_handler_step(event, static_name);
         }
+        if let Some(entry) = direct {
+            if !entry.accepts(payload.map(|_| TypeId::of::<T>())) {
+                // `run` owns the payload and hands it back in the error.
+                let given = payload.map(|_| type_name::<T>());
+                let err = self.mismatch(event, static_name, entry, given, None);
+                return Poll::Ready(Step::Done(Err(err)));
+            }
+        }
         if !self.can_run_awaited(direct, any) {
             return Poll::Ready(Step::Full);
         }
@@ -109,9 +117,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// The end of an awaited emission that found no handler to run; its report carries
     /// the name, as on the full path.
     fn no_handler_step(&self, event: &str, static_name: Option<&'static str>) -> Poll<Step> {
-        self.no_handler(event);
-        let report = EmissionReport::new(EmissionId(0), Some(self.name_of(event, static_name)));
-        Poll::Ready(Step::Done(Ok(report)))
+        Poll::Ready(Step::Done(Ok(self.no_handler(event, static_name))))
     }
 
     /// The first pass over `direct` and `any`, which the caller looked up and found fit
@@ -161,12 +167,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         );
         let (counts, pending) = (pass.counts, pass.pending);
         drop(ctx);
-        // The name goes in the report only when it was made for the emission anyway
-        // (only "any event" handlers ran), as on the sync lean path: the caller has it.
-        let event = match name {
-            NameRef::Owned(name) => Some(name),
-            NameRef::Borrowed(_) => None,
-        };
+        let event = name.into_report();
         if pending.is_empty() {
             self.shared.metrics.emitted_and_record(&counts);
             return Poll::Ready(Step::Done(Ok(EmissionReport {
@@ -199,7 +200,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             while let Some(slot) = run.handlers.get_mut(next) {
                 next += 1;
                 let Some((_, fut)) = slot else { continue };
-                if let Poll::Ready(result) = fut.as_mut().poll(cx) {
+                if let Poll::Ready(result) = fut.poll(cx) {
                     if let Some((sub, _)) = slot.take() {
                         self.settle_late(&mut run.counts, run.id, &sub, result, event, static_name);
                     }
@@ -219,7 +220,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.shared.metrics.record(&run.counts);
         Poll::Ready(Step::Done(Ok(EmissionReport {
             id: run.id,
-            event: run.event.take(),
+            event: run.event.clone(),
             counts: run.counts,
             handlers: Vec::new(),
         })))
@@ -257,7 +258,7 @@ struct Pass<'a> {
     name: &'a NameRef<'a>,
     id: EmissionId,
     counts: Counts,
-    pending: Vec<Option<(Arc<Subscriber>, HandlerFuture)>>,
+    pending: Vec<Option<(Arc<Subscriber>, Isolated)>>,
 }
 
 impl Pass<'_> {
@@ -279,6 +280,7 @@ impl Pass<'_> {
                 Ok(mut fut) => match fut.as_mut().poll(cx) {
                     Poll::Ready(result) => result,
                     Poll::Pending => {
+                        let fut = Isolated::new(fut, sub.handler.name);
                         self.pending.push(Some((sub.clone(), fut)));
                         return;
                     }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::report::{Counts, EmissionReport};
 use super::EmissionId;
+use crate::event::EventName;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -42,7 +43,7 @@ pub struct Emitted {
 
 enum Inner {
     /// Finished inside `emit` on the lean path: the report is its counts.
-    Counted(Counts),
+    Counted(Counts, EventName),
     Done(EmissionReport),
     Tracked(Arc<Tracker>),
 }
@@ -193,11 +194,15 @@ fn take(slot: &mut Slot) -> EmissionReport {
 
 /// An emission's hold on its tracker: if the emission is dropped without running (a
 /// queue dropped, a runtime gone before the task started), its handle still gets a
-/// report, with no handler counted, instead of waiting forever.
+/// report, with every handler counted cancelled, instead of waiting forever.
 pub(crate) struct TrackerGuard {
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) id: EmissionId,
     pub(crate) event: crate::event::EventName,
+    /// How many handlers the emission runs: all cancelled if it never starts.
+    pub(crate) handlers: u32,
+    /// The emitter's shared state, whose metrics count those cancellations.
+    pub(crate) emitter: Arc<super::EmitterShared>,
     /// The processor-wide signal (a shutdown's deadline) that cancels this emission too.
     pub(crate) parent: Option<Arc<Cancel>>,
     /// A caller's token that cancels this emission too ([`Emission::track`](crate::Emission::track)).
@@ -258,8 +263,10 @@ async fn token_cancelled(token: Option<&CancellationToken>) {
 impl Drop for TrackerGuard {
     fn drop(&mut self) {
         if !self.tracker.is_finished() {
-            self.tracker
-                .finish(EmissionReport::new(self.id, Some(self.event.clone())));
+            let mut report = EmissionReport::new(self.id, self.event.clone());
+            report.counts.cancelled = self.handlers;
+            self.emitter.metrics.record(&report.counts);
+            self.tracker.finish(report);
         }
     }
 }
@@ -273,10 +280,10 @@ impl Emitted {
     }
 
     /// An emission that finished inside `emit` with no detail beyond its counts.
-    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+    pub(crate) fn counted(id: EmissionId, event: EventName, counts: Counts) -> Self {
         Self {
             id,
-            inner: Inner::Counted(counts),
+            inner: Inner::Counted(counts, event),
         }
     }
 
@@ -288,14 +295,44 @@ impl Emitted {
     }
 
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitted = ventus::TokioEventEmitter::with_linker(&linker).emit("Tick")?;
+    /// let id = emitted.id();
+    /// assert_eq!(emitted.wait().expect("no runtime on this thread").id(), id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
 
     /// Whether every handler has finished (or been cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let emitted = emitter.emit("Job")?; // scheduled on this runtime
+    /// assert!(!emitted.is_finished());
+    /// emitter.wait_for_tasks().await;
+    /// assert!(emitted.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Counted(_) | Inner::Done(_) => true,
+            Inner::Counted(..) | Inner::Done(_) => true,
             Inner::Tracked(t) => t.is_finished(),
         }
     }
@@ -322,7 +359,7 @@ impl Emitted {
     /// ```
     pub fn cancel(&self) -> bool {
         match &self.inner {
-            Inner::Counted(_) | Inner::Done(_) => false,
+            Inner::Counted(..) | Inner::Done(_) => false,
             Inner::Tracked(t) if t.is_finished() => false,
             Inner::Tracked(t) => {
                 t.cancel();
@@ -340,9 +377,42 @@ impl Emitted {
     ///
     /// Gives the handle back if the emission has not finished and this thread drives a
     /// current-thread runtime, where waiting would stop the emission from ever finishing.
+    ///
+    /// # Examples
+    ///
+    /// From sync code, `wait` blocks until the report is there:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Resize").subscribe(|px: u32| async move { px / 2 })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.emit_with("Resize", 640_u32)?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// On the thread of a current-thread runtime it gives the handle back; await it instead:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// # linker.on("Job").subscribe(|| async {})?;
+    /// # let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let emitted = emitter.emit("Job")?; // scheduled on this runtime
+    /// let emitted = emitted.wait().expect_err("waiting here would stop the emission from running");
+    /// assert_eq!(emitted.await.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
-            Inner::Counted(counts) => return Ok(EmissionReport::counted(self.id, counts)),
+            Inner::Counted(counts, event) => {
+                return Ok(EmissionReport::counted(self.id, event, counts))
+            }
             Inner::Done(report) => return Ok(report),
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
@@ -370,7 +440,9 @@ impl IntoFuture for Emitted {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let tracker = match self.inner {
-                Inner::Counted(counts) => return EmissionReport::counted(self.id, counts),
+                Inner::Counted(counts, event) => {
+                    return EmissionReport::counted(self.id, event, counts)
+                }
                 Inner::Done(report) => return report,
                 Inner::Tracked(tracker) => tracker,
             };

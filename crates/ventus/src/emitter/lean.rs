@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 
 use std::any::Any;
 
-use super::emission::{fail, spans_enabled, walk_caught, NameRef};
-use super::report::{Counts, EmissionReport, Outcome};
+use super::emission::{fail, spans_enabled, walk_caught};
+use super::report::{Counts, Outcome};
 use super::{claim_once, name_ref, next_emission_id, EmissionId, Emitted, EventEmitter};
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::EventEntry;
@@ -83,8 +83,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
         {
             // Only once-subscribers claimed earlier are left: the same as no handler.
-            self.no_handler(event);
-            return Emitted::counted(EmissionId(0), Counts::default());
+            return Emitted::done(self.no_handler(event, static_name));
         }
         let name = name_ref(event, static_name, direct);
         let time = OnceLock::new();
@@ -134,15 +133,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             },
         );
         self.shared.metrics.emitted_and_record(&counts);
-        match name {
-            NameRef::Borrowed(_) => Emitted::counted(EmissionId(id), counts),
-            // Only "any event" handlers ran; the name was made for them and goes along.
-            NameRef::Owned(name) => Emitted::done(EmissionReport {
-                id: EmissionId(id),
-                event: Some(name),
-                counts,
-                handlers: Vec::new(),
-            }),
-        }
+        Emitted::counted(EmissionId(id), name.into_report(), counts)
     }
 }

@@ -9,6 +9,25 @@ use crate::handler::HandlerError;
 use crate::subscription::SubscriptionId;
 
 /// How one handler of an emission ended.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventEmitter, EventLinker, Outcome};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+/// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+///
+/// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+/// match &report.handlers()[0].outcome {
+///     Outcome::Failed(err) => assert!(err.to_string().contains("no")),
+///     other => panic!("expected a failure, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -24,12 +43,46 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether the handler succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| "pong")?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+    /// assert!(report.handlers()[0].outcome.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Succeeded)
     }
 }
 
 /// One handler's part of an [`EmissionReport`].
+///
+/// # Examples
+///
+/// ```
+/// fn ping() -> &'static str {
+///     "pong"
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// let sub = linker.on("Ping").subscribe(ping)?;
+/// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+///
+/// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+/// let handler = &report.handlers()[0];
+/// assert_eq!((handler.subscription, handler.handler), (sub.id(), sub.handler_name()));
+/// assert!(handler.outcome.is_success());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct HandlerReport {
@@ -44,6 +97,26 @@ pub struct HandlerReport {
 }
 
 /// How many handlers of an emission ended which way.
+///
+/// # Examples
+///
+/// ```
+/// fn jam() {
+///     panic!("out of paper");
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| ())?;
+/// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+/// linker.on("Job").subscribe(jam)?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+///
+/// let counts = emitter.emit("Job")?.wait().expect("no runtime on this thread").counts();
+/// assert_eq!((counts.succeeded, counts.failed, counts.panicked), (1, 1, 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counts {
@@ -61,6 +134,21 @@ pub struct Counts {
 
 impl Counts {
     /// Every handler that ran or was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let counts = emitter.emit("Job")?.wait().expect("no runtime on this thread").counts();
+    /// assert_eq!(counts.total(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn total(&self) -> u32 {
         self.succeeded + self.failed + self.panicked + self.timed_out + self.cancelled
     }
@@ -104,13 +192,13 @@ impl Counts {
 #[derive(Debug)]
 pub struct EmissionReport {
     pub(crate) id: EmissionId,
-    pub(crate) event: Option<EventName>,
+    pub(crate) event: EventName,
     pub(crate) counts: Counts,
     pub(crate) handlers: Vec<HandlerReport>,
 }
 
 impl EmissionReport {
-    pub(crate) fn new(id: EmissionId, event: Option<EventName>) -> Self {
+    pub(crate) fn new(id: EmissionId, event: EventName) -> Self {
         Self {
             id,
             event,
@@ -120,47 +208,130 @@ impl EmissionReport {
     }
 
     /// The report of an emission that ran to its end inside `emit`: counts only.
-    pub(crate) fn counted(id: EmissionId, counts: Counts) -> Self {
+    pub(crate) fn counted(id: EmissionId, event: EventName, counts: Counts) -> Self {
         Self {
             id,
-            event: None,
+            event,
             counts,
             handlers: Vec::new(),
         }
     }
 
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitted = ventus::TokioEventEmitter::with_linker(&linker).emit("Tick")?;
+    /// let id = emitted.id();
+    /// assert_eq!(emitted.wait().expect("no runtime on this thread").id(), id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
 
-    /// The event's name. `None` for an emission that ran to its end inside `emit` on
-    /// the caller's thread, or in the caller's task with
-    /// [`run`](crate::EventEmitter::run) without the emission machinery (no detailed
-    /// reports, timeouts, bound, debug log or spans): the caller has the name at hand, and
-    /// keeping it would cost every such emission a reference count shared by all threads
-    /// emitting that event.
-    pub fn event(&self) -> Option<&EventName> {
-        self.event.as_ref()
+    /// The event's name, whatever path the emission took.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.emit("Ping")?.wait().expect("a sync context may wait");
+    /// assert_eq!(report.event(), "Ping");
+    /// assert_eq!(emitter.emit("Nobody")?.wait().unwrap().event(), "Nobody");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn event(&self) -> &EventName {
+        &self.event
     }
 
     /// How many handlers ended which way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn counts(&self) -> Counts {
         self.counts
     }
 
     /// Each handler's outcome and duration, in the order they finished (empty unless
     /// detailed reports were asked for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let plain = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let detailed = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let wait = |e: ventus::Emitted| e.wait().expect("no runtime on this thread");
+    /// assert!(wait(plain.emit("Job")?).handlers().is_empty());
+    /// assert_eq!(wait(detailed.emit("Job")?).handlers().len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handlers(&self) -> &[HandlerReport] {
         &self.handlers
     }
 
     /// Takes the per-handler list out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+    /// let handlers: Vec<ventus::HandlerReport> = report.into_handlers();
+    /// assert!(handlers.iter().all(|h| h.outcome.is_success()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_handlers(self) -> Vec<HandlerReport> {
         self.handlers
     }
 
     /// Whether every handler succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let wait = |e: ventus::Emitted| e.wait().expect("no runtime on this thread");
+    /// assert!(wait(emitter.emit_with("Parse", "7".to_string())?).is_success());
+    /// assert!(!wait(emitter.emit_with("Parse", "x".to_string())?).is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_success(&self) -> bool {
         self.counts.total() == self.counts.succeeded
     }
@@ -169,14 +340,10 @@ impl EmissionReport {
 impl fmt::Display for EmissionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
-        match &self.event {
-            Some(event) => write!(f, "{} of `{event}`: ", self.id)?,
-            None => write!(f, "{}: ", self.id)?,
-        }
         write!(
             f,
-            "{} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
-            c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
+            "{} of `{}`: {} succeeded, {} failed, {} panicked, {} timed out, {} cancelled",
+            self.id, self.event, c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
         )
     }
 }

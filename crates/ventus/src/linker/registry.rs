@@ -60,7 +60,7 @@ use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
 use crate::event::EventTarget;
-use crate::handler::{ErasedHandler, FailureCallback};
+use crate::handler::{ErasedHandler, FailureCallback, PayloadType};
 use crate::subscription::SubscriptionId;
 
 use super::error::SubscribeError;
@@ -157,6 +157,10 @@ pub(crate) struct EventEntry {
     /// has no timeout of its own; async ones allowed: an awaited emission (`run`) may take
     /// the emitter's lean awaited path (`emitter/awaited.rs`).
     pub(crate) lean_run: bool,
+    /// The payload types the subscribers declare, each once; empty when none declares
+    /// one (all take no argument or `AnyEvent`). An emission whose payload none of them
+    /// takes is refused before any handler runs.
+    pub(crate) takes: Box<[PayloadType]>,
 }
 
 impl EventEntry {
@@ -171,9 +175,30 @@ impl EventEntry {
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
+            takes: declared_types(&subscribers),
             name,
             subscribers,
         }
+    }
+}
+
+/// The payload types `subscribers` declare, each once, in subscription order.
+fn declared_types(subscribers: &[Arc<Subscriber>]) -> Box<[PayloadType]> {
+    let mut types: Vec<PayloadType> = Vec::new();
+    for declared in subscribers.iter().filter_map(|s| s.handler.takes) {
+        if !types.contains(&declared) {
+            types.push(declared);
+        }
+    }
+    types.into_boxed_slice()
+}
+
+impl EventEntry {
+    /// Whether an emission with a payload of type `given` (`None`: without one) may
+    /// run: some subscriber takes it, or none declares a payload type.
+    #[inline]
+    pub(crate) fn accepts(&self, given: Option<std::any::TypeId>) -> bool {
+        self.takes.is_empty() || self.takes.iter().any(|t| t.takes(given))
     }
 }
 

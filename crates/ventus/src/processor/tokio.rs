@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
@@ -63,7 +63,90 @@ fn current_scope() -> Option<Arc<InFlight>> {
             .try_with(|scope| scope.borrow().clone())
             .ok()
             .flatten()
+            .or_else(runtime_scope)
     })
+}
+
+/// Which sync-context emission is driving one of ventus's own runtimes: set while
+/// `block_local` is inside `block_on`, so that emissions scheduled on that runtime from
+/// outside the emission's task (a `spawn_blocking` closure a handler awaits, a task a
+/// handler spawned) join the emission's scope and are waited for, instead of being left
+/// on a runtime that nobody drives once the emission ends.
+struct Driving {
+    /// The runtime this slot belongs to.
+    runtime: tokio::runtime::Id,
+    /// Guarded: the scope of the emission driving the runtime, if one is.
+    scope: Mutex<Option<Arc<InFlight>>>,
+}
+
+thread_local! {
+    /// The [`Driving`] slot of the ventus runtime this thread belongs to: set for good on
+    /// that runtime's blocking threads (`on_thread_start`), and on the thread that drives
+    /// it while `block_local` is in `block_on`.
+    static DRIVING: RefCell<Option<Arc<Driving>>> = const { RefCell::new(None) };
+}
+
+/// The scope of the sync-context emission driving the ventus runtime this thread is in,
+/// if it is in one.
+#[cold]
+fn runtime_scope() -> Option<Arc<InFlight>> {
+    let slot = DRIVING
+        .try_with(|slot| slot.borrow().clone())
+        .ok()
+        .flatten()?;
+    let current = Handle::try_current().ok()?;
+    if current.id() != slot.runtime {
+        return None;
+    }
+    let scope = slot.scope.lock().clone();
+    scope
+}
+
+/// `scope` set as what drives `driving`'s runtime from this thread, until dropped.
+struct DrivingGuard {
+    driving: Arc<Driving>,
+    /// This thread's slot before, put back on drop.
+    previous: Option<Option<Arc<Driving>>>,
+}
+
+impl DrivingGuard {
+    /// Names `scope` in `driving`'s slot; `on_this_thread`: this thread also drives the
+    /// runtime now (inside `block_on`), so tasks it runs find the slot too.
+    fn enter(driving: &Arc<Driving>, scope: &Arc<InFlight>, on_this_thread: bool) -> Self {
+        *driving.scope.lock() = Some(scope.clone());
+        let previous = on_this_thread
+            .then(|| {
+                DRIVING
+                    .try_with(|slot| slot.replace(Some(driving.clone())))
+                    .ok()
+            })
+            .flatten();
+        Self {
+            driving: driving.clone(),
+            previous,
+        }
+    }
+
+    /// This thread drives the runtime from now on (it enters `block_on`).
+    fn on_this_thread(&mut self) {
+        if self.previous.is_none() {
+            self.previous = DRIVING
+                .try_with(|slot| slot.replace(Some(self.driving.clone())))
+                .ok();
+        }
+    }
+}
+
+impl Drop for DrivingGuard {
+    fn drop(&mut self) {
+        // Taken out before the lock is released: dropping the last share of a scope runs
+        // no user code, but nothing is dropped under a lock here all the same.
+        let scope = self.driving.scope.lock().take();
+        drop(scope);
+        if let Some(previous) = self.previous.take() {
+            let _ = DRIVING.try_with(|slot| slot.replace(previous));
+        }
+    }
 }
 
 /// `scope` installed as this thread's first-pass scope until [`exit`](Self::exit)
@@ -119,6 +202,17 @@ pub struct TokioProcessor {
 
 impl TokioProcessor {
     /// A new processor with nothing in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioProcessor};
+    ///
+    /// let processor = TokioProcessor::new();
+    /// assert_eq!(processor.in_flight(), 0);
+    /// let emitter = EventEmitter::builder().processor(processor).build();
+    /// assert!(!emitter.is_closed());
+    /// ```
     pub fn new() -> Self {
         Self {
             drain: Arc::new(Drain::default()),
@@ -126,6 +220,23 @@ impl TokioProcessor {
     }
 
     /// How many scheduled emissions have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// emitter.emit("Job")?; // scheduled, not yet run
+    /// assert_eq!(emitter.processor().in_flight(), 1);
+    /// emitter.wait_for_tasks().await;
+    /// assert_eq!(emitter.processor().in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.drain.tasks.count()
     }
@@ -170,6 +281,7 @@ impl TokioProcessor {
             runtime,
             scope,
             metrics,
+            driving,
         } = Local::take().map_err(ProcessError::Failed)?;
         let mut future = pin!(future);
         // First pass outside `block_on`, in the runtime's context and the emission's
@@ -178,6 +290,9 @@ impl TokioProcessor {
         // the whole emission, without the cost of entering the scheduler; otherwise
         // `block_on` drives the rest, polling the future again with its own waker, so the
         // wakers left with the no-op one here are replaced.
+        // Named before the first pass: a handler may hand work to a blocking thread in
+        // it, and that thread may emit before `block_on` starts.
+        let mut driving_guard = DrivingGuard::enter(&driving, &scope, false);
         let (first, scope) = {
             let _entered = runtime.enter();
             let mut cx = Context::from_waker(Waker::noop());
@@ -188,20 +303,25 @@ impl TokioProcessor {
         };
         let out = match first {
             Poll::Ready(out) if scope.count() == 0 => out,
-            first => runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
-                let out = match first {
-                    Poll::Ready(out) => out,
-                    Poll::Pending => future.await,
-                };
-                scope.wait().await;
-                out
-            })),
+            first => {
+                driving_guard.on_this_thread();
+                runtime.block_on(SYNC_SCOPE.scope(scope.clone(), async {
+                    let out = match first {
+                        Poll::Ready(out) => out,
+                        Poll::Pending => future.await,
+                    };
+                    scope.wait().await;
+                    out
+                }))
+            }
         };
+        drop(driving_guard);
         if metrics.num_alive_tasks() == 0 {
             Local::give_back(Local {
                 runtime,
                 scope,
                 metrics,
+                driving,
             });
         } else {
             // Handlers spawned tasks of their own and left them running. As when asyncio
@@ -258,9 +378,9 @@ impl Processor for TokioProcessor {
 /// Runs `future` to completion on a pooled current-thread runtime; for sync callers
 /// (no runtime on this thread) that must wait for something async.
 pub(crate) fn block_on_pooled<F: Future>(future: F) -> Result<F::Output, BoxError> {
-    let runtime = RUNTIMES.take()?;
-    let output = runtime.block_on(future);
-    RUNTIMES.give_back(runtime);
+    let pooled = RUNTIMES.take()?;
+    let output = pooled.runtime.block_on(future);
+    RUNTIMES.give_back(pooled);
     Ok(output)
 }
 
@@ -283,6 +403,8 @@ impl fmt::Debug for TokioProcessor {
 struct Local {
     runtime: Runtime,
     scope: Arc<InFlight>,
+    /// Which emission drives `runtime`; shared with its blocking threads.
+    driving: Arc<Driving>,
     /// The runtime's metrics, made once: `Runtime::metrics` clones the runtime's handle
     /// (two locked instructions) on every call.
     metrics: tokio::runtime::RuntimeMetrics,
@@ -297,7 +419,10 @@ impl Drop for LocalSlot {
         // The thread is ending: another thread may use the runtime (tokio allows dropping
         // a runtime during thread-local destruction, should the pool be full).
         if let Some(local) = self.0.take() {
-            RUNTIMES.give_back(local.runtime);
+            RUNTIMES.give_back(Pooled {
+                runtime: local.runtime,
+                driving: local.driving,
+            });
         }
     }
 }
@@ -319,11 +444,12 @@ impl Local {
         match cached {
             Some(local) => Ok(local),
             None => {
-                let runtime = RUNTIMES.take()?;
+                let Pooled { runtime, driving } = RUNTIMES.take()?;
                 Ok(Self {
                     metrics: runtime.metrics(),
                     runtime,
                     scope: Arc::new(InFlight::default()),
+                    driving,
                 })
             }
         }
@@ -345,15 +471,25 @@ impl Local {
         // Taken from the pool during a nested emission, or the slot is gone: back to the
         // pool, outside the slot's borrow (dropping a runtime runs destructors).
         if let Some(local) = local {
-            RUNTIMES.give_back(local.runtime);
+            RUNTIMES.give_back(Pooled {
+                runtime: local.runtime,
+                driving: local.driving,
+            });
         }
     }
+}
+
+/// A runtime of the pool, with the slot its blocking threads read to find the emission
+/// driving it.
+struct Pooled {
+    runtime: Runtime,
+    driving: Arc<Driving>,
 }
 
 /// Current-thread runtimes for sync-context emissions that need one; kept between
 /// calls because building a runtime costs far more than an emission.
 struct RuntimePool {
-    idle: Mutex<Vec<Runtime>>,
+    idle: Mutex<Vec<Pooled>>,
 }
 
 /// The most idle runtimes kept.
@@ -364,28 +500,46 @@ static RUNTIMES: RuntimePool = RuntimePool {
 };
 
 impl RuntimePool {
-    fn take(&self) -> Result<Runtime, BoxError> {
+    fn take(&self) -> Result<Pooled, BoxError> {
         let idle = self.idle.lock().pop();
         match idle {
-            Some(runtime) => Ok(runtime),
-            None => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|err| {
-                    format!("could not start a tokio runtime for a sync-context emission: {err}")
-                        .into()
-                }),
+            Some(pooled) => Ok(pooled),
+            None => Self::build(),
         }
     }
 
-    fn give_back(&self, runtime: Runtime) {
+    /// A new runtime whose blocking threads know its [`Driving`] slot.
+    fn build() -> Result<Pooled, BoxError> {
+        // The runtime's id is known only once it is built; its blocking threads start
+        // later, when a handler first spawns one, and read the slot through this cell.
+        let cell: Arc<OnceLock<Arc<Driving>>> = Arc::new(OnceLock::new());
+        let on_start = cell.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_start(move || {
+                let driving = on_start.get().cloned();
+                let _ = DRIVING.try_with(|slot| *slot.borrow_mut() = driving);
+            })
+            .build()
+            .map_err(|err| {
+                format!("could not start a tokio runtime for a sync-context emission: {err}")
+            })?;
+        let driving = Arc::new(Driving {
+            runtime: runtime.handle().id(),
+            scope: Mutex::new(None),
+        });
+        let _ = cell.set(driving.clone());
+        Ok(Pooled { runtime, driving })
+    }
+
+    fn give_back(&self, pooled: Pooled) {
         let mut idle = self.idle.lock();
         if idle.len() < POOL_LIMIT {
-            idle.push(runtime);
+            idle.push(pooled);
             return;
         }
         drop(idle);
         // Dropped outside the lock: shutting a runtime down runs task destructors.
-        drop(runtime);
+        drop(pooled);
     }
 }
