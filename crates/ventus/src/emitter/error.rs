@@ -170,7 +170,8 @@ impl fmt::Debug for Rejected {
 /// [`HandlerErrorKind::PayloadType`](crate::HandlerErrorKind::PayloadType). When none
 /// does, the emission is a mistake of the caller, and `emit` says so before any handler
 /// runs. Handlers that take no argument, or take [`AnyEvent`](crate::AnyEvent), accept
-/// any payload and take no part in the check.
+/// any payload and take no part in the check; "any event" handlers take none either, and
+/// do not see a refused emission (it was never made).
 ///
 /// The usual cause is a literal whose type Rust infers on its own: `7` is an `i32`,
 /// `21.5` an `f64`, `"world"` a `&str`. Write `7_u64`, `21.5_f32`, `"world".to_string()`,
