@@ -312,8 +312,12 @@ impl EventLinker {
         self.inner.registry.view(|v| v.subscriber_count_of(&key))
     }
 
-    /// How many events `subscription` is linked to.
+    /// How many events `subscription` is linked to; 0 for a subscription of another
+    /// linker (ids are only unique within one linker).
     pub fn event_count_of(&self, subscription: &Subscription) -> usize {
+        if !subscription.linker.same_as(self) {
+            return 0;
+        }
         self.inner
             .registry
             .view(|v| v.keys_of(subscription.id()).len())
