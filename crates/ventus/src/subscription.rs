@@ -93,7 +93,10 @@ impl<S, K> SubscribeBuilder<S, K> {
     ///
     /// It runs at most once, and exactly once if its event is emitted, however many
     /// threads emit at once; it is removed when an emission claims it, even if it then
-    /// fails.
+    /// fails. An emission its processor refuses (`emit` returns an error) gives the claim
+    /// back unless it started the handler: the subscription stays linked for the next
+    /// emission. An emission made at the same moment that found it claimed by the refused
+    /// one skips it.
     pub fn once(mut self) -> Self {
         self.once = true;
         self

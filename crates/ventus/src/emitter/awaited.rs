@@ -129,7 +129,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Poll<Step> {
         let id = next_emission_id();
         if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
-            && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
+            && claim_once(Some(&self.linker.inner.registry), id, direct, any).is_none()
         {
             // Only once-subscribers claimed earlier are left: the same as no handler.
             return self.no_handler_step(event, static_name);
@@ -270,7 +270,7 @@ impl Pass<'_> {
         ctx: &Ctx<'_>,
         cx: &mut Context<'_>,
     ) {
-        if !sub.state.runs_in(sub.once, self.id.0) {
+        if !sub.state.start(sub.once, self.id.0) {
             return;
         }
         let result = match &sub.handler.call {

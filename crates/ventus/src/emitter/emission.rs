@@ -409,7 +409,7 @@ impl<'a> Emission<'a> {
             let _entered = span.enter();
             let ctx = self.ctx();
             for sub in self.handlers() {
-                if !sub.state.runs_in(sub.once, self.id.0) {
+                if !self.may_start(sub) {
                     continue;
                 }
                 let ErasedCall::Sync(call) = &sub.handler.call else {
@@ -500,7 +500,7 @@ impl<'a> Emission<'a> {
                 // starts the next one.
                 let mut now: Option<Instant> = None;
                 for sub in handlers.by_ref() {
-                    if !sub.state.runs_in(sub.once, this.id.0) {
+                    if !this.may_start(sub) {
                         continue;
                     }
                     let span = this.handler_span(sub);
@@ -555,6 +555,21 @@ impl<'a> Emission<'a> {
                 self.settle_cancelled(rec, sub, None, &Span::none());
             }
         }
+    }
+
+    /// Whether `sub`'s handler may start now in this emission (see
+    /// [`ClaimState::start`](crate::claim::ClaimState::start)). A once-subscriber is
+    /// retired when it starts: from then on its claim is final, and the handler sees
+    /// itself unlinked. The emitter retires the claims not started.
+    #[inline]
+    fn may_start(&self, sub: &Subscriber) -> bool {
+        if !sub.state.start(sub.once, self.id.0) {
+            return false;
+        }
+        if sub.once {
+            self.linker.get().registry.retire(sub.id);
+        }
+        true
     }
 
     /// At least as many handlers as this emission runs, without walking them.

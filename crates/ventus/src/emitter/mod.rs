@@ -801,23 +801,48 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
         let detailed = self.shared.detailed;
+        // The processor may refuse the emission: its once-claims are told to the registry
+        // only once that is known (see `settle_claims`).
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
             self.no_handler(event);
             return Ok(Emitted::counted(EmissionId(0), Counts::default()));
         };
+        let id = emission.id.0;
         // While the emission may run on this thread, this thread holds one of the
         // emitter's places; see `acquire`.
         let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
-        let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
-        match self.processor.process(emission) {
-            Ok(emitted) => Ok(emitted),
-            Err(ProcessError::Closed) => Err(EmitError::Closed {
+        let holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+        // A panicking processor is a refusal like any other, not a panic of `emit`.
+        let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.processor.process(emission)
+        }));
+        drop(holding);
+        let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
+        if has_once {
+            let refused = !matches!(processed, Ok(Ok(_)));
+            settle_claims(&self.linker.inner.registry, id, refused, direct, any);
+        }
+        match processed {
+            Ok(Ok(emitted)) => Ok(emitted),
+            Ok(Err(ProcessError::Closed)) => Err(EmitError::Closed {
                 event: self.name_of(event, static_name),
             }),
-            Err(ProcessError::Failed(err)) => Err(EmitError::Processor(err)),
+            Ok(Err(ProcessError::Failed(err))) => Err(EmitError::Processor(err)),
+            Err(panic) => Err(self.processor_panicked(&*panic)),
         }
+    }
+
+    #[cold]
+    fn processor_panicked(&self, panic: &(dyn std::any::Any + Send)) -> EmitError {
+        let message = crate::handler::panic_message(panic);
+        tracing::error!(
+            processor = type_name::<P>(),
+            panic = %message,
+            "ventus processor panicked; the emission was refused"
+        );
+        EmitError::Processor(format!("the processor panicked: {message}").into())
     }
 
     /// A place under `limit` for an emission of `event`, or the error that says why there
@@ -940,12 +965,19 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             self.no_handler(event);
             return Ok(then(None));
         };
-        Ok(then(Some(emission)))
+        let id = emission.id.0;
+        let out = then(Some(emission));
+        // `then` ran or owns the emission; nothing can refuse it any more.
+        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
+            settle_claims(&self.linker.inner.registry, id, false, direct, any);
+        }
+        Ok(out)
     }
 
     /// The emission of `event` to `direct` and `any`, borrowing `slot` and the snapshots;
-    /// its once-subscribers are claimed for it. `None` if no handler can run (only
-    /// once-subscribers claimed earlier are left): the same as no handler linked.
+    /// its once-subscribers are claimed for it, and the caller ends the claims with
+    /// [`settle_claims`] once the emission was taken or refused. `None` if no handler can
+    /// run (only once-subscribers claimed earlier are left): the same as no handler linked.
     #[allow(clippy::too_many_arguments)]
     fn build<'a, T: Send + Sync + 'static>(
         &'a self,
@@ -961,7 +993,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
         let flags = if has_once {
-            claim_once(&self.linker.inner.registry, id, direct, any)?
+            claim_once(None, id, direct, any)?
         } else {
             // No once-subscriber, so no claimed one: the entries' flags hold.
             Flags {
@@ -1025,10 +1057,12 @@ pub(super) struct Flags {
 /// Claims the once-subscribers of an emission's entries for emission `id`, and works
 /// out the flags over the handlers it can run; `None` if it can run none.
 ///
-/// Each claim is one compare-and-swap; the registry is only told which subscriber to
-/// unlink, later and off this path (see the registry's module docs).
+/// Each claim is one compare-and-swap; the registry, if given, is only told which
+/// subscriber to unlink, later and off this path (see the registry's module docs).
+/// Without it, the caller tells it with [`settle_claims`] once the emission was taken
+/// or refused.
 pub(super) fn claim_once(
-    registry: &Registry,
+    registry: Option<&Registry>,
     id: u64,
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
@@ -1045,7 +1079,7 @@ pub(super) fn claim_once(
             // A subscriber on both lists is claimed by the first `claim`; the second
             // fails, and the first already counted it.
             let won = sub.state.claim(id);
-            if won {
+            if let (true, Some(registry)) = (won, registry) {
                 registry.retire(sub.id);
             }
             won
@@ -1059,6 +1093,39 @@ pub(super) fn claim_once(
         }
     }
     runnable.then_some(flags)
+}
+
+/// Ends emission `id`'s once-claims after its processor took or `refused` it.
+///
+/// On the full path an [`Emission`] retires a once-subscriber when it starts its handler
+/// (so the handler already sees itself unlinked); this does the rest. A refused emission
+/// gives back each claim whose handler it has not started, so the once-subscriber stays
+/// linked for a later emission. Every other claim not started yet is retired: the
+/// registry unlinks it. An id reaches the retire list only for a claim that can no
+/// longer be given back, so the registry never unlinks a subscriber that is active
+/// again. Off the hot path: only emissions with once-subscribers that took the full path
+/// come here.
+#[cold]
+fn settle_claims(
+    registry: &Registry,
+    id: u64,
+    refused: bool,
+    direct: Option<&Arc<EventEntry>>,
+    any: Option<&Arc<EventEntry>>,
+) {
+    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
+    for sub in direct.iter().chain(any).filter(|s| s.once) {
+        if refused && sub.state.release(id) {
+            continue;
+        }
+        // A handler the emission started was retired when it started. A subscriber on
+        // both lists, or one started on another thread since this load, may be retired
+        // twice; the registry ignores the second.
+        if sub.state.is_held_unstarted(id) {
+            registry.retire(sub.id);
+        }
+    }
 }
 
 /// The emission's event name. Borrowed from the registry's snapshot when it has one: an

@@ -21,7 +21,12 @@
 //! # Removing claimed once-subscribers
 //!
 //! An emission that claims a once-subscriber (one compare-and-swap on its
-//! [`ClaimState`]) only pushes its id onto `retired`; it does no work per link. Every
+//! [`ClaimState`]) only pushes its id onto `retired`; it does no work per link. It
+//! pushes only once the claim is final: at once on the emitter's lean paths, which run
+//! the handlers themselves; on the full path when the emission starts the handler or
+//! its processor takes it, whichever comes first. A processor's refusal gives a claim
+//! not started back (the subscriber is active again) before anything was pushed, so no
+//! id here belongs to a subscriber that is active again. Every
 //! operation that takes `state` (writes and queries alike) first runs `settle`, which
 //! drains `retired`: it removes each claimed subscriber's record, counts it dead in each
 //! of its events' entries and removes the events left with no other subscriber, so
