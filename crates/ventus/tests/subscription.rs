@@ -938,3 +938,48 @@ fn a_handler_subscribed_during_an_emission_runs_from_the_next() {
     emitter.emit("Tick").unwrap();
     assert_eq!(count(&ran), 1);
 }
+
+/// A value whose `Drop` panics, and counts that it ran.
+struct PanicsOnDrop(Arc<AtomicUsize>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("the handler's captured state panicked on drop");
+    }
+}
+
+/// A removed handler is dropped whenever its last snapshot is reclaimed, which may be
+/// inside any later registry call. Its panicking `Drop` is caught there and logged: each
+/// call still returns its own result (here, every later `subscribe` its `Subscription`).
+#[test]
+fn a_removed_handler_whose_drop_panics_does_not_fail_later_calls() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let state = PanicsOnDrop(dropped.clone());
+    let sub = linker
+        .on("A")
+        .subscribe(move || {
+            let _ = &state;
+        })
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    emitter.emit("A").unwrap();
+    assert!(sub.unsubscribe());
+    drop(sub);
+    // Bounded: the old snapshots are reclaimed after a few batches of writes.
+    let mut later = Vec::new();
+    for i in 0..100_000 {
+        if count(&dropped) == 1 {
+            break;
+        }
+        let name = format!("E{}", i % 64);
+        let sub = linker.on(name.as_str()).subscribe(|| ()).unwrap();
+        emitter.emit(name.as_str()).unwrap();
+        later.push(sub);
+    }
+    assert_eq!(count(&dropped), 1, "the removed handler was never dropped");
+    // Every later subscription was returned and is linked, and can be unsubscribed.
+    assert!(later.iter().all(|s| linker.contains_subscriber(s)));
+    assert!(later.iter().all(|s| s.unsubscribe()));
+}

@@ -233,6 +233,18 @@ pub(crate) fn guard_callback(what: &str, f: impl FnOnce()) {
     }
 }
 
+/// Drops a user value (a handler, a callback, what they captured) where ventus drops
+/// it; a panic in its `Drop` is logged and goes no further, so the call that dropped it
+/// still returns its own result.
+pub(crate) fn drop_caught<T>(what: &str, value: T) {
+    if !std::mem::needs_drop::<T>() {
+        return;
+    }
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        tracing::error!(value = what, panic = %panic_message(&*panic), "ventus: dropping a user value panicked");
+    }
+}
+
 /// Everything an emission offers the handlers it runs.
 pub(crate) struct Ctx<'a> {
     pub(crate) event: &'a NameRef<'a>,

@@ -12,7 +12,7 @@ pub use self::error::{BuildError, SubscribeError};
 use self::registry::{key_of, target_of, Registry};
 use crate::event::{Event, EventTarget, IntoEvents};
 use crate::handler::marker::Typed;
-use crate::handler::{DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
+use crate::handler::{drop_caught, DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
 use crate::subscription::{SubscribeBuilder, Subscription};
 
 /// Links events to handlers; a cheap `Clone` handle over shared state.
@@ -69,6 +69,15 @@ pub(crate) struct LinkerInner {
     pub(crate) debug: bool,
     /// Events and subscribers; see [`registry`] for its locking.
     pub(crate) registry: Registry,
+}
+
+impl Drop for LinkerInner {
+    fn drop(&mut self) {
+        // The last handle may go inside any ventus call (an emission's owned copy, a
+        // subscription): the default callbacks, user values, are dropped caught.
+        drop_caught("a default success callback", self.on_success.take());
+        drop_caught("a default failure callback", self.on_failure.take());
+    }
 }
 
 impl EventLinker {

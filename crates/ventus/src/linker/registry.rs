@@ -65,7 +65,7 @@ use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
 use crate::event::EventTarget;
-use crate::handler::{ErasedHandler, FailureCallback};
+use crate::handler::{drop_caught, ErasedHandler, FailureCallback};
 use crate::subscription::SubscriptionId;
 
 use super::error::SubscribeError;
@@ -111,12 +111,23 @@ type Deferred = (ErasedHandler, Option<Arc<FailureCallback>>);
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        if LOCK_DEPTH.with(Cell::get) == 0 {
-            return;
-        }
+        // The last reference may go anywhere: in a registry call, or when `papaya`
+        // reclaims an old snapshot inside some later call. The user values go out here,
+        // each drop caught, so a panicking `Drop` never fails that call.
         let handler = std::mem::replace(&mut self.handler, ErasedHandler::noop());
-        let on_failure = self.on_failure.take();
-        DEFERRED.with(|d| d.borrow_mut().push((handler, on_failure)));
+        let mut values = Some((handler, self.on_failure.take()));
+        // Under the registry lock, the drop waits until the lock is released. Thread-local
+        // destruction gets `try_with` errors here: the values are then dropped at once.
+        if LOCK_DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0) {
+            let _ = DEFERRED.try_with(|d| {
+                if let Some(values) = values.take() {
+                    d.borrow_mut().push(values);
+                }
+            });
+        }
+        if let Some(values) = values {
+            drop_caught("a removed handler", values);
+        }
     }
 }
 
@@ -125,22 +136,28 @@ struct DeferDrops;
 
 impl DeferDrops {
     fn enter() -> Self {
-        LOCK_DEPTH.with(|d| d.set(d.get() + 1));
+        // `LOCK_DEPTH` has no destructor, so it outlives thread-local destruction.
+        let _ = LOCK_DEPTH.try_with(|d| d.set(d.get() + 1));
         DeferDrops
     }
 }
 
 impl Drop for DeferDrops {
     fn drop(&mut self) {
-        let depth = LOCK_DEPTH.with(|d| {
-            let depth = d.get() - 1;
+        let depth = LOCK_DEPTH.try_with(|d| {
+            let depth = d.get().saturating_sub(1);
             d.set(depth);
             depth
         });
-        if depth == 0 {
-            // Taken out first: the drops below may subscribe again and defer more.
-            let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-            drop(deferred);
+        if depth == Ok(0) {
+            // Taken out first: the drops below may subscribe again and defer more. Each
+            // is caught, so the call that took the lock returns its own result.
+            let deferred = DEFERRED
+                .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+                .unwrap_or_default();
+            for values in deferred {
+                drop_caught("a removed handler", values);
+            }
         }
     }
 }
