@@ -49,7 +49,9 @@ use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 ///   for every emission in flight. If the runtime shuts down first, the handlers that
 ///   have not finished are cancelled, as asyncio cancels tasks when its loop closes.
 ///
-/// `emit` never blocks a runtime thread and never panics because of where it is called.
+/// `emit` never blocks a runtime thread and never panics because of where it is called:
+/// from a thread-local's destructor too, where it makes the emission on a helper thread,
+/// as in a sync context, and returns when that emission would.
 ///
 /// # Examples
 ///
@@ -150,19 +152,23 @@ thread_local! {
     static HOLDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Marks a bound as held by this thread until dropped.
-struct Holding;
+/// Marks a bound as held by this thread until dropped; `true` if it was recorded.
+struct Holding(bool);
 
 impl Holding {
     fn enter(id: usize) -> Self {
-        HOLDING.with(|held| held.borrow_mut().push(id));
-        Holding
+        // During thread-local destruction nothing is recorded; `acquire` then never
+        // blocks (see there).
+        let recorded = HOLDING.try_with(|held| held.borrow_mut().push(id)).is_ok();
+        Holding(recorded)
     }
 }
 
 impl Drop for Holding {
     fn drop(&mut self) {
-        HOLDING.with(|held| held.borrow_mut().pop());
+        if self.0 {
+            let _ = HOLDING.try_with(|held| held.borrow_mut().pop());
+        }
     }
 }
 
@@ -708,6 +714,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Emitted, EmitError> {
         self.check(event, static_name)?;
+        if !crate::linker::registry::map_usable() {
+            return self.dispatch_elsewhere(event, static_name, payload, permit);
+        }
         let mut payload = payload;
         let permit = match (permit, &self.shared.limit) {
             (None, None) => None,
@@ -738,6 +747,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             }
         }
         self.process(event, static_name, payload, permit, direct, any)
+    }
+
+    /// `dispatch` from a thread whose thread-locals are being destroyed: the emission is
+    /// made on a helper thread, a sync context, and returns when it would there (after its
+    /// handlers ran, with the tokio emitter).
+    #[cold]
+    #[inline(never)]
+    fn dispatch_elsewhere<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<Emitted, EmitError> {
+        crate::linker::registry::elsewhere(|| self.dispatch(event, static_name, payload, permit))
     }
 
     /// A sync-context emission with async handlers, run as `run` runs one (the lean
@@ -882,7 +906,10 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 // holds one of the places waited for.
                 let can_block = limit.overflow == Overflow::Wait
                     && tokio::runtime::Handle::try_current().is_err()
-                    && !HOLDING.with(|held| held.borrow().contains(&limit.id()));
+                    // Unknown during thread-local destruction: taken as held.
+                    && !HOLDING
+                        .try_with(|held| held.borrow().contains(&limit.id()))
+                        .unwrap_or(true);
                 if !can_block {
                     return None;
                 }

@@ -343,6 +343,9 @@ impl EventLinker {
             return false;
         };
         self.inner.registry.settle_retired();
+        if !registry::map_usable() {
+            return registry::elsewhere(|| self.contains(target_of(&key)));
+        }
         let guard = self.inner.registry.events.guard();
         self.inner.registry.events.contains_key(&key, &guard)
     }

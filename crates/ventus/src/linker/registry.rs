@@ -131,6 +131,53 @@ impl Drop for Subscriber {
     }
 }
 
+thread_local! {
+    /// Alive while `papaya`'s thread-locals are: see [`map_usable`].
+    static MAP_READY: MapReady = MapReady::new();
+}
+
+/// Whether this thread can still pin `papaya` maps (whose guards use a thread-local of
+/// `seize`, its collector) with the usual [`papaya::HashMap::guard`].
+struct MapReady(bool);
+
+impl MapReady {
+    fn new() -> Self {
+        // Pins a map once first, so that `seize`'s thread-locals are registered before
+        // this one, and destroyed after it (thread-local destructors run in reverse order
+        // of registration). If they are gone already, the pin panics: caught, and this
+        // thread's map calls then all go elsewhere.
+        let warm = std::panic::catch_unwind(|| {
+            let map = papaya::HashMap::<u8, u8>::new();
+            drop(map.guard());
+        });
+        Self(warm.is_ok())
+    }
+}
+
+impl Drop for MapReady {
+    // A destructor of its own, so that `try_with` reports it gone once it has run.
+    fn drop(&mut self) {}
+}
+
+/// Whether map guards can be taken on this thread; `false` during thread-local
+/// destruction, once `seize`'s thread-locals may be gone.
+#[inline]
+pub(crate) fn map_usable() -> bool {
+    MAP_READY.try_with(|ready| ready.0).unwrap_or(false)
+}
+
+/// Runs `f` on a helper thread and waits for it: how a call made during this thread's
+/// thread-local destruction (when [`map_usable`] is `false`) still does its work, with
+/// thread-locals of its own. A cold path, taken only then.
+#[cold]
+pub(crate) fn elsewhere<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(out) => out,
+        // Ventus catches user panics itself; this is a ventus bug, passed on.
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Marks this thread as inside the registry lock; on drop, runs the deferred drops.
 struct DeferDrops;
 
@@ -334,7 +381,13 @@ impl Registry {
         }
     }
 
-    fn locked<R>(&self, f: impl FnOnce(&mut State, &EventMap, &papaya::LocalGuard<'_>) -> R) -> R {
+    fn locked<R: Send>(
+        &self,
+        f: impl FnOnce(&mut State, &EventMap, &papaya::LocalGuard<'_>) -> R + Send,
+    ) -> R {
+        if !map_usable() {
+            return elsewhere(|| self.locked(f));
+        }
         // Declared in this order so they drop in reverse: the lock first, then the
         // map guard, then the deferred handler drops, with no lock held.
         let _defer = DeferDrops::enter();
@@ -551,7 +604,7 @@ impl Registry {
     }
 
     /// Runs a read-only query over a consistent view of the registry.
-    pub(crate) fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
+    pub(crate) fn view<R: Send>(&self, f: impl FnOnce(&View<'_>) -> R + Send) -> R {
         self.locked(|state, events, guard| {
             f(&View {
                 state,
