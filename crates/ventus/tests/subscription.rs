@@ -983,3 +983,119 @@ fn a_removed_handler_whose_drop_panics_does_not_fail_later_calls() {
     assert!(later.iter().all(|s| linker.contains_subscriber(s)));
     assert!(later.iter().all(|s| s.unsubscribe()));
 }
+
+mod store {
+    /// A typed event named `Created`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Created(pub(crate) u32);
+    impl ventus::Event for Created {}
+}
+
+mod users {
+    /// Another typed event whose short name is also `Created`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Created(pub(crate) String);
+    impl ventus::Event for Created {}
+}
+
+/// Two typed events with one short name: the second type is refused at subscribe time,
+/// and emitting it is refused too (with its payload handed back) instead of reaching the
+/// first type's handlers; string subscriptions to the name still work.
+#[test]
+fn typed_events_whose_names_collide_are_refused_naming_both_types() {
+    let linker = linker();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let (shop_log, shop_failure) = failure_log();
+    let (ran, bump) = counter();
+    let shop = linker
+        .on_event::<store::Created>()
+        .on_failure(shop_failure)
+        .subscribe(move |c: &store::Created| {
+            assert_eq!(c.0, 7);
+            bump();
+        })
+        .unwrap();
+    // By name, with the typed event's payload: allowed.
+    let by_name = linker
+        .on("Created")
+        .subscribe(|c: &store::Created| assert_eq!(c.0, 7))
+        .unwrap();
+
+    let err = linker
+        .on_event::<users::Created>()
+        .subscribe(|_: &users::Created| ())
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(std::any::type_name::<store::Created>()),
+        "{message}"
+    );
+    assert!(
+        message.contains(std::any::type_name::<users::Created>()),
+        "{message}"
+    );
+    assert!(matches!(
+        err,
+        SubscribeError::NameCollision { ref event, linked, subscribed }
+            if event == "Created"
+                && linked == std::any::type_name::<store::Created>()
+                && subscribed == std::any::type_name::<users::Created>()
+    ));
+    assert_eq!(
+        linker.subscriber_count_of("Created"),
+        2,
+        "nothing was linked"
+    );
+
+    match emitter.emit_event(users::Created("ann".into())) {
+        Err(EmitError::NameCollision(collision)) => {
+            assert_eq!(collision.event(), "Created");
+            assert_eq!(
+                collision.linked_type(),
+                std::any::type_name::<store::Created>()
+            );
+            assert_eq!(
+                collision.emitted_type(),
+                std::any::type_name::<users::Created>()
+            );
+            assert!(collision.to_string().contains("users::Created"));
+            assert_eq!(
+                collision.into_payload::<users::Created>(),
+                Some(users::Created("ann".into()))
+            );
+        }
+        other => panic!("expected a name collision, got {other:?}"),
+    }
+    // `run_event`, on its lean and its full path (a detailed emitter), refuses it too.
+    let rt = support::multi_thread(1);
+    let detailed = ventus::EventEmitter::builder()
+        .linker(&linker)
+        .detailed_reports(true)
+        .build();
+    for emitter in [emitter.clone(), detailed] {
+        match rt.block_on(emitter.run_event(users::Created("cy".into()))) {
+            Err(EmitError::NameCollision(collision)) => assert_eq!(
+                collision.into_payload::<users::Created>(),
+                Some(users::Created("cy".into()))
+            ),
+            other => panic!("expected a name collision, got {other:?}"),
+        }
+    }
+    assert_eq!(count(&ran), 0);
+    assert!(
+        shop_log.lock().unwrap().is_empty(),
+        "no handler ran and failed"
+    );
+
+    emitter.emit_event(store::Created(7)).unwrap();
+    assert_eq!(count(&ran), 1);
+
+    // Once the typed subscription is gone, the name is free for the other type.
+    assert!(shop.unsubscribe());
+    linker
+        .on_event::<users::Created>()
+        .subscribe(|u: &users::Created| assert_eq!(u.0, "bo"))
+        .unwrap();
+    emitter.emit_event(users::Created("bo".into())).unwrap();
+    assert!(by_name.unsubscribe());
+}

@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
-pub use self::error::{EmitError, Rejected};
+pub use self::error::{Collision, EmitError, Rejected};
 pub(crate) use self::handle::Cancel;
 pub use self::handle::Emitted;
 pub use self::metrics::EmitterMetrics;
@@ -29,7 +29,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
-use crate::event::{error_name, Event, EventKey, EventName};
+use crate::event::{error_name, Event, EventKey, EventName, EventType};
 use crate::linker::registry::{EventEntry, Registry, Subscriber, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
@@ -361,7 +361,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # }
     /// ```
     pub fn emit(&self, event: &str) -> Result<Emitted, EmitError> {
-        self.dispatch::<()>(event, None, None, None)
+        self.dispatch::<()>(event, None, None, None, false)
     }
 
     /// Emits `event` with `payload`; handlers take it as `&P` (sync) or `P` (async).
@@ -385,14 +385,15 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         payload: T,
     ) -> Result<Emitted, EmitError> {
-        self.dispatch(event, None, Some(payload), None)
+        self.dispatch(event, None, Some(payload), None, false)
     }
 
     /// Emits the typed event `event`, named by [`Event::name`]; it is the payload.
     ///
     /// # Errors
     ///
-    /// As [`emit`](Self::emit).
+    /// As [`emit`](Self::emit), and [`EmitError::NameCollision`] (the event handed back)
+    /// if the name belongs to another typed event in the linker (see [`Event`]).
     ///
     /// # Examples
     ///
@@ -409,7 +410,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// ```
     pub fn emit_event<E: Event>(&self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
-        self.dispatch(name, Some(name), Some(event), None)
+        self.dispatch(name, Some(name), Some(event), None, true)
     }
 
     /// Emits an error as an event named after its type's full path (many error types are
@@ -438,7 +439,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         error: E,
     ) -> Result<Emitted, EmitError> {
         let name = error_name::<E>();
-        self.dispatch(name, Some(name), Some(error), None)
+        self.dispatch(name, Some(name), Some(error), None, false)
     }
 
     /// Emits the event of `key` with a payload whose type the key fixes.
@@ -463,7 +464,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         key: EventKey<T>,
         payload: T,
     ) -> Result<Emitted, EmitError> {
-        self.dispatch(key.name(), Some(key.name()), Some(payload), None)
+        self.dispatch(key.name(), Some(key.name()), Some(payload), None, false)
     }
 
     /// Waits until every emission this emitter's processor has in flight has finished.
@@ -574,7 +575,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # }
     /// ```
     pub async fn run(&self, event: &str) -> Result<EmissionReport, EmitError> {
-        self.run_inner::<()>(event, None, None).await
+        self.run_inner::<()>(event, None, None, false).await
     }
 
     /// [`run`](Self::run) with a payload.
@@ -591,21 +592,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         payload: T,
     ) -> Result<EmissionReport, EmitError> {
-        self.run_inner(event, None, Some(payload)).await
+        self.run_inner(event, None, Some(payload), false).await
     }
 
     /// [`run`](Self::run) with a typed event.
     ///
     /// # Errors
     ///
-    /// As [`emit`](Self::emit).
+    /// As [`emit_event`](Self::emit_event).
     ///
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
     pub async fn run_event<E: Event>(&self, event: E) -> Result<EmissionReport, EmitError> {
         let name = E::name();
-        self.run_inner(name, Some(name), Some(event)).await
+        self.run_inner(name, Some(name), Some(event), true).await
     }
 
     async fn run_inner<T: Send + Sync + 'static>(
@@ -613,21 +614,31 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
+        typed: bool,
     ) -> Result<EmissionReport, EmitError> {
         if self.shared.lean {
             // The payload stays in this future; the first pass borrows it.
             let mut running = None;
             let step = std::future::poll_fn(|cx| {
-                self.poll_awaited(cx, &mut running, event, static_name, payload.as_ref())
+                let payload = payload.as_ref();
+                self.poll_awaited(cx, &mut running, event, static_name, payload, typed)
             })
             .await;
             if let awaited::Step::Done(result) = step {
-                return result;
+                return match result {
+                    // The first pass only borrowed the event: it goes back from here.
+                    Err(EmitError::NameCollision(mut collision)) => {
+                        collision.payload =
+                            payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                        Err(EmitError::NameCollision(collision))
+                    }
+                    result => result,
+                };
             }
         }
         // Boxed: its state is about 2 KB, and every `run` future would otherwise be as
         // large, which the lean path's callers would pay for in moves.
-        Box::pin(self.run_full(event, static_name, payload)).await
+        Box::pin(self.run_full(event, static_name, payload, typed)).await
     }
 
     /// `run` on the full path: an owned [`Emission`] run in this task.
@@ -636,13 +647,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
+        typed: bool,
     ) -> Result<EmissionReport, EmitError> {
         let permit = match &self.shared.limit {
             Some(_) => self.reserve().await?.permit,
             None => None,
         };
         let detailed = self.shared.detailed;
-        let emission = self.resolve(event, static_name, payload, permit, detailed, |e| {
+        let emission = self.resolve(event, static_name, payload, permit, detailed, typed, |e| {
             e.map(Emission::into_owned)
         })?;
         let emitted = match emission {
@@ -706,16 +718,19 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
     }
 
+    /// Emits `event`; `typed` for a typed event (`T` is its type), which is refused if
+    /// the name belongs to another type.
     fn dispatch<T: Send + Sync + 'static>(
         &self,
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
+        typed: bool,
     ) -> Result<Emitted, EmitError> {
         self.check(event, static_name)?;
         if !crate::linker::registry::map_usable() {
-            return self.dispatch_elsewhere(event, static_name, payload, permit);
+            return self.dispatch_elsewhere(event, static_name, payload, permit, typed);
         }
         let mut payload = payload;
         let permit = match (permit, &self.shared.limit) {
@@ -727,6 +742,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         };
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            return Err(self.collision(event, static_name, linked, payload));
+        }
         if direct.is_none() && any.is_none() {
             self.no_handler(event);
             // Nothing ran, and the name is not worth an allocation.
@@ -760,8 +778,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         static_name: Option<&'static str>,
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
+        typed: bool,
     ) -> Result<Emitted, EmitError> {
-        crate::linker::registry::elsewhere(|| self.dispatch(event, static_name, payload, permit))
+        crate::linker::registry::elsewhere(|| {
+            self.dispatch(event, static_name, payload, permit, typed)
+        })
     }
 
     /// A sync-context emission with async handlers, run as `run` runs one (the lean
@@ -783,7 +804,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             let polled = if running.is_none() && step.is_none() {
                 self.first_pass_on(cx, &mut running, event, static_name, payload, direct, any)
             } else {
-                self.poll_awaited(cx, &mut running, event, static_name, payload)
+                self.poll_awaited(cx, &mut running, event, static_name, payload, false)
             };
             match polled {
                 Poll::Ready(done) => {
@@ -867,6 +888,24 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             "ventus processor panicked; the emission was refused"
         );
         EmitError::Processor(format!("the processor panicked: {message}").into())
+    }
+
+    /// The refusal of a typed event whose name is `linked`'s, with the event handed back.
+    #[cold]
+    #[inline(never)]
+    fn collision<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        linked: EventType,
+        payload: Option<T>,
+    ) -> EmitError {
+        EmitError::NameCollision(Collision {
+            event: self.name_of(event, static_name),
+            linked: linked.name,
+            emitted: type_name::<T>(),
+            payload: payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
+        })
     }
 
     /// A place under `limit` for an emission of `event`, or the error that says why there
@@ -969,6 +1008,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
     /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
     /// handler is linked). The emission borrows this frame; `then` runs or owns it.
+    #[allow(clippy::too_many_arguments)]
     fn resolve<T: Send + Sync + 'static, R>(
         &self,
         event: &str,
@@ -976,11 +1016,15 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
         detailed: bool,
+        typed: bool,
         then: impl FnOnce(Option<Emission<'_>>) -> Option<R>,
     ) -> Result<Option<R>, EmitError> {
         self.check(event, static_name)?;
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            return Err(self.collision(event, static_name, linked, payload));
+        }
         if direct.is_none() && any.is_none() {
             self.no_handler(event);
             return Ok(then(None));
@@ -1071,6 +1115,17 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
         Some(emission)
     }
+}
+
+/// The typed event `direct`'s name belongs to, if a typed emission (`typed`) of `T` must
+/// be refused because it is another type: one comparison per emission of a typed event.
+#[inline]
+fn other_type<T: 'static>(typed: bool, direct: Option<&Arc<EventEntry>>) -> Option<EventType> {
+    if !typed {
+        return None;
+    }
+    let linked = direct?.event_type?;
+    (linked.id != std::any::TypeId::of::<T>()).then_some(linked)
 }
 
 /// What an emission needs to know about the handlers it can run.
@@ -1240,7 +1295,8 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     ///
     /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
     pub fn emit(self, event: &str) -> Result<Emitted, EmitError> {
-        self.emitter.dispatch::<()>(event, None, None, self.permit)
+        self.emitter
+            .dispatch::<()>(event, None, None, self.permit, false)
     }
 
     /// As [`EventEmitter::emit_with`], in the reserved place.
@@ -1254,7 +1310,7 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
         payload: T,
     ) -> Result<Emitted, EmitError> {
         self.emitter
-            .dispatch(event, None, Some(payload), self.permit)
+            .dispatch(event, None, Some(payload), self.permit, false)
     }
 
     /// As [`EventEmitter::emit_event`], in the reserved place.
@@ -1265,7 +1321,7 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     pub fn emit_event<E: Event>(self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
         self.emitter
-            .dispatch(name, Some(name), Some(event), self.permit)
+            .dispatch(name, Some(name), Some(event), self.permit, true)
     }
 }
 

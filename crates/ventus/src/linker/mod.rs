@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 pub use self::error::{BuildError, SubscribeError};
 
 use self::registry::{key_of, target_of, Registry};
-use crate::event::{Event, EventTarget, IntoEvents};
+use crate::event::{Event, EventTarget, EventType, IntoEvents};
 use crate::handler::marker::Typed;
 use crate::handler::{drop_caught, DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
 use crate::subscription::{SubscribeBuilder, Subscription};
@@ -168,7 +168,11 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn on_event<E: Event>(&self) -> SubscribeBuilder<LinkerDefault, Typed<E>> {
-        SubscribeBuilder::new(self.clone(), vec![EventTarget::event::<E>()])
+        SubscribeBuilder::typed(
+            self.clone(),
+            EventTarget::event::<E>(),
+            EventType::of::<E>(),
+        )
     }
 
     /// Starts a subscription to the error type `E`, as emitted by

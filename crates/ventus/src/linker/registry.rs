@@ -64,7 +64,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
-use crate::event::EventTarget;
+use crate::event::{EventTarget, EventType};
 use crate::handler::{drop_caught, ErasedHandler, FailureCallback};
 use crate::subscription::SubscriptionId;
 
@@ -86,6 +86,8 @@ pub(crate) struct Subscriber {
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
+    /// The typed event it was subscribed to with `on_event`, if any.
+    pub(crate) event_type: Option<EventType>,
 }
 
 impl Subscriber {
@@ -226,6 +228,10 @@ pub(crate) struct EventEntry {
     /// has no timeout of its own; async ones allowed: an awaited emission (`run`) may take
     /// the emitter's lean awaited path (`emitter/awaited.rs`).
     pub(crate) lean_run: bool,
+    /// The typed event the name belongs to: that of its subscribers made with
+    /// `on_event`, which `link` keeps to one type. `emit_event` of another type is
+    /// refused.
+    pub(crate) event_type: Option<EventType>,
 }
 
 impl EventEntry {
@@ -240,6 +246,7 @@ impl EventEntry {
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
+            event_type: subscribers.iter().find_map(|s| s.event_type),
             name,
             subscribers,
         }
@@ -271,6 +278,26 @@ impl State {
     /// How many of `entry`'s subscribers are not retired.
     fn live_len(&self, key: &str, entry: &EventEntry) -> usize {
         entry.subscribers.len() - self.dead.get(key).copied().unwrap_or(0)
+    }
+
+    /// The typed event `key` belongs to: that of its subscribers not retired.
+    fn type_of(
+        &self,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        key: &str,
+    ) -> Option<EventType> {
+        let entry = events.get(key, guard)?;
+        let linked = entry.event_type?;
+        if !self.dead.contains_key(key) {
+            return Some(linked);
+        }
+        // Retired subscribers keep no claim on the name.
+        entry
+            .subscribers
+            .iter()
+            .filter(|s| self.records.contains_key(&s.id))
+            .find_map(|s| s.event_type)
     }
 
     /// The subscribers of `key`'s entry that are not retired, for a new entry.
@@ -319,6 +346,7 @@ pub(crate) struct NewSubscriber {
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
+    pub(crate) event_type: Option<EventType>,
 }
 
 /// The registry key of a target; `None` for an empty name, which no event can have
@@ -487,6 +515,19 @@ impl Registry {
                     }
                 }
             }
+            if let Some(new_type) = new.event_type {
+                for key in &keys {
+                    if let Some(linked) = state.type_of(events, guard, key) {
+                        if linked.id != new_type.id {
+                            return Err(SubscribeError::NameCollision {
+                                event: target_of(key).to_string(),
+                                linked: linked.name,
+                                subscribed: new_type.name,
+                            });
+                        }
+                    }
+                }
+            }
             let id = SubscriptionId(state.next_id);
             state.next_id += 1;
             let subscriber = Arc::new(Subscriber {
@@ -497,6 +538,7 @@ impl Registry {
                 timeout: new.timeout,
                 handler: new.handler,
                 on_failure: new.on_failure,
+                event_type: new.event_type,
             });
             for key in &keys {
                 let mut subscribers = state.live_of(events, guard, key);
@@ -734,6 +776,7 @@ mod tests {
                     timeout: None,
                     handler: ErasedHandler::noop(),
                     on_failure: None,
+                    event_type: None,
                 },
             )
             .unwrap()
@@ -879,6 +922,7 @@ mod tests {
                         timeout: None,
                         handler: ErasedHandler::noop(),
                         on_failure: None,
+                        event_type: None,
                     },
                 )
                 .is_err()
