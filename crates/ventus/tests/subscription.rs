@@ -1099,3 +1099,39 @@ fn typed_events_whose_names_collide_are_refused_naming_both_types() {
     emitter.emit_event(users::Created("bo".into())).unwrap();
     assert!(by_name.unsubscribe());
 }
+
+/// A future that is ready at once and keeps its state until it is dropped.
+struct ReadyHolding(#[allow(dead_code)] PanicsOnDrop);
+
+impl std::future::Future for ReadyHolding {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+/// An async handler whose future panics when dropped, after it finished: the emission
+/// still completes and reports the handler's success; the panic is only logged.
+#[test]
+fn a_handler_future_whose_drop_panics_does_not_fail_the_emission() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    linker
+        .on("A")
+        .subscribe(move || ReadyHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    // Detailed reports keep the emission on the full path, where `Emission` runs it.
+    let emitter = ventus::EventEmitter::builder()
+        .linker(&linker)
+        .detailed_reports(true)
+        .build();
+    let report = emitter.emit("A").unwrap().wait().unwrap();
+    assert_eq!(report.counts().succeeded, 1);
+    assert_eq!(count(&dropped), 1);
+    let rt = support::multi_thread(1);
+    let report = rt.block_on(emitter.run("A")).unwrap();
+    assert_eq!(report.counts().succeeded, 1);
+    assert_eq!(count(&dropped), 2);
+}

@@ -564,7 +564,18 @@ where
     S: SuccessStep<<Fut::Output as HandlerOutput>::Ok>,
 {
     Box::pin(async move {
-        let out = fut.await;
+        // The user's future is dropped in place once it is done, its panic caught, so a
+        // panicking `Drop` does not turn its result into a failure.
+        let mut slot = std::pin::pin!(Some(fut));
+        let out = std::future::poll_fn(|cx| match slot.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            // Never polled again once it returned `Ready`.
+            None => std::task::Poll::Pending,
+        })
+        .await;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| slot.set(None))) {
+            tracing::error!(panic = %panic_message(&*panic), "ventus: dropping a finished handler's future panicked");
+        }
         match &success {
             OwnedStep::LinkerDefault(default) => {
                 finish(out, &LinkerDefault::new(), default.as_ref(), None)
