@@ -1135,3 +1135,47 @@ fn a_handler_future_whose_drop_panics_does_not_fail_the_emission() {
     assert_eq!(report.counts().succeeded, 1);
     assert_eq!(count(&dropped), 2);
 }
+
+/// A future that never finishes and keeps its state until it is dropped.
+struct PendingHolding(#[allow(dead_code)] PanicsOnDrop);
+
+impl std::future::Future for PendingHolding {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
+    }
+}
+
+/// Handler futures cancelled before they finish (by a timeout, or by dropping the `run`
+/// future) are dropped with their panics caught: the emission reports the timeout, and
+/// dropping `run` does not panic.
+#[test]
+fn a_cancelled_handler_future_whose_drop_panics_does_not_fail_the_emission() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    linker
+        .on("A")
+        .timeout(std::time::Duration::from_millis(10))
+        .subscribe(move || PendingHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    let d = dropped.clone();
+    linker
+        .on("B")
+        .subscribe(move || PendingHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let report = emitter.emit("A").unwrap().wait().unwrap();
+    assert_eq!(report.counts().timed_out, 1);
+    assert_eq!(count(&dropped), 1);
+
+    let rt = support::multi_thread(1);
+    rt.block_on(async {
+        let run = emitter.run("B");
+        // Dropped while its handler is pending.
+        let cancelled = tokio::time::timeout(std::time::Duration::from_millis(10), run).await;
+        assert!(cancelled.is_err());
+    });
+    assert_eq!(count(&dropped), 2);
+}

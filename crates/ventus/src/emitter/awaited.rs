@@ -32,7 +32,9 @@ use super::{
     claim_once, name_ref, next_emission_id, other_type, EmissionId, EmitError, EventEmitter,
 };
 use crate::event::EventName;
-use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind, HandlerFuture};
+use crate::handler::{
+    drop_caught, panic_message, Ctx, ErasedCall, HandlerErrorKind, HandlerFuture,
+};
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::processor::Processor;
 
@@ -44,6 +46,15 @@ pub(super) struct Running {
     counts: Counts,
     /// The handlers still running, in subscription order; `None` once finished.
     handlers: Vec<Option<(Arc<Subscriber>, HandlerFuture)>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The `run` future was dropped with handlers pending: what they hold goes here.
+        for handler in self.handlers.drain(..) {
+            drop_caught("a handler's future", handler);
+        }
+    }
 }
 
 /// What one poll of the lean awaited path came to.

@@ -20,8 +20,8 @@ use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use super::EmitterShared;
 use crate::event::EventName;
 use crate::handler::{
-    guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
-    SharedPayload,
+    drop_caught, guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind,
+    HandlerFuture, SharedPayload,
 };
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::linker::LinkerInner;
@@ -832,7 +832,8 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 /// An async (or `blocking`) handler that has started and not finished.
 struct Running<'e> {
     sub: &'e Arc<Subscriber>,
-    fut: HandlerFuture,
+    /// `None` only in `drop`.
+    fut: Option<HandlerFuture>,
     /// Fires at the handler's timeout, if it has one.
     timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     started: Option<Instant>,
@@ -864,7 +865,7 @@ impl<'e> Running<'e> {
         };
         Self {
             sub,
-            fut,
+            fut: Some(fut),
             timer,
             started,
             span,
@@ -874,7 +875,10 @@ impl<'e> Running<'e> {
     fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), HandlerErrorKind>> {
         let _entered = self.span.enter();
         let caught = catch_unwind(AssertUnwindSafe(|| {
-            if let Poll::Ready(result) = self.fut.as_mut().poll(cx) {
+            let Some(fut) = self.fut.as_mut() else {
+                return Poll::Pending;
+            };
+            if let Poll::Ready(result) = fut.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
             if let Some((sleep, timeout)) = &mut self.timer {
@@ -887,6 +891,14 @@ impl<'e> Running<'e> {
         caught.unwrap_or_else(|panic| {
             Poll::Ready(Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
         })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        // A handler cancelled (timed out, or its emission dropped) drops what its future
+        // holds here; a finished one held nothing of the user's any more.
+        drop_caught("a handler's future", self.fut.take());
     }
 }
 
