@@ -14,11 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const ACTIVE: u64 = 0;
 /// The subscriber was unsubscribed or removed; it never runs again.
 const GONE: u64 = u64::MAX;
+/// Set beside a claiming emission's id once that emission has started the handler; from
+/// then on the claim cannot be given back.
+const STARTED: u64 = 1 << 63;
 
 /// One subscriber's state word.
 ///
 /// Holds `ACTIVE`, `GONE`, or the id of the emission that claimed a once-subscriber
-/// (emission ids start at 1 and never reach `u64::MAX`).
+/// (emission ids start at 1 and never reach `STARTED`), with `STARTED` added once that
+/// emission started the handler.
+///
+/// A claim is given back ([`release`](Self::release)) when the processor refuses the
+/// emission before it started the handler: the word goes back to `ACTIVE`. That is the
+/// only way back to `ACTIVE`, and only the claiming emission takes it.
 #[derive(Debug)]
 pub(crate) struct ClaimState(AtomicU64);
 
@@ -29,11 +37,12 @@ impl ClaimState {
 
     /// Claims the subscriber for `emission`; `true` for exactly one caller.
     pub(crate) fn claim(&self, emission: u64) -> bool {
-        debug_assert!(emission != ACTIVE && emission != GONE);
-        // Relaxed: the state never goes back to ACTIVE, so a value read as not ACTIVE is
-        // final and this caller lost; a stale ACTIVE only leads to the CAS, which decides.
-        // Claimed subscribers stay in snapshots until a write compacts them, and this
-        // plain load keeps later emissions from paying a locked instruction for each.
+        debug_assert!(emission != ACTIVE && emission < STARTED);
+        // Relaxed: a value read as not ACTIVE means another emission holds or held the
+        // subscriber, so this caller lost (if that emission is refused and gives the claim
+        // back, the next emission takes it); a stale ACTIVE only leads to the CAS, which
+        // decides. Claimed subscribers stay in snapshots until a write compacts them, and
+        // this plain load keeps later emissions from paying a locked instruction for each.
         if self.0.load(Ordering::Relaxed) != ACTIVE {
             return false;
         }
@@ -53,17 +62,56 @@ impl ClaimState {
     }
 
     /// Whether the subscriber may run in `emission`: a plain subscriber while it is
-    /// active, a once-subscriber only in the emission that claimed it.
+    /// active, a once-subscriber only in the emission that claimed it (started or not).
+    /// A query: to run the handler, call [`start`](Self::start).
     #[inline]
     pub(crate) fn runs_in(&self, once: bool, emission: u64) -> bool {
         // Acquire pairs with the release half of `end`/`claim`: a handler unsubscribed
         // before this load is seen as gone.
         let state = self.0.load(Ordering::Acquire);
         if once {
-            state == emission
+            state == emission || state == emission | STARTED
         } else {
             state == ACTIVE
         }
+    }
+
+    /// Whether `emission` may start the handler now: a plain subscriber while it is
+    /// active; a once-subscriber if `emission` claimed it and has not started it yet,
+    /// which this marks, so that the claim can no longer be given back.
+    #[inline]
+    pub(crate) fn start(&self, once: bool, emission: u64) -> bool {
+        if !once {
+            // Acquire: as in `runs_in`.
+            return self.0.load(Ordering::Acquire) == ACTIVE;
+        }
+        // AcqRel: one word decides between this start and the emitter's `release`, so
+        // exactly one of them succeeds; a once-handler starts once in its life, so the
+        // locked instruction is paid once per once-subscriber.
+        self.0
+            .compare_exchange(
+                emission,
+                emission | STARTED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Whether `emission` claimed the subscriber and has not started its handler.
+    pub(crate) fn is_held_unstarted(&self, emission: u64) -> bool {
+        // Acquire: as in `runs_in`.
+        self.0.load(Ordering::Acquire) == emission
+    }
+
+    /// Gives back `emission`'s claim if it has not started the handler: the subscriber
+    /// is active again. `true` if it was given back.
+    pub(crate) fn release(&self, emission: u64) -> bool {
+        // AcqRel: against `start` (see there) and `end`, which cannot succeed on a
+        // claimed word; the next `claim` reads ACTIVE after this store.
+        self.0
+            .compare_exchange(emission, ACTIVE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Whether the subscriber has neither been claimed nor ended.
@@ -234,6 +282,115 @@ mod loom_tests {
             registry.locked();
             assert_eq!(registry.unlinked.load(Ordering::Relaxed), 1);
             assert!(!registry.has_retired.load(Ordering::Relaxed));
+        });
+    }
+
+    /// A processor may start a claimed handler (on another thread, if it spawned the
+    /// emission) while the emitter, told the emission was refused, gives the claim back.
+    /// Exactly one of them wins: the handler runs in the refused emission, or the claim
+    /// is given back and the next emission runs it. Either way it runs once.
+    #[test]
+    fn a_claim_is_either_started_or_given_back() {
+        loom::model(|| {
+            let state = Arc::new(ClaimState::new());
+            assert!(state.claim(1));
+            let other = state.clone();
+            let processor = thread::spawn(move || other.start(true, 1));
+            let released = state.release(1);
+            let started = processor.join().unwrap();
+            assert!(started ^ released);
+            let rerun = state.claim(2) && state.start(true, 2);
+            assert_eq!(rerun, released);
+            assert!(
+                !state.start(true, 1),
+                "the refused emission never starts it later"
+            );
+            assert!(!state.release(2), "a started claim is not given back");
+        });
+    }
+
+    /// A refused emission's claim given back, racing with an accepted emission, an
+    /// unsubscribe and a writer settling the retire list (the registry modelled as in
+    /// `retired_subscribers_are_unlinked_once_and_never_seen_linked`). The refused
+    /// emission never retires: it gives the claim back before anyone is told. So the
+    /// subscriber is unlinked only by the accepted emission or the unsubscribe, at most
+    /// one of them; if neither won, it is active and still linked.
+    #[test]
+    fn a_released_claim_is_never_unlinked() {
+        use loom::sync::atomic::AtomicBool;
+        use loom::sync::Mutex;
+
+        // The state lock that serialises unlinks is left out: the property is about
+        // who unlinks, not about two unlinks racing (the model above covers that).
+        struct Registry {
+            retired: Mutex<Vec<u64>>,
+            linked: AtomicBool,
+            unlinked: AtomicUsize,
+        }
+
+        impl Registry {
+            fn retire(&self, id: u64) {
+                self.retired.lock().unwrap().push(id);
+            }
+
+            /// A writer settling the retire list.
+            fn settle(&self) {
+                let ids = std::mem::take(&mut *self.retired.lock().unwrap());
+                if !ids.is_empty() {
+                    self.unlink();
+                }
+            }
+
+            fn unlink(&self) {
+                self.linked.store(false, Ordering::Relaxed);
+                self.unlinked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+
+        loom::model(|| {
+            let registry = Arc::new(Registry {
+                retired: Mutex::new(Vec::new()),
+                linked: AtomicBool::new(true),
+                unlinked: AtomicUsize::new(0),
+            });
+            let sub = Arc::new(ClaimState::new());
+
+            let s = sub.clone();
+            let refused = thread::spawn(move || {
+                // `build` claims; the processor refuses; `settle_claims` gives it back.
+                if s.claim(1) {
+                    assert!(s.release(1), "nothing started it");
+                }
+            });
+            let (r, s) = (registry.clone(), sub.clone());
+            let accepted = thread::spawn(move || {
+                let won = s.claim(2) && s.start(true, 2);
+                if won {
+                    r.retire(7);
+                }
+                won
+            });
+            let (r, s) = (registry.clone(), sub.clone());
+            let unsubscribe = thread::spawn(move || {
+                let ended = s.end();
+                if ended {
+                    r.unlink();
+                }
+                ended
+            });
+            registry.settle();
+
+            refused.join().unwrap();
+            let ran = accepted.join().unwrap();
+            let ended = unsubscribe.join().unwrap();
+            registry.settle();
+            assert!(!(ran && ended));
+            let unlinked = registry.unlinked.load(Ordering::Relaxed);
+            assert_eq!(unlinked, usize::from(ran) + usize::from(ended));
+            if !ran && !ended {
+                assert!(sub.is_active());
+                assert!(registry.linked.load(Ordering::Relaxed));
+            }
         });
     }
 

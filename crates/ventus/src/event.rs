@@ -15,7 +15,20 @@ use crate::handler::marker::{Typed, Untyped};
 /// runs the handlers linked to [`Event::name`]; each receives the value as its payload.
 /// The name defaults to the type's own name without its module path
 /// (`OrderCreated` for `shop::OrderCreated`), as Pyventus names dataclass events after
-/// their class. Override [`Event::name`] to choose another.
+/// their class. Override [`Event::name`] (or, with the derive, `#[event(name = "...")]`)
+/// to choose another.
+///
+/// # One type per name
+///
+/// In a linker, a name belongs to at most one typed event at a time: the type of the
+/// subscriptions made with [`on_event`](crate::EventLinker::on_event) to it. Subscribing
+/// another type with the same name (`users::Created` beside `shop::Created`) fails with
+/// [`SubscribeError::NameCollision`](crate::SubscribeError::NameCollision), naming both
+/// types, and [`emit_event`](crate::EventEmitter::emit_event) of a type whose name
+/// belongs to another fails with
+/// [`EmitError::NameCollision`](crate::EmitError::NameCollision), handing the event back;
+/// no handler runs. Give one of them its own name. Subscribing to the name as a string
+/// (`linker.on("Created")`) is always allowed, and claims the name for no type.
 ///
 /// # Examples
 ///
@@ -69,6 +82,23 @@ pub trait Event: Send + Sync + 'static {
         Self: Sized,
     {
         short_type_name::<Self>()
+    }
+}
+
+/// The type of a typed event, as the registry records it: its `TypeId` decides, its
+/// full name is for messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventType {
+    pub(crate) id: std::any::TypeId,
+    pub(crate) name: &'static str,
+}
+
+impl EventType {
+    pub(crate) fn of<E: Event>() -> Self {
+        Self {
+            id: std::any::TypeId::of::<E>(),
+            name: type_name::<E>(),
+        }
     }
 }
 

@@ -146,9 +146,9 @@ mod subscription;
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
 pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
-    Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted, EmitterMetrics,
-    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, PayloadMismatch, Rejected,
-    TokioEventEmitter,
+    Collision, Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted,
+    EmitterMetrics, EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow,
+    PayloadMismatch, Rejected, TokioEventEmitter,
 };
 pub use crate::event::{Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName};
 pub use crate::handler::{

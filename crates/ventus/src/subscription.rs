@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::EventTarget;
+use crate::event::{EventTarget, EventType};
 use crate::handler::marker::{Accepts, Untyped};
 use crate::handler::{
     FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
@@ -95,6 +95,8 @@ pub struct SubscribeBuilder<S = LinkerDefault, K = Untyped> {
     timeout: Option<Duration>,
     on_success: S,
     on_failure: Option<Arc<FailureCallback>>,
+    /// The typed event of `on_event`, which claims the name for its type.
+    event_type: Option<EventType>,
     payload: PhantomData<fn(K)>,
 }
 
@@ -109,6 +111,15 @@ impl<K> SubscribeBuilder<LinkerDefault, K> {
             timeout: None,
             on_success: LinkerDefault::new(),
             on_failure: None,
+            event_type: None,
+        }
+    }
+
+    /// A subscription to the typed event `event_type`, named by `target`.
+    pub(crate) fn typed(linker: EventLinker, target: EventTarget, event_type: EventType) -> Self {
+        Self {
+            event_type: Some(event_type),
+            ..Self::new(linker, vec![target])
         }
     }
 }
@@ -118,7 +129,10 @@ impl<S, K> SubscribeBuilder<S, K> {
     ///
     /// It runs at most once, and exactly once if its event is emitted, however many
     /// threads emit at once; it is removed when an emission claims it, even if it then
-    /// fails.
+    /// fails. An emission its processor refuses (`emit` returns an error) gives the claim
+    /// back unless it started the handler: the subscription stays linked for the next
+    /// emission. An emission made at the same moment that found it claimed by the refused
+    /// one skips it.
     ///
     /// # Examples
     ///
@@ -231,6 +245,7 @@ impl<S, K> SubscribeBuilder<S, K> {
             timeout: self.timeout,
             on_success: WithSuccess(callback),
             on_failure: self.on_failure,
+            event_type: self.event_type,
         }
     }
 
@@ -270,7 +285,9 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// - [`SubscribeError::EmptyEventName`] if an event name is empty;
     /// - [`SubscribeError::NoEvents`] if no event was given;
     /// - [`SubscribeError::TooManySubscribers`] if an event already has the linker's
-    ///   `max_subscribers`.
+    ///   `max_subscribers`;
+    /// - [`SubscribeError::NameCollision`] if this is a typed event's subscription and
+    ///   its name belongs to another typed event (see [`Event`](crate::Event)).
     ///
     /// On error nothing is linked.
     ///
@@ -317,6 +334,7 @@ impl<S, K> SubscribeBuilder<S, K> {
                 timeout: self.timeout,
                 handler: handler.into_erased(self.on_success),
                 on_failure: self.on_failure,
+                event_type: self.event_type,
             },
         )?;
         if inner.debug {

@@ -356,3 +356,81 @@ fn an_emission_made_in_a_spawn_blocking_closure_that_a_handler_awaits_is_waited_
         }
     });
 }
+
+/// What a thread-local destructor does in `emits_and_unsubscribes_from_a_thread_local_destructor`.
+struct OnThreadExit {
+    emitter: ventus::TokioEventEmitter,
+    guard: Option<ventus::SubscriptionGuard>,
+    done: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+impl Drop for OnThreadExit {
+    fn drop(&mut self) {
+        let emitted = self
+            .emitter
+            .emit("Exit")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        // Unsubscribes: the registry write runs during thread-local destruction too.
+        drop(self.guard.take());
+        let _ = self.done.send(emitted);
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<Option<OnThreadExit>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `emit` and a `SubscriptionGuard`'s drop made from a thread-local destructor, after the
+/// thread-locals ventus and its dependencies use were destroyed: no panic (which would
+/// abort the process, failing this test binary), and the handler runs.
+#[test]
+fn emits_and_unsubscribes_from_a_thread_local_destructor() {
+    let (linker, emitter) = setup();
+    let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
+    let ran_tx = std::sync::Mutex::new(ran_tx);
+    linker
+        .on("Exit")
+        .subscribe(move || {
+            let _ = ran_tx.lock().unwrap().send(());
+        })
+        .unwrap();
+    let guarded = linker.on("Guarded").subscribe(|| ()).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (l, e, g) = (linker.clone(), emitter.clone(), guarded.clone());
+    let worker = thread::spawn(move || {
+        // Registered first, so destroyed last: after everything ventus touches below.
+        ON_EXIT.with(|slot| {
+            *slot.borrow_mut() = Some(OnThreadExit {
+                emitter: e.clone(),
+                guard: None,
+                done: done_tx,
+            })
+        });
+        e.emit("Exit").unwrap();
+        assert!(l.contains_subscriber(&g));
+        let _ = l.on("Other").subscribe(|| ()).unwrap().guard();
+        ON_EXIT.with(|slot| {
+            if let Some(on_exit) = slot.borrow_mut().as_mut() {
+                on_exit.guard = Some(g.guard());
+            }
+        });
+    });
+    // Bounds, not synchronisation: a hang fails the test instead of stalling it.
+    ran_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the emission made in the thread body ran");
+    let emitted = done_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the thread-local destructor finished");
+    assert_eq!(emitted, Ok(()));
+    ran_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the emission made in the destructor ran its handler");
+    worker.join().unwrap();
+    assert!(
+        !linker.contains_subscriber(&guarded),
+        "the guard unsubscribed"
+    );
+    assert!(linker.contains_event("Exit"));
+}

@@ -910,3 +910,27 @@ fn concurrent_subscribes_and_unsubscribes_leave_nothing() {
     assert_eq!(linker.event_count(), 0);
     assert_eq!(linker.subscriber_count(), 0);
 }
+
+/// Subscription ids are per linker, so two linkers hand out the same ids: a query given
+/// another linker's subscription must not answer for this linker's subscription that
+/// happens to share its id.
+#[test]
+fn queries_ignore_a_subscription_of_another_linker_with_the_same_id() {
+    let ours = linker();
+    let theirs = linker();
+    let mine = ours.on(["A", "B", "C"]).subscribe(|| ()).unwrap();
+    let foreign = theirs.on("X").subscribe(|| ()).unwrap();
+    assert_eq!(
+        mine.id(),
+        foreign.id(),
+        "both linkers start their ids alike"
+    );
+
+    assert_eq!(ours.event_count_of(&mine), 3);
+    assert_eq!(ours.event_count_of(&foreign), 0);
+    assert!(!ours.contains_subscriber(&foreign));
+    assert!(ours.events_of(&foreign).is_empty());
+    assert!(!ours.are_linked("A", &foreign));
+    assert!(!ours.remove("A", &foreign));
+    assert!(ours.are_linked("A", &mine), "nothing of ours was touched");
+}

@@ -326,3 +326,196 @@ fn a_once_handler_that_emits_and_subscribes_runs_once() {
     assert_eq!(count(&ran), 1);
     assert_eq!(linker.events(), [EventTarget::named("Tock")]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Refused emissions leave once-subscriptions as they were
+// ---------------------------------------------------------------------------------------
+
+mod refused {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use ventus::{
+        Emission, EmitError, Emitted, EventEmitter, Overflow, ProcessError, Processor,
+        TokioEventEmitter,
+    };
+
+    use super::support::{count, counter, linker};
+
+    /// The `Processor` trait's own example: refuses emissions that need a runtime.
+    #[derive(Debug)]
+    struct SyncOnly;
+
+    impl Processor for SyncOnly {
+        fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+            emission.try_run_inline().map_err(|e| {
+                ProcessError::Failed(format!("event `{}` has async handlers", e.event()).into())
+            })
+        }
+    }
+
+    /// Drops every emission and says it is closed.
+    #[derive(Debug)]
+    struct Refuses;
+
+    impl Processor for Refuses {
+        fn process(&self, _emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+            Err(ProcessError::Closed)
+        }
+    }
+
+    /// Runs the emission to its end, then reports a failure anyway.
+    #[derive(Debug)]
+    struct RunsThenFails;
+
+    impl Processor for RunsThenFails {
+        fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| ProcessError::Failed(e.into()))?;
+            rt.block_on(emission.run());
+            Err(ProcessError::Failed(
+                "ran it, but something else went wrong".into(),
+            ))
+        }
+    }
+
+    #[test]
+    fn a_processor_error_leaves_the_once_subscription_to_a_later_emission() {
+        let linker = linker();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let once = linker
+            .on("Job")
+            .once()
+            .subscribe(move || {
+                let r = r.clone();
+                async move {
+                    r.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .unwrap();
+        let refusing = EventEmitter::builder()
+            .linker(&linker)
+            .processor(SyncOnly)
+            .build();
+        assert!(matches!(refusing.emit("Job"), Err(EmitError::Processor(_))));
+        assert_eq!(ran.load(Ordering::Relaxed), 0);
+        assert!(
+            once.is_linked(),
+            "a refused emission must not consume the once-subscription"
+        );
+        assert!(linker.contains_subscriber(&once));
+        assert!(linker.contains_event("Job"));
+        // A second refusal, then an emission that is taken: it runs the handler, once.
+        assert!(refusing.emit("Job").is_err());
+        let emitter = TokioEventEmitter::with_linker(&linker);
+        emitter.emit("Job").unwrap();
+        emitter.emit("Job").unwrap();
+        assert_eq!(ran.load(Ordering::Relaxed), 1);
+        assert!(!once.is_linked());
+        assert!(!linker.contains_event("Job"));
+    }
+
+    #[test]
+    fn a_closed_processor_leaves_the_once_subscription_to_a_later_emission() {
+        let linker = linker();
+        let (ran, bump) = counter();
+        let once = linker.on(["A", "B"]).once().subscribe(bump).unwrap();
+        // `blocking` keeps the emission off the lean path, so it reaches `process`.
+        let refusing = EventEmitter::builder()
+            .linker(&linker)
+            .processor(Refuses)
+            .build();
+        let _plain = linker.on("A").blocking().subscribe(|| ()).unwrap();
+        assert!(matches!(refusing.emit("A"), Err(EmitError::Closed { .. })));
+        assert!(once.is_linked());
+        // Another registry operation settles whatever the refusal left; still linked.
+        let _other = linker.on("C").subscribe(|| ()).unwrap();
+        assert!(linker.are_linked("A", &once) && linker.are_linked("B", &once));
+        TokioEventEmitter::with_linker(&linker).emit("B").unwrap();
+        assert_eq!(count(&ran), 1);
+        assert!(!linker.contains_subscriber(&once));
+    }
+
+    #[test]
+    fn a_processor_that_ran_the_emission_before_failing_still_consumes_it() {
+        let linker = linker();
+        let (ran, bump) = counter();
+        let once = linker.on("A").once().subscribe(bump).unwrap();
+        let _plain = linker.on("A").blocking().subscribe(|| ()).unwrap();
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .processor(RunsThenFails)
+            .build();
+        assert!(emitter.emit("A").is_err());
+        assert_eq!(count(&ran), 1);
+        assert!(!once.is_linked(), "it ran: it must never run again");
+        TokioEventEmitter::with_linker(&linker).emit("A").unwrap();
+        assert_eq!(count(&ran), 1);
+        assert!(!linker.contains_subscriber(&once));
+    }
+
+    /// Panics instead of taking the emission.
+    #[derive(Debug)]
+    struct Panics;
+
+    impl Processor for Panics {
+        fn process(&self, _emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+            panic!("this processor is broken")
+        }
+    }
+
+    #[test]
+    fn a_panicking_processor_is_a_refusal_that_leaves_the_once_subscription() {
+        let linker = linker();
+        let (ran, bump) = counter();
+        let once = linker.on("A").once().subscribe(bump).unwrap();
+        let _plain = linker.on("A").blocking().subscribe(|| ()).unwrap();
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .processor(Panics)
+            .build();
+        match emitter.emit("A") {
+            Err(EmitError::Processor(err)) => assert!(err.to_string().contains("broken")),
+            other => panic!("expected a processor error, got {other:?}"),
+        }
+        assert!(once.is_linked());
+        TokioEventEmitter::with_linker(&linker).emit("A").unwrap();
+        assert_eq!(count(&ran), 1);
+    }
+
+    /// The `max_in_flight` refusal comes before any claim; it must stay that way.
+    #[tokio::test]
+    async fn a_full_emitter_leaves_the_once_subscription_to_a_later_emission() {
+        let linker = linker();
+        let (ran, bump) = counter();
+        let once = linker.on("A").once().subscribe(bump).unwrap();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let g = gate.clone();
+        linker
+            .on("Hold")
+            .subscribe(move || {
+                let g = g.clone();
+                async move { g.notified().await }
+            })
+            .unwrap();
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .max_in_flight(1, Overflow::Reject)
+            .build();
+        emitter.emit("Hold").unwrap();
+        match emitter.emit_with("A", 5_u8) {
+            Err(EmitError::Full(rejected)) => assert_eq!(rejected.into_payload::<u8>(), Some(5)),
+            other => panic!("expected a full emitter, got {other:?}"),
+        }
+        assert!(once.is_linked());
+        // Stored if the handler is not waiting yet.
+        gate.notify_one();
+        emitter.wait_for_tasks().await;
+        emitter.emit("A").unwrap();
+        emitter.wait_for_tasks().await;
+        assert_eq!(count(&ran), 1);
+        assert!(!once.is_linked());
+    }
+}

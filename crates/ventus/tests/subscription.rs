@@ -937,3 +937,244 @@ fn a_handler_subscribed_during_an_emission_runs_from_the_next() {
     emitter.emit("Tick").unwrap();
     assert_eq!(count(&ran), 1);
 }
+
+/// A value whose `Drop` panics, and counts that it ran.
+struct PanicsOnDrop(Arc<AtomicUsize>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        panic!("the handler's captured state panicked on drop");
+    }
+}
+
+/// A removed handler is dropped whenever its last snapshot is reclaimed, which may be
+/// inside any later registry call. Its panicking `Drop` is caught there and logged: each
+/// call still returns its own result (here, every later `subscribe` its `Subscription`).
+#[test]
+fn a_removed_handler_whose_drop_panics_does_not_fail_later_calls() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let state = PanicsOnDrop(dropped.clone());
+    let sub = linker
+        .on("A")
+        .subscribe(move || {
+            let _ = &state;
+        })
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    emitter.emit("A").unwrap();
+    assert!(sub.unsubscribe());
+    drop(sub);
+    // Bounded: the old snapshots are reclaimed after a few batches of writes.
+    let mut later = Vec::new();
+    for i in 0..100_000 {
+        if count(&dropped) == 1 {
+            break;
+        }
+        let name = format!("E{}", i % 64);
+        let sub = linker.on(name.as_str()).subscribe(|| ()).unwrap();
+        emitter.emit(name.as_str()).unwrap();
+        later.push(sub);
+    }
+    assert_eq!(count(&dropped), 1, "the removed handler was never dropped");
+    // Every later subscription was returned and is linked, and can be unsubscribed.
+    assert!(later.iter().all(|s| linker.contains_subscriber(s)));
+    assert!(later.iter().all(|s| s.unsubscribe()));
+}
+
+mod store {
+    /// A typed event named `Created`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Created(pub(crate) u32);
+    impl ventus::Event for Created {}
+}
+
+mod users {
+    /// Another typed event whose short name is also `Created`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Created(pub(crate) String);
+    impl ventus::Event for Created {}
+}
+
+/// Two typed events with one short name: the second type is refused at subscribe time,
+/// and emitting it is refused too (with its payload handed back) instead of reaching the
+/// first type's handlers; string subscriptions to the name still work.
+#[test]
+fn typed_events_whose_names_collide_are_refused_naming_both_types() {
+    let linker = linker();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let (shop_log, shop_failure) = failure_log();
+    let (ran, bump) = counter();
+    let shop = linker
+        .on_event::<store::Created>()
+        .on_failure(shop_failure)
+        .subscribe(move |c: &store::Created| {
+            assert_eq!(c.0, 7);
+            bump();
+        })
+        .unwrap();
+    // By name, with the typed event's payload: allowed.
+    let by_name = linker
+        .on("Created")
+        .subscribe(|c: &store::Created| assert_eq!(c.0, 7))
+        .unwrap();
+
+    let err = linker
+        .on_event::<users::Created>()
+        .subscribe(|_: &users::Created| ())
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(std::any::type_name::<store::Created>()),
+        "{message}"
+    );
+    assert!(
+        message.contains(std::any::type_name::<users::Created>()),
+        "{message}"
+    );
+    assert!(matches!(
+        err,
+        SubscribeError::NameCollision { ref event, linked, subscribed }
+            if event == "Created"
+                && linked == std::any::type_name::<store::Created>()
+                && subscribed == std::any::type_name::<users::Created>()
+    ));
+    assert_eq!(
+        linker.subscriber_count_of("Created"),
+        2,
+        "nothing was linked"
+    );
+
+    match emitter.emit_event(users::Created("ann".into())) {
+        Err(EmitError::NameCollision(collision)) => {
+            assert_eq!(collision.event(), "Created");
+            assert_eq!(
+                collision.linked_type(),
+                std::any::type_name::<store::Created>()
+            );
+            assert_eq!(
+                collision.emitted_type(),
+                std::any::type_name::<users::Created>()
+            );
+            assert!(collision.to_string().contains("users::Created"));
+            assert_eq!(
+                collision.into_payload::<users::Created>(),
+                Some(users::Created("ann".into()))
+            );
+        }
+        other => panic!("expected a name collision, got {other:?}"),
+    }
+    // `run_event`, on its lean and its full path (a detailed emitter), refuses it too.
+    let rt = support::multi_thread(1);
+    let detailed = ventus::EventEmitter::builder()
+        .linker(&linker)
+        .detailed_reports(true)
+        .build();
+    for emitter in [emitter.clone(), detailed] {
+        match rt.block_on(emitter.run_event(users::Created("cy".into()))) {
+            Err(EmitError::NameCollision(collision)) => assert_eq!(
+                collision.into_payload::<users::Created>(),
+                Some(users::Created("cy".into()))
+            ),
+            other => panic!("expected a name collision, got {other:?}"),
+        }
+    }
+    assert_eq!(count(&ran), 0);
+    assert!(
+        shop_log.lock().unwrap().is_empty(),
+        "no handler ran and failed"
+    );
+
+    emitter.emit_event(store::Created(7)).unwrap();
+    assert_eq!(count(&ran), 1);
+
+    // Once the typed subscription is gone, the name is free for the other type.
+    assert!(shop.unsubscribe());
+    linker
+        .on_event::<users::Created>()
+        .subscribe(|u: &users::Created| assert_eq!(u.0, "bo"))
+        .unwrap();
+    emitter.emit_event(users::Created("bo".into())).unwrap();
+    assert!(by_name.unsubscribe());
+}
+
+/// A future that is ready at once and keeps its state until it is dropped.
+struct ReadyHolding(#[allow(dead_code)] PanicsOnDrop);
+
+impl std::future::Future for ReadyHolding {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+/// An async handler whose future panics when dropped, after it finished: the emission
+/// still completes and reports the handler's success; the panic is only logged.
+#[test]
+fn a_handler_future_whose_drop_panics_does_not_fail_the_emission() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    linker
+        .on("A")
+        .subscribe(move || ReadyHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    // Detailed reports keep the emission on the full path, where `Emission` runs it.
+    let emitter = ventus::EventEmitter::builder()
+        .linker(&linker)
+        .detailed_reports(true)
+        .build();
+    let report = emitter.emit("A").unwrap().wait().unwrap();
+    assert_eq!(report.counts().succeeded, 1);
+    assert_eq!(count(&dropped), 1);
+    let rt = support::multi_thread(1);
+    let report = rt.block_on(emitter.run("A")).unwrap();
+    assert_eq!(report.counts().succeeded, 1);
+    assert_eq!(count(&dropped), 2);
+}
+
+/// A future that never finishes and keeps its state until it is dropped.
+struct PendingHolding(#[allow(dead_code)] PanicsOnDrop);
+
+impl std::future::Future for PendingHolding {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
+    }
+}
+
+/// Handler futures cancelled before they finish (by a timeout, or by dropping the `run`
+/// future) are dropped with their panics caught: the emission reports the timeout, and
+/// dropping `run` does not panic.
+#[test]
+fn a_cancelled_handler_future_whose_drop_panics_does_not_fail_the_emission() {
+    let linker = linker();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    linker
+        .on("A")
+        .timeout(std::time::Duration::from_millis(10))
+        .subscribe(move || PendingHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    let d = dropped.clone();
+    linker
+        .on("B")
+        .subscribe(move || PendingHolding(PanicsOnDrop(d.clone())))
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let report = emitter.emit("A").unwrap().wait().unwrap();
+    assert_eq!(report.counts().timed_out, 1);
+    assert_eq!(count(&dropped), 1);
+
+    let rt = support::multi_thread(1);
+    rt.block_on(async {
+        let run = emitter.run("B");
+        // Dropped while its handler is pending.
+        let cancelled = tokio::time::timeout(std::time::Duration::from_millis(10), run).await;
+        assert!(cancelled.is_err());
+    });
+    assert_eq!(count(&dropped), 2);
+}

@@ -28,7 +28,9 @@ use std::task::{Context, Poll};
 
 use super::emission::{fail, spans_enabled, walk_caught, Isolated, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
-use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
+use super::{
+    claim_once, name_ref, next_emission_id, other_type, EmissionId, EmitError, EventEmitter,
+};
 use crate::event::EventName;
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
@@ -75,10 +77,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<&T>,
+        typed: bool,
     ) -> Poll<Step> {
         match running {
             Some(run) => self.poll_running(cx, run, event, static_name),
-            None => self.first_pass(cx, running, event, static_name, payload),
+            None => self.first_pass(cx, running, event, static_name, payload, typed),
         }
     }
 
@@ -89,6 +92,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<&T>,
+        typed: bool,
     ) -> Poll<Step> {
         if let Err(err) = self.check(event, static_name) {
             return Poll::Ready(Step::Done(Err(err)));
@@ -97,6 +101,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // future must stay `Send`.
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            // The caller owns the event and hands it back.
+            let err = self.collision::<T>(event, static_name, linked, None);
+            return Poll::Ready(Step::Done(Err(err)));
+        }
         if direct.is_none() && any.is_none() {
             return self.no_handler_step(event, static_name);
         }
@@ -135,7 +144,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Poll<Step> {
         let id = next_emission_id();
         if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
-            && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
+            && claim_once(Some(&self.linker.inner.registry), id, direct, any).is_none()
         {
             // Only once-subscribers claimed earlier are left: the same as no handler.
             return self.no_handler_step(event, static_name);
@@ -271,7 +280,7 @@ impl Pass<'_> {
         ctx: &Ctx<'_>,
         cx: &mut Context<'_>,
     ) {
-        if !sub.state.runs_in(sub.once, self.id.0) {
+        if !sub.state.start(sub.once, self.id.0) {
             return;
         }
         let result = match &sub.handler.call {

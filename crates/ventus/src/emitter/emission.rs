@@ -20,8 +20,8 @@ use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use super::EmitterShared;
 use crate::event::EventName;
 use crate::handler::{
-    guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
-    SharedPayload,
+    drop_caught, guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind,
+    HandlerFuture, SharedPayload,
 };
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::linker::LinkerInner;
@@ -737,7 +737,7 @@ impl<'a> Emission<'a> {
             let _entered = span.enter();
             let ctx = self.ctx();
             for sub in self.handlers() {
-                if !sub.state.runs_in(sub.once, self.id.0) {
+                if !self.may_start(sub) {
                     continue;
                 }
                 let ErasedCall::Sync(call) = &sub.handler.call else {
@@ -854,7 +854,7 @@ impl<'a> Emission<'a> {
                 // starts the next one.
                 let mut now: Option<Instant> = None;
                 for sub in handlers.by_ref() {
-                    if !sub.state.runs_in(sub.once, this.id.0) {
+                    if !this.may_start(sub) {
                         continue;
                     }
                     let span = this.handler_span(sub);
@@ -909,6 +909,21 @@ impl<'a> Emission<'a> {
                 self.settle_cancelled(rec, sub, None, &Span::none());
             }
         }
+    }
+
+    /// Whether `sub`'s handler may start now in this emission (see
+    /// [`ClaimState::start`](crate::claim::ClaimState::start)). A once-subscriber is
+    /// retired when it starts: from then on its claim is final, and the handler sees
+    /// itself unlinked. The emitter retires the claims not started.
+    #[inline]
+    fn may_start(&self, sub: &Subscriber) -> bool {
+        if !sub.state.start(sub.once, self.id.0) {
+            return false;
+        }
+        if sub.once {
+            self.linker.get().registry.retire(sub.id);
+        }
+        true
     }
 
     /// At least as many handlers as this emission runs, without walking them.
@@ -1241,7 +1256,7 @@ enum Started {
 pub(crate) struct Isolated {
     /// `None` only inside `drop`.
     fut: Option<HandlerFuture>,
-    /// The handler's name, for the log.
+    /// The handler's name, for the log of a panicking drop.
     handler: &'static str,
 }
 
@@ -1268,16 +1283,7 @@ impl Isolated {
 
 impl Drop for Isolated {
     fn drop(&mut self) {
-        let Some(fut) = self.fut.take() else { return };
-        // While unwinding already (a panic elsewhere dropping the emission), a second
-        // panic caught here is still caught: it never escapes this frame.
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(fut))) {
-            tracing::error!(
-                handler = self.handler,
-                panic = %panic_message(&*panic),
-                "ventus caught a panic while dropping a handler's future"
-            );
-        }
+        drop_caught(self.handler, self.fut.take());
     }
 }
 

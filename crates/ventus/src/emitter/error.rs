@@ -38,6 +38,10 @@ pub enum EmitError {
     /// None of the event's handlers takes the payload's type (or an emission without a
     /// payload). No handler ran; the payload is handed back in [`PayloadMismatch`].
     PayloadType(PayloadMismatch),
+    /// [`emit_event`](crate::EventEmitter::emit_event) of a typed event whose name
+    /// belongs to another typed event in the linker (see [`Event`](crate::Event)); no
+    /// handler ran. The event is handed back in [`Collision`].
+    NameCollision(Collision),
 }
 
 impl fmt::Display for EmitError {
@@ -58,6 +62,7 @@ impl fmt::Display for EmitError {
             ),
             Self::Processor(err) => write!(f, "the emission could not be processed: {err}"),
             Self::PayloadType(mismatch) => mismatch.fmt(f),
+            Self::NameCollision(collision) => fmt::Display::fmt(collision, f),
         }
     }
 }
@@ -286,5 +291,87 @@ impl fmt::Debug for PayloadMismatch {
             .field("expected", &self.expected)
             .field("given", &self.given)
             .finish()
+    }
+}
+
+/// A typed event refused because its name belongs to another typed event, with the
+/// event handed back.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ventus::{EmitError, Event, EventLinker, TokioEventEmitter};
+///
+/// mod shop {
+///     pub struct Created(pub u32);
+///     impl ventus::Event for Created {}
+/// }
+/// mod users {
+///     #[derive(Debug, PartialEq)]
+///     pub struct Created(pub &'static str);
+///     impl ventus::Event for Created {}
+/// }
+///
+/// let linker = EventLinker::builder().build()?;
+/// linker.on_event::<shop::Created>().subscribe(|_: &shop::Created| ())?;
+/// let emitter = TokioEventEmitter::with_linker(&linker);
+/// match emitter.emit_event(users::Created("ann")) {
+///     Err(EmitError::NameCollision(collision)) => {
+///         assert!(collision.linked_type().ends_with("shop::Created"));
+///         assert_eq!(collision.into_payload::<users::Created>(), Some(users::Created("ann")));
+///     }
+///     other => panic!("expected a name collision, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Collision {
+    pub(crate) event: EventName,
+    pub(crate) linked: &'static str,
+    pub(crate) emitted: &'static str,
+    pub(crate) payload: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Collision {
+    /// The name both types have.
+    pub fn event(&self) -> &EventName {
+        &self.event
+    }
+
+    /// The full name of the type the event belongs to in the linker.
+    pub fn linked_type(&self) -> &'static str {
+        self.linked
+    }
+
+    /// The full name of the type that was emitted.
+    pub fn emitted_type(&self) -> &'static str {
+        self.emitted
+    }
+
+    /// The emitted event, if it was a `T`.
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        self.payload?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Display for Collision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "typed event `{}` was not emitted: its name `{}` is the typed event `{}` in this \
+             linker; give one of them its own name with `#[event(name = \"...\")]` or `Event::name`",
+            self.emitted, self.event, self.linked
+        )
+    }
+}
+
+impl fmt::Debug for Collision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collision")
+            .field("event", &self.event)
+            .field("linked", &self.linked)
+            .field("emitted", &self.emitted)
+            .finish_non_exhaustive()
     }
 }

@@ -80,7 +80,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Emitted {
         let id = next_emission_id();
         if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
-            && claim_once(&self.linker.inner.registry, id, direct, any).is_none()
+            && claim_once(Some(&self.linker.inner.registry), id, direct, any).is_none()
         {
             // Only once-subscribers claimed earlier are left: the same as no handler.
             return Emitted::done(self.no_handler(event, static_name));
@@ -103,7 +103,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             any,
             &mut counts,
             |counts, sub| {
-                if !sub.state.runs_in(sub.once, id) {
+                if !sub.state.start(sub.once, id) {
                     return;
                 }
                 // Lean entries hold sync handlers only; entries never change once built.

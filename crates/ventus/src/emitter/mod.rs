@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
-pub use self::error::{EmitError, PayloadMismatch, Rejected};
+pub use self::error::{Collision, EmitError, PayloadMismatch, Rejected};
 pub(crate) use self::handle::Cancel;
 pub use self::handle::Emitted;
 pub use self::metrics::EmitterMetrics;
@@ -29,7 +29,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
-use crate::event::{error_name, Event, EventKey, EventName};
+use crate::event::{error_name, Event, EventKey, EventName, EventType};
 use crate::linker::registry::{EventEntry, Registry, Subscriber, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
@@ -49,7 +49,9 @@ use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 ///   for every emission in flight. If the runtime shuts down first, the handlers that
 ///   have not finished are cancelled, as asyncio cancels tasks when its loop closes.
 ///
-/// `emit` never blocks a runtime thread and never panics because of where it is called.
+/// `emit` never blocks a runtime thread and never panics because of where it is called:
+/// from a thread-local's destructor too, where it makes the emission on a helper thread,
+/// as in a sync context, and returns when that emission would.
 ///
 /// # Examples
 ///
@@ -150,19 +152,23 @@ thread_local! {
     static HOLDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Marks a bound as held by this thread until dropped.
-struct Holding;
+/// Marks a bound as held by this thread until dropped; `true` if it was recorded.
+struct Holding(bool);
 
 impl Holding {
     fn enter(id: usize) -> Self {
-        HOLDING.with(|held| held.borrow_mut().push(id));
-        Holding
+        // During thread-local destruction nothing is recorded; `acquire` then never
+        // blocks (see there).
+        let recorded = HOLDING.try_with(|held| held.borrow_mut().push(id)).is_ok();
+        Holding(recorded)
     }
 }
 
 impl Drop for Holding {
     fn drop(&mut self) {
-        HOLDING.with(|held| held.borrow_mut().pop());
+        if self.0 {
+            let _ = HOLDING.try_with(|held| held.borrow_mut().pop());
+        }
     }
 }
 
@@ -441,7 +447,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # }
     /// ```
     pub fn emit(&self, event: &str) -> Result<Emitted, EmitError> {
-        self.dispatch::<()>(event, None, None, None)
+        self.dispatch::<()>(event, None, None, None, false)
     }
 
     /// Emits `event` with `payload`; handlers take it as `&P` (sync) or `P` (async).
@@ -465,14 +471,15 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         payload: T,
     ) -> Result<Emitted, EmitError> {
-        self.dispatch(event, None, Some(payload), None)
+        self.dispatch(event, None, Some(payload), None, false)
     }
 
     /// Emits the typed event `event`, named by [`Event::name`]; it is the payload.
     ///
     /// # Errors
     ///
-    /// As [`emit`](Self::emit).
+    /// As [`emit`](Self::emit), and [`EmitError::NameCollision`] (the event handed back)
+    /// if the name belongs to another typed event in the linker (see [`Event`]).
     ///
     /// # Examples
     ///
@@ -489,7 +496,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// ```
     pub fn emit_event<E: Event>(&self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
-        self.dispatch(name, Some(name), Some(event), None)
+        self.dispatch(name, Some(name), Some(event), None, true)
     }
 
     /// Emits an error as an event named after its type's full path (many error types are
@@ -518,7 +525,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         error: E,
     ) -> Result<Emitted, EmitError> {
         let name = error_name::<E>();
-        self.dispatch(name, Some(name), Some(error), None)
+        self.dispatch(name, Some(name), Some(error), None, false)
     }
 
     /// Emits the event of `key` with a payload whose type the key fixes.
@@ -543,7 +550,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         key: EventKey<T>,
         payload: T,
     ) -> Result<Emitted, EmitError> {
-        self.dispatch(key.name(), Some(key.name()), Some(payload), None)
+        self.dispatch(key.name(), Some(key.name()), Some(payload), None, false)
     }
 
     /// Waits until every emission this emitter's processor has in flight has finished.
@@ -682,7 +689,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # }
     /// ```
     pub async fn run(&self, event: &str) -> Result<EmissionReport, EmitError> {
-        self.run_inner::<()>(event, None, None).await
+        self.run_inner::<()>(event, None, None, false).await
     }
 
     /// [`run`](Self::run) with a payload.
@@ -715,14 +722,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         payload: T,
     ) -> Result<EmissionReport, EmitError> {
-        self.run_inner(event, None, Some(payload)).await
+        self.run_inner(event, None, Some(payload), false).await
     }
 
     /// [`run`](Self::run) with a typed event.
     ///
     /// # Errors
     ///
-    /// As [`emit`](Self::emit).
+    /// As [`emit_event`](Self::emit_event).
     ///
     /// # Cancel safety
     ///
@@ -750,7 +757,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// ```
     pub async fn run_event<E: Event>(&self, event: E) -> Result<EmissionReport, EmitError> {
         let name = E::name();
-        self.run_inner(name, Some(name), Some(event)).await
+        self.run_inner(name, Some(name), Some(event), true).await
     }
 
     async fn run_inner<T: Send + Sync + 'static>(
@@ -758,26 +765,30 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
+        typed: bool,
     ) -> Result<EmissionReport, EmitError> {
         if self.shared.lean {
             // The payload stays in this future; the first pass borrows it.
             let mut running = None;
             let step = std::future::poll_fn(|cx| {
-                self.poll_awaited(cx, &mut running, event, static_name, payload.as_ref())
+                let payload = payload.as_ref();
+                self.poll_awaited(cx, &mut running, event, static_name, payload, typed)
             })
             .await;
             if let awaited::Step::Done(mut result) = step {
                 // The first pass only borrowed the payload: a refusal hands it back here.
-                if let Err(EmitError::PayloadType(mismatch)) = &mut result {
-                    mismatch.payload =
-                        payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                let boxed = || payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                match &mut result {
+                    Err(EmitError::PayloadType(mismatch)) => mismatch.payload = boxed(),
+                    Err(EmitError::NameCollision(collision)) => collision.payload = boxed(),
+                    _ => {}
                 }
                 return result;
             }
         }
         // Boxed: its state is about 2 KB, and every `run` future would otherwise be as
         // large, which the lean path's callers would pay for in moves.
-        Box::pin(self.run_full(event, static_name, payload)).await
+        Box::pin(self.run_full(event, static_name, payload, typed)).await
     }
 
     /// `run` on the full path: an owned [`Emission`] run in this task.
@@ -786,13 +797,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
+        typed: bool,
     ) -> Result<EmissionReport, EmitError> {
         let permit = match &self.shared.limit {
             Some(_) => self.reserve().await?.permit,
             None => None,
         };
         let detailed = self.shared.detailed;
-        let emission = self.resolve(event, static_name, payload, permit, detailed, |e| {
+        let emission = self.resolve(event, static_name, payload, permit, detailed, typed, |e| {
             e.map(Emission::into_owned)
         })?;
         let emitted = match emission {
@@ -851,14 +863,20 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
     }
 
+    /// Emits `event`; `typed` for a typed event (`T` is its type), which is refused if
+    /// the name belongs to another type.
     fn dispatch<T: Send + Sync + 'static>(
         &self,
         event: &str,
         static_name: Option<&'static str>,
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
+        typed: bool,
     ) -> Result<Emitted, EmitError> {
         self.check(event, static_name)?;
+        if !crate::linker::registry::map_usable() {
+            return self.dispatch_elsewhere(event, static_name, payload, permit, typed);
+        }
         let mut payload = payload;
         let permit = match (permit, &self.shared.limit) {
             (None, None) => None,
@@ -869,6 +887,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         };
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            return Err(self.collision(event, static_name, linked, payload));
+        }
         if direct.is_none() && any.is_none() {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
@@ -890,6 +911,24 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.process(event, static_name, payload, permit, direct, any)
     }
 
+    /// `dispatch` from a thread whose thread-locals are being destroyed: the emission is
+    /// made on a helper thread, a sync context, and returns when it would there (after its
+    /// handlers ran, with the tokio emitter).
+    #[cold]
+    #[inline(never)]
+    fn dispatch_elsewhere<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        payload: Option<T>,
+        permit: Option<OwnedSemaphorePermit>,
+        typed: bool,
+    ) -> Result<Emitted, EmitError> {
+        crate::linker::registry::elsewhere(|| {
+            self.dispatch(event, static_name, payload, permit, typed)
+        })
+    }
+
     /// A sync-context emission with async handlers, run as `run` runs one (the lean
     /// awaited path, `awaited.rs`) and driven by the processor on this thread
     /// ([`Processor::drive_inline`]). `None` if the processor does not drive emissions;
@@ -909,7 +948,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             let polled = if running.is_none() && step.is_none() {
                 self.first_pass_on(cx, &mut running, event, static_name, payload, direct, any)
             } else {
-                self.poll_awaited(cx, &mut running, event, static_name, payload)
+                self.poll_awaited(cx, &mut running, event, static_name, payload, false)
             };
             match polled {
                 Poll::Ready(done) => {
@@ -951,22 +990,65 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
         let detailed = self.shared.detailed;
+        // The processor may refuse the emission: its once-claims are told to the registry
+        // only once that is known (see `settle_claims`).
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
+        let id = emission.id.0;
         // While the emission may run on this thread, this thread holds one of the
         // emitter's places; see `acquire`.
         let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
-        let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
-        match self.processor.process(emission) {
-            Ok(emitted) => Ok(emitted),
-            Err(ProcessError::Closed) => Err(EmitError::Closed {
+        let holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+        // A panicking processor is a refusal like any other, not a panic of `emit`.
+        let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.processor.process(emission)
+        }));
+        drop(holding);
+        let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
+        if has_once {
+            let refused = !matches!(processed, Ok(Ok(_)));
+            settle_claims(&self.linker.inner.registry, id, refused, direct, any);
+        }
+        match processed {
+            Ok(Ok(emitted)) => Ok(emitted),
+            Ok(Err(ProcessError::Closed)) => Err(EmitError::Closed {
                 event: self.name_of(event, static_name),
             }),
-            Err(ProcessError::Failed(err)) => Err(EmitError::Processor(err)),
+            Ok(Err(ProcessError::Failed(err))) => Err(EmitError::Processor(err)),
+            Err(panic) => Err(self.processor_panicked(&*panic)),
         }
+    }
+
+    #[cold]
+    fn processor_panicked(&self, panic: &(dyn std::any::Any + Send)) -> EmitError {
+        let message = crate::handler::panic_message(panic);
+        tracing::error!(
+            processor = type_name::<P>(),
+            panic = %message,
+            "ventus processor panicked; the emission was refused"
+        );
+        EmitError::Processor(format!("the processor panicked: {message}").into())
+    }
+
+    /// The refusal of a typed event whose name is `linked`'s, with the event handed back.
+    #[cold]
+    #[inline(never)]
+    fn collision<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        linked: EventType,
+        payload: Option<T>,
+    ) -> EmitError {
+        EmitError::NameCollision(Collision {
+            event: self.name_of(event, static_name),
+            linked: linked.name,
+            emitted: type_name::<T>(),
+            payload: payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
+        })
     }
 
     /// A place under `limit` for an emission of `event`, or the error that says why there
@@ -1006,7 +1088,10 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 // holds one of the places waited for.
                 let can_block = limit.overflow == Overflow::Wait
                     && tokio::runtime::Handle::try_current().is_err()
-                    && !HOLDING.with(|held| held.borrow().contains(&limit.id()));
+                    // Unknown during thread-local destruction: taken as held.
+                    && !HOLDING
+                        .try_with(|held| held.borrow().contains(&limit.id()))
+                        .unwrap_or(true);
                 if !can_block {
                     return None;
                 }
@@ -1124,6 +1209,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
     /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
     /// handler is linked). The emission borrows this frame; `then` runs or owns it.
+    #[allow(clippy::too_many_arguments)]
     fn resolve<T: Send + Sync + 'static, R>(
         &self,
         event: &str,
@@ -1131,11 +1217,15 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         payload: Option<T>,
         permit: Option<OwnedSemaphorePermit>,
         detailed: bool,
+        typed: bool,
         then: impl FnOnce(Option<Emission<'_>>) -> Option<R>,
     ) -> Result<Option<R>, EmitError> {
         self.check(event, static_name)?;
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            return Err(self.collision(event, static_name, linked, payload));
+        }
         // The caller counts an emission that finds no handler (`no_handler`).
         if direct.is_none() && any.is_none() {
             return Ok(then(None));
@@ -1147,12 +1237,19 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         else {
             return Ok(then(None));
         };
-        Ok(then(Some(emission)))
+        let id = emission.id.0;
+        let out = then(Some(emission));
+        // `then` ran or owns the emission; nothing can refuse it any more.
+        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
+            settle_claims(&self.linker.inner.registry, id, false, direct, any);
+        }
+        Ok(out)
     }
 
     /// The emission of `event` to `direct` and `any`, borrowing `slot` and the snapshots;
-    /// its once-subscribers are claimed for it. `None` if no handler can run (only
-    /// once-subscribers claimed earlier are left): the same as no handler linked.
+    /// its once-subscribers are claimed for it, and the caller ends the claims with
+    /// [`settle_claims`] once the emission was taken or refused. `None` if no handler can
+    /// run (only once-subscribers claimed earlier are left): the same as no handler linked.
     #[allow(clippy::too_many_arguments)]
     fn build<'a, T: Send + Sync + 'static>(
         &'a self,
@@ -1168,7 +1265,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
         let flags = if has_once {
-            claim_once(&self.linker.inner.registry, id, direct, any)?
+            claim_once(None, id, direct, any)?
         } else {
             // No once-subscriber, so no claimed one: the entries' flags hold.
             Flags {
@@ -1221,6 +1318,17 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     }
 }
 
+/// The typed event `direct`'s name belongs to, if a typed emission (`typed`) of `T` must
+/// be refused because it is another type: one comparison per emission of a typed event.
+#[inline]
+fn other_type<T: 'static>(typed: bool, direct: Option<&Arc<EventEntry>>) -> Option<EventType> {
+    if !typed {
+        return None;
+    }
+    let linked = direct?.event_type?;
+    (linked.id != std::any::TypeId::of::<T>()).then_some(linked)
+}
+
 /// What an emission needs to know about the handlers it can run.
 pub(super) struct Flags {
     /// See [`Emission::inline`].
@@ -1232,10 +1340,12 @@ pub(super) struct Flags {
 /// Claims the once-subscribers of an emission's entries for emission `id`, and works
 /// out the flags over the handlers it can run; `None` if it can run none.
 ///
-/// Each claim is one compare-and-swap; the registry is only told which subscriber to
-/// unlink, later and off this path (see the registry's module docs).
+/// Each claim is one compare-and-swap; the registry, if given, is only told which
+/// subscriber to unlink, later and off this path (see the registry's module docs).
+/// Without it, the caller tells it with [`settle_claims`] once the emission was taken
+/// or refused.
 pub(super) fn claim_once(
-    registry: &Registry,
+    registry: Option<&Registry>,
     id: u64,
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
@@ -1252,7 +1362,7 @@ pub(super) fn claim_once(
             // A subscriber on both lists is claimed by the first `claim`; the second
             // fails, and the first already counted it.
             let won = sub.state.claim(id);
-            if won {
+            if let (true, Some(registry)) = (won, registry) {
                 registry.retire(sub.id);
             }
             won
@@ -1266,6 +1376,39 @@ pub(super) fn claim_once(
         }
     }
     runnable.then_some(flags)
+}
+
+/// Ends emission `id`'s once-claims after its processor took or `refused` it.
+///
+/// On the full path an [`Emission`] retires a once-subscriber when it starts its handler
+/// (so the handler already sees itself unlinked); this does the rest. A refused emission
+/// gives back each claim whose handler it has not started, so the once-subscriber stays
+/// linked for a later emission. Every other claim not started yet is retired: the
+/// registry unlinks it. An id reaches the retire list only for a claim that can no
+/// longer be given back, so the registry never unlinks a subscriber that is active
+/// again. Off the hot path: only emissions with once-subscribers that took the full path
+/// come here.
+#[cold]
+fn settle_claims(
+    registry: &Registry,
+    id: u64,
+    refused: bool,
+    direct: Option<&Arc<EventEntry>>,
+    any: Option<&Arc<EventEntry>>,
+) {
+    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
+    for sub in direct.iter().chain(any).filter(|s| s.once) {
+        if refused && sub.state.release(id) {
+            continue;
+        }
+        // A handler the emission started was retired when it started. A subscriber on
+        // both lists, or one started on another thread since this load, may be retired
+        // twice; the registry ignores the second.
+        if sub.state.is_held_unstarted(id) {
+            registry.retire(sub.id);
+        }
+    }
 }
 
 /// The emission's event name. Borrowed from the registry's snapshot when it has one: an
@@ -1387,7 +1530,8 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     /// # }
     /// ```
     pub fn emit(self, event: &str) -> Result<Emitted, EmitError> {
-        self.emitter.dispatch::<()>(event, None, None, self.permit)
+        self.emitter
+            .dispatch::<()>(event, None, None, self.permit, false)
     }
 
     /// As [`EventEmitter::emit_with`], in the reserved place.
@@ -1416,7 +1560,7 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
         payload: T,
     ) -> Result<Emitted, EmitError> {
         self.emitter
-            .dispatch(event, None, Some(payload), self.permit)
+            .dispatch(event, None, Some(payload), self.permit, false)
     }
 
     /// As [`EventEmitter::emit_event`], in the reserved place.
@@ -1446,7 +1590,7 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     pub fn emit_event<E: Event>(self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
         self.emitter
-            .dispatch(name, Some(name), Some(event), self.permit)
+            .dispatch(name, Some(name), Some(event), self.permit, true)
     }
 }
 

@@ -332,6 +332,18 @@ pub(crate) fn guard_callback(what: &str, f: impl FnOnce()) {
     }
 }
 
+/// Drops a user value (a handler, a callback, what they captured) where ventus drops
+/// it; a panic in its `Drop` is logged and goes no further, so the call that dropped it
+/// still returns its own result.
+pub(crate) fn drop_caught<T>(what: &str, value: T) {
+    if !std::mem::needs_drop::<T>() {
+        return;
+    }
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        tracing::error!(value = what, panic = %panic_message(&*panic), "ventus: dropping a user value panicked");
+    }
+}
+
 /// Everything an emission offers the handlers it runs.
 pub(crate) struct Ctx<'a> {
     pub(crate) event: &'a NameRef<'a>,
@@ -782,7 +794,18 @@ where
     S: SuccessStep<<Fut::Output as HandlerOutput>::Ok>,
 {
     Box::pin(async move {
-        let out = fut.await;
+        // The user's future is dropped in place once it is done, its panic caught, so a
+        // panicking `Drop` does not turn its result into a failure.
+        let mut slot = std::pin::pin!(Some(fut));
+        let out = std::future::poll_fn(|cx| match slot.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            // Never polled again once it returned `Ready`.
+            None => std::task::Poll::Pending,
+        })
+        .await;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| slot.set(None))) {
+            tracing::error!(panic = %panic_message(&*panic), "ventus: dropping a finished handler's future panicked");
+        }
         match &success {
             OwnedStep::LinkerDefault(default) => {
                 finish(out, &LinkerDefault::new(), default.as_ref(), None)

@@ -34,6 +34,16 @@ pub enum SubscribeError {
         /// The linker's limit.
         max: usize,
     },
+    /// `event` is the name of another typed event in this linker: two [`Event`](crate::Event)
+    /// types have the same name (see the trait's docs).
+    NameCollision {
+        /// The name both types have.
+        event: String,
+        /// The full name of the type the event belongs to.
+        linked: &'static str,
+        /// The full name of the type being subscribed.
+        subscribed: &'static str,
+    },
 }
 
 impl fmt::Display for SubscribeError {
@@ -49,6 +59,16 @@ impl fmt::Display for SubscribeError {
                 f,
                 "event `{event}` already has {max} subscribers, the most this linker allows; \
                  remove one first or build the linker with a larger `max_subscribers`"
+            ),
+            Self::NameCollision {
+                event,
+                linked,
+                subscribed,
+            } => write!(
+                f,
+                "event `{event}` is the typed event `{linked}` in this linker, and `{subscribed}` \
+                 is another type with the same name; give one of them its own name with \
+                 `#[event(name = \"...\")]` or `Event::name`"
             ),
         }
     }

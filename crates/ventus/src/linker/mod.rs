@@ -10,9 +10,9 @@ use std::sync::{Arc, OnceLock};
 pub use self::error::{BuildError, SubscribeError};
 
 use self::registry::{key_of, target_of, Registry};
-use crate::event::{Event, EventTarget, IntoEvents};
+use crate::event::{Event, EventTarget, EventType, IntoEvents};
 use crate::handler::marker::Typed;
-use crate::handler::{DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
+use crate::handler::{drop_caught, DefaultSuccess, FailureCallback, HandlerError, LinkerDefault};
 use crate::subscription::{SubscribeBuilder, Subscription};
 
 /// Links events to handlers; a cheap `Clone` handle over shared state.
@@ -69,6 +69,15 @@ pub(crate) struct LinkerInner {
     pub(crate) debug: bool,
     /// Events and subscribers; see [`registry`] for its locking.
     pub(crate) registry: Registry,
+}
+
+impl Drop for LinkerInner {
+    fn drop(&mut self) {
+        // The last handle may go inside any ventus call (an emission's owned copy, a
+        // subscription): the default callbacks, user values, are dropped caught.
+        drop_caught("a default success callback", self.on_success.take());
+        drop_caught("a default failure callback", self.on_failure.take());
+    }
 }
 
 impl EventLinker {
@@ -159,7 +168,11 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn on_event<E: Event>(&self) -> SubscribeBuilder<LinkerDefault, Typed<E>> {
-        SubscribeBuilder::new(self.clone(), vec![EventTarget::event::<E>()])
+        SubscribeBuilder::typed(
+            self.clone(),
+            EventTarget::event::<E>(),
+            EventType::of::<E>(),
+        )
     }
 
     /// Starts a subscription to the error type `E`, as emitted by
@@ -379,7 +392,8 @@ impl EventLinker {
         self.inner.registry.view(|v| v.subscriber_count_of(&key))
     }
 
-    /// How many events `subscription` is linked to.
+    /// How many events `subscription` is linked to; 0 for a subscription of another
+    /// linker (ids are only unique within one linker).
     ///
     /// # Examples
     ///
@@ -392,6 +406,9 @@ impl EventLinker {
     /// # }
     /// ```
     pub fn event_count_of(&self, subscription: &Subscription) -> usize {
+        if !subscription.linker.same_as(self) {
+            return 0;
+        }
         self.inner
             .registry
             .view(|v| v.keys_of(subscription.id()).len())
@@ -438,6 +455,9 @@ impl EventLinker {
             return false;
         };
         self.inner.registry.settle_retired();
+        if !registry::map_usable() {
+            return registry::elsewhere(|| self.contains(target_of(&key)));
+        }
         let guard = self.inner.registry.events.guard();
         self.inner.registry.events.contains_key(&key, &guard)
     }

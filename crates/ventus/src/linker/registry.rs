@@ -21,7 +21,12 @@
 //! # Removing claimed once-subscribers
 //!
 //! An emission that claims a once-subscriber (one compare-and-swap on its
-//! [`ClaimState`]) only pushes its id onto `retired`; it does no work per link. Every
+//! [`ClaimState`]) only pushes its id onto `retired`; it does no work per link. It
+//! pushes only once the claim is final: at once on the emitter's lean paths, which run
+//! the handlers themselves; on the full path when the emission starts the handler or
+//! its processor takes it, whichever comes first. A processor's refusal gives a claim
+//! not started back (the subscriber is active again) before anything was pushed, so no
+//! id here belongs to a subscriber that is active again. Every
 //! operation that takes `state` (writes and queries alike) first runs `settle`, which
 //! drains `retired`: it removes each claimed subscriber's record, counts it dead in each
 //! of its events' entries and removes the events left with no other subscriber, so
@@ -59,8 +64,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
-use crate::event::{EventName, EventTarget};
-use crate::handler::{ErasedHandler, FailureCallback, PayloadType};
+use crate::event::{EventName, EventTarget, EventType};
+use crate::handler::{drop_caught, ErasedHandler, FailureCallback, PayloadType};
 use crate::subscription::SubscriptionId;
 
 use super::error::SubscribeError;
@@ -81,6 +86,8 @@ pub(crate) struct Subscriber {
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
+    /// The typed event it was subscribed to with `on_event`, if any.
+    pub(crate) event_type: Option<EventType>,
 }
 
 impl Subscriber {
@@ -106,13 +113,71 @@ type Deferred = (ErasedHandler, Option<Arc<FailureCallback>>);
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        if LOCK_DEPTH.with(Cell::get) == 0 {
-            return;
-        }
+        // The last reference may go anywhere: in a registry call, or when `papaya`
+        // reclaims an old snapshot inside some later call. The user values go out here,
+        // each drop caught, so a panicking `Drop` never fails that call.
         let handler = std::mem::replace(&mut self.handler, ErasedHandler::noop());
-        let on_failure = self.on_failure.take();
-        DEFERRED.with(|d| d.borrow_mut().push((handler, on_failure)));
+        let mut values = Some((handler, self.on_failure.take()));
+        // Under the registry lock, the drop waits until the lock is released. Thread-local
+        // destruction gets `try_with` errors here: the values are then dropped at once.
+        if LOCK_DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0) {
+            let _ = DEFERRED.try_with(|d| {
+                if let Some(values) = values.take() {
+                    d.borrow_mut().push(values);
+                }
+            });
+        }
+        if let Some(values) = values {
+            drop_caught("a removed handler", values);
+        }
     }
+}
+
+thread_local! {
+    /// Alive while `papaya`'s thread-locals are: see [`map_usable`].
+    static MAP_READY: MapReady = MapReady::new();
+}
+
+/// Whether this thread can still pin `papaya` maps (whose guards use a thread-local of
+/// `seize`, its collector) with the usual [`papaya::HashMap::guard`].
+struct MapReady(bool);
+
+impl MapReady {
+    fn new() -> Self {
+        // Pins a map once first, so that `seize`'s thread-locals are registered before
+        // this one, and destroyed after it (thread-local destructors run in reverse order
+        // of registration). If they are gone already, the pin panics: caught, and this
+        // thread's map calls then all go elsewhere.
+        let warm = std::panic::catch_unwind(|| {
+            let map = papaya::HashMap::<u8, u8>::new();
+            drop(map.guard());
+        });
+        Self(warm.is_ok())
+    }
+}
+
+impl Drop for MapReady {
+    // A destructor of its own, so that `try_with` reports it gone once it has run.
+    fn drop(&mut self) {}
+}
+
+/// Whether map guards can be taken on this thread; `false` during thread-local
+/// destruction, once `seize`'s thread-locals may be gone.
+#[inline]
+pub(crate) fn map_usable() -> bool {
+    MAP_READY.try_with(|ready| ready.0).unwrap_or(false)
+}
+
+/// Runs `f` on a helper thread and waits for it: how a call made during this thread's
+/// thread-local destruction (when [`map_usable`] is `false`) still does its work, with
+/// thread-locals of its own. A cold path, taken only then.
+#[cold]
+pub(crate) fn elsewhere<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(out) => out,
+        // Ventus catches user panics itself; this is a ventus bug, passed on.
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// Marks this thread as inside the registry lock; on drop, runs the deferred drops.
@@ -120,22 +185,28 @@ struct DeferDrops;
 
 impl DeferDrops {
     fn enter() -> Self {
-        LOCK_DEPTH.with(|d| d.set(d.get() + 1));
+        // `LOCK_DEPTH` has no destructor, so it outlives thread-local destruction.
+        let _ = LOCK_DEPTH.try_with(|d| d.set(d.get() + 1));
         DeferDrops
     }
 }
 
 impl Drop for DeferDrops {
     fn drop(&mut self) {
-        let depth = LOCK_DEPTH.with(|d| {
-            let depth = d.get() - 1;
+        let depth = LOCK_DEPTH.try_with(|d| {
+            let depth = d.get().saturating_sub(1);
             d.set(depth);
             depth
         });
-        if depth == 0 {
-            // Taken out first: the drops below may subscribe again and defer more.
-            let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-            drop(deferred);
+        if depth == Ok(0) {
+            // Taken out first: the drops below may subscribe again and defer more. Each
+            // is caught, so the call that took the lock returns its own result.
+            let deferred = DEFERRED
+                .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+                .unwrap_or_default();
+            for values in deferred {
+                drop_caught("a removed handler", values);
+            }
         }
     }
 }
@@ -168,6 +239,10 @@ pub(crate) struct EventEntry {
     /// [`EventName::copied`]), so a report never shares a reference count with the
     /// other threads emitting the event.
     pub(crate) report_name: EventName,
+    /// The typed event the name belongs to: that of its subscribers made with
+    /// `on_event`, which `link` keeps to one type. `emit_event` of another type is
+    /// refused.
+    pub(crate) event_type: Option<EventType>,
 }
 
 impl EventEntry {
@@ -189,6 +264,7 @@ impl EventEntry {
             },
             takes,
             report_name: EventName::copied(&name, Some(&name)),
+            event_type: subscribers.iter().find_map(|s| s.event_type),
             name,
             subscribers,
         }
@@ -245,6 +321,26 @@ impl State {
         entry.subscribers.len() - self.dead.get(key).copied().unwrap_or(0)
     }
 
+    /// The typed event `key` belongs to: that of its subscribers not retired.
+    fn type_of(
+        &self,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        key: &str,
+    ) -> Option<EventType> {
+        let entry = events.get(key, guard)?;
+        let linked = entry.event_type?;
+        if !self.dead.contains_key(key) {
+            return Some(linked);
+        }
+        // Retired subscribers keep no claim on the name.
+        entry
+            .subscribers
+            .iter()
+            .filter(|s| self.records.contains_key(&s.id))
+            .find_map(|s| s.event_type)
+    }
+
     /// The subscribers of `key`'s entry that are not retired, for a new entry.
     fn live_of(
         &self,
@@ -291,6 +387,7 @@ pub(crate) struct NewSubscriber {
     pub(crate) timeout: Option<Duration>,
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
+    pub(crate) event_type: Option<EventType>,
 }
 
 /// The registry key of a target; `None` for an empty name, which no event can have
@@ -353,7 +450,13 @@ impl Registry {
         }
     }
 
-    fn locked<R>(&self, f: impl FnOnce(&mut State, &EventMap, &papaya::LocalGuard<'_>) -> R) -> R {
+    fn locked<R: Send>(
+        &self,
+        f: impl FnOnce(&mut State, &EventMap, &papaya::LocalGuard<'_>) -> R + Send,
+    ) -> R {
+        if !map_usable() {
+            return elsewhere(|| self.locked(f));
+        }
         // Declared in this order so they drop in reverse: the lock first, then the
         // map guard, then the deferred handler drops, with no lock held.
         let _defer = DeferDrops::enter();
@@ -453,6 +556,19 @@ impl Registry {
                     }
                 }
             }
+            if let Some(new_type) = new.event_type {
+                for key in &keys {
+                    if let Some(linked) = state.type_of(events, guard, key) {
+                        if linked.id != new_type.id {
+                            return Err(SubscribeError::NameCollision {
+                                event: target_of(key).to_string(),
+                                linked: linked.name,
+                                subscribed: new_type.name,
+                            });
+                        }
+                    }
+                }
+            }
             let id = SubscriptionId(state.next_id);
             state.next_id += 1;
             let subscriber = Arc::new(Subscriber {
@@ -463,6 +579,7 @@ impl Registry {
                 timeout: new.timeout,
                 handler: new.handler,
                 on_failure: new.on_failure,
+                event_type: new.event_type,
             });
             for key in &keys {
                 let mut subscribers = state.live_of(events, guard, key);
@@ -570,7 +687,7 @@ impl Registry {
     }
 
     /// Runs a read-only query over a consistent view of the registry.
-    pub(crate) fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
+    pub(crate) fn view<R: Send>(&self, f: impl FnOnce(&View<'_>) -> R + Send) -> R {
         self.locked(|state, events, guard| {
             f(&View {
                 state,
@@ -700,6 +817,7 @@ mod tests {
                     timeout: None,
                     handler: ErasedHandler::noop(),
                     on_failure: None,
+                    event_type: None,
                 },
             )
             .unwrap()
@@ -845,6 +963,7 @@ mod tests {
                         timeout: None,
                         handler: ErasedHandler::noop(),
                         on_failure: None,
+                        event_type: None,
                     },
                 )
                 .is_err()

@@ -67,7 +67,10 @@ pub trait Processor: Send + Sync + 'static {
     /// # Errors
     ///
     /// Returns an error when the emission cannot be taken; the emitter returns it to the
-    /// caller of `emit` as [`EmitError::Processor`](crate::EmitError::Processor).
+    /// caller of `emit` as [`EmitError::Processor`](crate::EmitError::Processor) (or
+    /// [`EmitError::Closed`](crate::EmitError::Closed) for [`ProcessError::Closed`]).
+    /// The once-subscriptions the emission claimed and did not start are then given
+    /// back, still linked. A panic here is taken as a refusal too.
     ///
     /// # Examples
     ///

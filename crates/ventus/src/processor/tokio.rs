@@ -161,22 +161,36 @@ impl Drop for DrivingGuard<'_> {
 
 /// `scope` installed as this thread's first-pass scope until [`exit`](Self::exit)
 /// takes it back (or the guard drops, if the pass unwinds).
-struct FirstPass(Option<Option<Arc<InFlight>>>);
+struct FirstPass {
+    /// The slot's previous value, once `scope` is in the slot.
+    previous: Option<Option<Arc<InFlight>>>,
+    /// `scope` itself when the slot is gone (thread-local destruction): the pass then
+    /// runs outside it, and handlers see no scope, as in a task without one.
+    kept: Option<Arc<InFlight>>,
+}
 
 impl FirstPass {
     fn enter(scope: Arc<InFlight>) -> Self {
-        Self(Some(FIRST_PASS.with(|slot| slot.replace(Some(scope)))))
+        let mut kept = Some(scope);
+        let previous = FIRST_PASS.try_with(|slot| slot.replace(kept.take())).ok();
+        Self { previous, kept }
     }
 
     fn exit(mut self) -> Option<Arc<InFlight>> {
-        let previous = self.0.take().flatten();
-        FIRST_PASS.with(|slot| slot.replace(previous))
+        if let Some(kept) = self.kept.take() {
+            return Some(kept);
+        }
+        let previous = self.previous.take().flatten();
+        FIRST_PASS
+            .try_with(|slot| slot.replace(previous))
+            .ok()
+            .flatten()
     }
 }
 
 impl Drop for FirstPass {
     fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
+        if let Some(previous) = self.previous.take() {
             let _ = FIRST_PASS.try_with(|slot| slot.replace(previous));
         }
     }
