@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use support::{linker, within, within_async, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT};
 use ventus::{
-    EmitError, EventEmitter, EventLinker, Outcome, ThreadPoolEventEmitter, ThreadPoolProcessor,
+    EmitError, EventEmitter, EventLinker, Outcome, ThreadPoolBuilder, ThreadPoolEventEmitter,
+    ThreadPoolProcessor,
 };
 
 /// A one-shot gate a sync handler blocks on until the test opens it.
@@ -564,4 +565,38 @@ async fn deadline_shutdown_cancels_queued_emissions_without_running_them() {
         0,
         "queued emissions were cancelled before they started"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Builder settings
+// ---------------------------------------------------------------------------------------
+
+/// Thread counts beyond what a process can start do not panic (the pool once reserved
+/// room for every requested handle up front) and are capped at `MAX_THREADS`.
+#[test]
+fn a_pool_asked_for_usize_max_threads_builds_and_runs() {
+    let linker = linker();
+    let runs = link_counter(&linker, "Job");
+    for pool in [
+        ThreadPoolProcessor::new(usize::MAX),
+        ThreadPoolProcessor::builder().threads(usize::MAX).build(),
+    ] {
+        assert!((1..=ThreadPoolBuilder::MAX_THREADS).contains(&pool.threads()));
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .processor(pool)
+            .build();
+        assert_eq!(
+            emitter
+                .emit("Job")
+                .unwrap()
+                .wait()
+                .unwrap()
+                .counts()
+                .succeeded,
+            1
+        );
+        emitter.processor().shutdown(true);
+    }
+    assert_eq!(runs.get(), 2);
 }

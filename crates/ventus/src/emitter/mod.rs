@@ -271,7 +271,8 @@ pub type ThreadPoolEventEmitter = EventEmitter<crate::processor::ThreadPoolProce
 
 #[cfg(feature = "thread-pool")]
 impl ThreadPoolEventEmitter {
-    /// A thread-pool emitter with `threads` workers (at least 1) on the
+    /// A thread-pool emitter with `threads` workers (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`](crate::ThreadPoolBuilder::MAX_THREADS)) on the
     /// [global linker](EventLinker::global).
     ///
     /// # Examples
@@ -285,7 +286,8 @@ impl ThreadPoolEventEmitter {
         Self::with_linker(EventLinker::global(), threads)
     }
 
-    /// A thread-pool emitter with `threads` workers (at least 1) on `linker`.
+    /// A thread-pool emitter with `threads` workers (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`](crate::ThreadPoolBuilder::MAX_THREADS)) on `linker`.
     ///
     /// # Examples
     ///
@@ -1487,6 +1489,21 @@ pub struct EventEmitterBuilder<P> {
 }
 
 impl<P: Processor> EventEmitterBuilder<P> {
+    /// The largest bound [`max_in_flight`](Self::max_in_flight) takes: tokio's
+    /// [`Semaphore::MAX_PERMITS`]. Larger values are clamped to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitterBuilder, TokioProcessor};
+    ///
+    /// assert_eq!(
+    ///     EventEmitterBuilder::<TokioProcessor>::MAX_IN_FLIGHT,
+    ///     tokio::sync::Semaphore::MAX_PERMITS
+    /// );
+    /// ```
+    pub const MAX_IN_FLIGHT: usize = Semaphore::MAX_PERMITS;
+
     /// The linker whose handlers the emitter runs; the global one if not set.
     ///
     /// # Examples
@@ -1577,8 +1594,13 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
-    /// At most `max` emissions in flight at once (at least 1), with `overflow` deciding
-    /// what `emit` does when the bound is reached. Without it there is no bound.
+    /// At most `max` emissions in flight at once, with `overflow` deciding what `emit`
+    /// does when the bound is reached. Without it there is no bound.
+    ///
+    /// `max` is clamped to `1..=`[`MAX_IN_FLIGHT`](Self::MAX_IN_FLIGHT): 0 would refuse
+    /// every emission, and a larger bound than tokio's semaphore holds is one no process
+    /// can reach, so `usize::MAX` means "as good as unbounded" and never panics. The
+    /// clamped value is the one [`EmitError::Full`] reports.
     ///
     /// # Examples
     ///
@@ -1594,11 +1616,16 @@ impl<P: Processor> EventEmitterBuilder<P> {
     /// let _first = emitter.emit("Job")?; // scheduled, holds the only place
     /// assert!(emitter.emit("Job").is_err());
     /// emitter.wait_for_tasks().await;
+    ///
+    /// // Beyond what the semaphore holds: clamped, not a panic.
+    /// let unbounded = EventEmitter::builder().linker(&linker).max_in_flight(usize::MAX, Overflow::Reject).build();
+    /// let _ = unbounded.emit("Job")?;
+    /// unbounded.wait_for_tasks().await;
     /// # Ok(())
     /// # }
     /// ```
     pub fn max_in_flight(mut self, max: usize, overflow: Overflow) -> Self {
-        self.limit = Some((max.max(1), overflow));
+        self.limit = Some((max.clamp(1, Self::MAX_IN_FLIGHT), overflow));
         self
     }
 

@@ -139,7 +139,8 @@ struct State {
 }
 
 impl ThreadPoolProcessor {
-    /// A pool of `threads` worker threads (at least 1), named `ventus-worker-0`,
+    /// A pool of `threads` worker threads (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`]), named `ventus-worker-0`,
     /// `ventus-worker-1`, …
     ///
     /// If the operating system refuses to start some of them, the error is logged with
@@ -170,7 +171,9 @@ impl ThreadPoolProcessor {
     /// ```
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder {
-            threads: thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            threads: thread::available_parallelism()
+                .map_or(1, NonZeroUsize::get)
+                .min(ThreadPoolBuilder::MAX_THREADS),
             thread_name: String::from("ventus-worker"),
         }
     }
@@ -397,7 +400,23 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
-    /// How many worker threads to start (at least 1); one per CPU if not set.
+    /// The most worker threads a pool starts; [`threads`](Self::threads) clamps larger
+    /// requests to it (far more than a pool of emissions can use, and few enough that
+    /// asking for `usize::MAX` neither panics nor exhausts the system).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{ThreadPoolBuilder, ThreadPoolProcessor};
+    ///
+    /// let builder = ThreadPoolProcessor::builder().threads(usize::MAX);
+    /// let clamped = format!("threads: {}", ThreadPoolBuilder::MAX_THREADS);
+    /// assert!(format!("{builder:?}").contains(&clamped));
+    /// ```
+    pub const MAX_THREADS: usize = 1024;
+
+    /// How many worker threads to start, clamped to `1..=`[`MAX_THREADS`](Self::MAX_THREADS);
+    /// one per CPU if not set.
     ///
     /// # Examples
     ///
@@ -406,7 +425,7 @@ impl ThreadPoolBuilder {
     /// assert_eq!(pool.threads(), 2);
     /// ```
     pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.threads = threads.clamp(1, Self::MAX_THREADS);
         self
     }
 
