@@ -11,11 +11,16 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use support::{linker, within, within_async, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT};
-use ventus::{
-    EmitError, EventEmitter, EventLinker, Outcome, ThreadPoolBuilder, ThreadPoolEventEmitter,
-    ThreadPoolProcessor,
+use support::{
+    linker, within, within_async, within_for, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT,
 };
+use ventus::{
+    EmitError, EventEmitter, EventLinker, Outcome, Overflow, ThreadPoolBuilder,
+    ThreadPoolEventEmitter, ThreadPoolProcessor,
+};
+
+/// The bound for scenarios that used to hang: far beyond what they need when they work.
+const HANG_BOUND: Duration = Duration::from_secs(10);
 
 /// A one-shot gate a sync handler blocks on until the test opens it.
 #[derive(Clone)]
@@ -568,8 +573,51 @@ async fn deadline_shutdown_cancels_queued_emissions_without_running_them() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Builder settings
+// Where an emission may wait: bounds, handles and the tokio emitter on a worker
 // ---------------------------------------------------------------------------------------
+
+/// Bound 1 with `Overflow::Wait`, on a pool: a sync handler (on a worker, with no
+/// runtime entered) emits again on its own emitter while its emission holds the only
+/// place. Waiting would wait for itself, with one worker or more: the nested `emit` must
+/// be refused with `Full`.
+#[test]
+fn a_pool_handler_emitting_on_its_own_full_bounded_emitter_is_refused_not_deadlocked() {
+    for threads in [1, 2] {
+        let nested = within_for(
+            "a nested emit on a full pool bound",
+            HANG_BOUND,
+            move || {
+                let linker = linker();
+                let emitter = EventEmitter::builder()
+                    .linker(&linker)
+                    .processor(ThreadPoolProcessor::new(threads))
+                    .max_in_flight(1, Overflow::Wait)
+                    .build();
+                let (tx, rx) = mpsc::channel();
+                let tx = Mutex::new(tx);
+                linker
+                    .on("Outer")
+                    .subscribe(move |em: &ThreadPoolEventEmitter| {
+                        let nested = em.emit("Inner").map(|_| ());
+                        let refused_full = matches!(nested, Err(EmitError::Full(_)));
+                        tx.lock().unwrap().send(refused_full).unwrap();
+                    })
+                    .unwrap();
+                linker.on("Inner").subscribe(|| ()).unwrap();
+                let outer = emitter.emit_with("Outer", emitter.clone()).unwrap();
+                let report = outer.wait().unwrap();
+                let refused_full = rx.recv_timeout(DEADLOCK_TIMEOUT).unwrap();
+                emitter.processor().shutdown(true);
+                (report.counts().succeeded, refused_full)
+            },
+        );
+        assert_eq!(
+            nested,
+            (1, true),
+            "{threads} worker(s): the outer handler ran and its nested emit was refused as full"
+        );
+    }
+}
 
 /// Thread counts beyond what a process can start do not panic (the pool once reserved
 /// room for every requested handle up front) and are capped at `MAX_THREADS`.

@@ -17,7 +17,7 @@ use tracing::{Instrument, Span};
 
 use super::handle::{Cancel, Emitted, Tracker, TrackerGuard};
 use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
-use super::EmitterShared;
+use super::{EmitterShared, Holding};
 use crate::event::EventName;
 use crate::handler::{
     guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
@@ -683,6 +683,16 @@ impl<'a> Emission<'a> {
         self.needs_clock(sub, span).then(Instant::now)
     }
 
+    /// Marks this thread as holding the emission's place under its emitter's
+    /// `max_in_flight` bound while its handlers run here, so a handler that emits on the
+    /// same emitter is refused rather than wait for that place. Nothing (no thread-local
+    /// touched) for an emission without a place.
+    #[inline]
+    fn holding(&self) -> Option<Holding> {
+        self.permit.as_ref()?;
+        self.emitter.get().limit.as_ref().map(Holding::enter)
+    }
+
     /// Runs the emission to its end on this thread if every handler is inline
     /// ([`is_inline`](Self::is_inline)); otherwise gives it back untouched.
     ///
@@ -733,6 +743,7 @@ impl<'a> Emission<'a> {
         }
         let mut rec = Recorder::new(self.detailed, self.handler_bound());
         {
+            let _holding = self.holding();
             let span = self.span();
             let _entered = span.enter();
             let ctx = self.ctx();
@@ -827,6 +838,7 @@ impl<'a> Emission<'a> {
             let mut pending: Vec<Running<'_>> = Vec::new();
             let mut started = false;
             poll_fn(move |cx| {
+                let _holding = this.holding();
                 if started {
                     if watch.as_mut().poll(cx).is_ready() {
                         this.cancel_rest(rec, &mut pending, &mut handlers);

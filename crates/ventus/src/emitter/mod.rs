@@ -147,6 +147,10 @@ impl Limit {
 thread_local! {
     /// The bounds (by [`Limit::id`]) whose places this thread holds while it runs an
     /// emission: a sync handler that emits again must not wait for its own place.
+    ///
+    /// Pushed by the emission itself while its handlers run on this thread (each pass of
+    /// `Emission::try_run_inline`, each poll of `Emission::run`), so whichever processor
+    /// drives it, on whichever thread, the marker is where the handlers are.
     static HOLDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -154,7 +158,9 @@ thread_local! {
 struct Holding;
 
 impl Holding {
-    fn enter(id: usize) -> Self {
+    /// Marks `limit`'s place as held by this thread.
+    fn enter(limit: &Limit) -> Self {
+        let id = limit.id();
         HOLDING.with(|held| held.borrow_mut().push(id));
         Holding
     }
@@ -958,10 +964,8 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         else {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
-        // While the emission may run on this thread, this thread holds one of the
-        // emitter's places; see `acquire`.
-        let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
-        let _holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+        // An emission with a place marks its thread as holding it while its handlers
+        // run (`HOLDING`), wherever the processor runs it.
         match self.processor.process(emission) {
             Ok(emitted) => Ok(emitted),
             Err(ProcessError::Closed) => Err(EmitError::Closed {
@@ -1004,8 +1008,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             Err(TryAcquireError::Closed) => None,
             Err(TryAcquireError::NoPermits) => {
                 // Waiting is refused where it could never end: on a runtime thread, and
-                // inside a handler this emitter runs on this thread, whose own emission
-                // holds one of the places waited for.
+                // inside a handler of this emitter running on this thread (on any
+                // processor's thread: a pool worker too), whose own emission holds one of
+                // the places waited for.
                 let can_block = limit.overflow == Overflow::Wait
                     && tokio::runtime::Handle::try_current().is_err()
                     && !HOLDING.with(|held| held.borrow().contains(&limit.id()));
