@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::report::{Counts, EmissionReport};
 use super::EmissionId;
 use crate::event::EventName;
+use crate::processor::drain::DrainGuard;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -21,6 +22,11 @@ use crate::event::EventName;
 /// Dropping the handle detaches: the emission goes on (fire-and-forget stays the
 /// default). An emission that ran to its end inside `emit` (a sync context) comes back
 /// finished.
+///
+/// The report is published last: by the time a wait returns it, the emission has left
+/// its processor's [`in_flight`](crate::Processor::in_flight) count (and the emitter's
+/// [`metrics`](crate::EventEmitter::metrics)), and its handlers are in the metrics'
+/// counters.
 ///
 /// # Examples
 ///
@@ -207,6 +213,9 @@ pub(crate) struct TrackerGuard {
     pub(crate) parent: Option<Arc<Cancel>>,
     /// A caller's token that cancels this emission too ([`Emission::track`](crate::Emission::track)).
     pub(crate) external: Option<CancellationToken>,
+    /// The emission's place in its processor's in-flight count, until it is ended just
+    /// before the report is published (by the run, which takes it, or by this guard).
+    pub(crate) ticket: Option<DrainGuard>,
 }
 
 impl TrackerGuard {
@@ -266,6 +275,10 @@ impl Drop for TrackerGuard {
             let mut report = EmissionReport::new(self.id, self.event.clone());
             report.counts.cancelled = self.handlers;
             self.emitter.metrics.record(&report.counts);
+            // Dropped without running: cancelled, and out of the count before the report.
+            if let Some(ticket) = self.ticket.take() {
+                ticket.end(true);
+            }
             self.tracker.finish(report);
         }
     }

@@ -390,6 +390,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
     /// What this emitter (and its clones) has done so far.
     ///
+    /// An emission is counted in [`EmitterMetrics::in_flight`] until just before its
+    /// report is published, and in the handler counters before that: once
+    /// [`Emitted::wait`] (or awaiting the handle) has returned, the metrics count the
+    /// emission's handlers and no longer count it in flight.
+    ///
     /// # Examples
     ///
     /// ```
@@ -402,6 +407,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ///
     /// let m = emitter.metrics();
     /// assert_eq!((m.emitted, m.succeeded, m.in_flight), (2, 2, 0), "clones share the counters");
+    ///
+    /// // On a thread pool, the emission is out of `in_flight` once its report is in.
+    /// let pool = ventus::ThreadPoolEventEmitter::with_linker(&linker, 1);
+    /// pool.emit("Tick")?.wait().unwrap();
+    /// let m = pool.metrics();
+    /// assert_eq!((m.succeeded, m.in_flight), (1, 0), "exact, not eventual");
     /// # Ok(())
     /// # }
     /// ```

@@ -13,10 +13,12 @@
 //!   `State::closed` is set nothing is pushed any more, and a worker exits only when the
 //!   queue is closed *and* empty: every accepted emission is run, and its handle gets a
 //!   report (all handlers cancelled if its token was cancelled before it started).
-//! - `Shared::drain.tasks` counts the emissions accepted and not finished. It is
-//!   incremented under the state lock in the same step as the push, so a shutdown that
-//!   closes the queue has every accepted emission counted; the worker decrements it after
-//!   the emission ended and its outcome was counted in `Shared::drain`.
+//! - `Shared::drain.tasks` counts the emissions accepted and not finished. An emission
+//!   is counted before it is pushed (so a shutdown that closes the queue has every
+//!   accepted emission counted; one refused because the queue closed leaves the count
+//!   again, not counted as finished or cancelled), and it leaves the count itself, after
+//!   its outcome was counted in `Shared::drain` and before its report is published
+//!   (`Emission::finish`; if it is dropped unfinished, its guards do the same).
 //! - `State::live` is the number of workers that have not exited. A worker decrements it
 //!   as its very last act (after its runtime is gone), by a guard, so also if it unwinds.
 //!
@@ -124,8 +126,8 @@ struct Shared {
     /// Wakes threads waiting for the workers to exit; paired with `state`.
     exited: Condvar,
     /// Emissions accepted and not finished, how they ended, and the token that cancels
-    /// them at a shutdown's deadline.
-    drain: Drain,
+    /// them at a shutdown's deadline; each accepted emission holds a count of it.
+    drain: Arc<Drain>,
 }
 
 /// Guarded by `Shared::state`.
@@ -299,14 +301,13 @@ impl Processor for ThreadPoolProcessor {
                 format!("the thread pool has no worker thread: {err}").into(),
             ));
         }
-        let (emission, emitted) = emission.track_in(&self.shared.drain.cancel_all);
+        // Counted in flight from here (see the invariants).
+        let (emission, emitted) = emission.track_in(&self.shared.drain);
         let refused = {
             let mut state = self.shared.state.lock();
             if state.closed {
                 Some(emission)
             } else {
-                // Counted in the same critical section as the push (see the invariants).
-                self.shared.drain.tasks.enter();
                 state.queue.push_back(emission);
                 None
             }
@@ -314,7 +315,7 @@ impl Processor for ThreadPoolProcessor {
         match refused {
             // Dropped after the lock is released: it may give back a permit.
             Some(emission) => {
-                drop(emission);
+                emission.refused();
                 Err(ProcessError::Closed)
             }
             None => {
@@ -476,7 +477,7 @@ impl ThreadPoolBuilder {
             }),
             available: Condvar::new(),
             exited: Condvar::new(),
-            drain: Drain::default(),
+            drain: Arc::default(),
         });
         let mut workers = Vec::with_capacity(self.threads);
         let mut spawn_error = None;
@@ -534,11 +535,12 @@ impl Shared {
         }
     }
 
-    /// Runs one emission on this worker and counts how it ended.
+    /// Runs one emission on this worker. The emission counts its own end (finished or
+    /// cancelled) and leaves the in-flight count just before its report is published,
+    /// also if it is dropped by an unwind.
     fn run(&self, emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
         let id = emission.id();
-        let cancelled = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name)));
-        let cancelled = cancelled.unwrap_or_else(|panic| {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name))) {
             // Handler panics are caught inside the emission; this is ventus's own bug.
             tracing::error!(
                 emission = id.as_u64(),
@@ -548,10 +550,7 @@ impl Shared {
             if let Some(runtime) = runtime.take() {
                 runtime.shutdown_background();
             }
-            false
-        });
-        self.drain.ended(cancelled);
-        self.drain.tasks.exit();
+        }
     }
 }
 
@@ -582,16 +581,16 @@ impl Drop for Live<'_> {
     }
 }
 
-/// Runs `emission` to its end on this thread; `true` if it was cancelled.
-fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) -> bool {
+/// Runs `emission` to its end on this thread.
+fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
     if emission.is_cancelled() {
         // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
         // its run reports every handler cancelled at its first poll, with no runtime.
         block_on_parked(emission.run());
-        return true;
+        return;
     }
     let emission = match emission.try_run_inline() {
-        Ok(_) => return false,
+        Ok(_) => return,
         Err(emission) => emission,
     };
     let rt = match runtime {
@@ -612,11 +611,11 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
                     token.cancel();
                 }
                 block_on_parked(emission.run());
-                return true;
+                return;
             }
         },
     };
-    let (_, cancelled) = rt.block_on(emission.run_counted());
+    rt.block_on(emission.run());
     if rt.metrics().num_alive_tasks() > 0 {
         // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
         // cancelled; kept, they would stall until some later emission polled them. In
@@ -625,7 +624,6 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
             rt.shutdown_background();
         }
     }
-    cancelled
 }
 
 /// Drives `future` on this thread, parking between polls: enough for a cancelled

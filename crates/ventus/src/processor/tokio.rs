@@ -252,14 +252,13 @@ impl TokioProcessor {
     }
 
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
-        let (emission, emitted) = emission.track_in(&self.drain.cancel_all);
-        let guard = self.drain.enter();
+        // Counted in flight until just before its report is published.
+        let (emission, emitted) = emission.track_in(&self.drain);
         // Made here, not inside the block: the block then holds the emission once, in
         // the run's state, instead of a second copy waiting to be moved into it.
-        let run = emission.run_counted();
+        let run = emission.run_report();
         let task = async move {
-            let (_, cancelled) = run.await;
-            guard.end(cancelled);
+            let _ = run.await;
         };
         match current_scope() {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
