@@ -15,8 +15,8 @@ use support::{
     linker, within, within_async, within_for, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT,
 };
 use ventus::{
-    EmitError, EventEmitter, EventLinker, Outcome, Overflow, ThreadPoolBuilder,
-    ThreadPoolEventEmitter, ThreadPoolProcessor,
+    EmissionReport, EmitError, Emitted, EventEmitter, EventLinker, Outcome, Overflow,
+    ThreadPoolBuilder, ThreadPoolEventEmitter, ThreadPoolProcessor,
 };
 
 /// The bound for scenarios that used to hang: far beyond what they need when they work.
@@ -615,6 +615,51 @@ fn a_pool_handler_emitting_on_its_own_full_bounded_emitter_is_refused_not_deadlo
             nested,
             (1, true),
             "{threads} worker(s): the outer handler ran and its nested emit was refused as full"
+        );
+    }
+}
+
+/// A sync handler on a pool worker waits on the handle of an emission it queued on the
+/// same pool. With one worker, that emission can only run once the handler returns:
+/// `wait` must give the handle back rather than block forever, and the rule holds for
+/// any pool size (other workers may all be waiting too).
+#[test]
+fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
+    for threads in [1, 2] {
+        let (outer, refused, inner) = within_for("wait on a worker", HANG_BOUND, move || {
+            let linker = linker();
+            let runs = link_counter(&linker, "Inner");
+            let (tx, rx) = mpsc::channel::<Result<EmissionReport, Emitted>>();
+            let tx = Mutex::new(tx);
+            linker
+                .on("Outer")
+                .subscribe(move |em: &ThreadPoolEventEmitter| {
+                    let waited = em.emit("Inner")?.wait();
+                    tx.lock().unwrap().send(waited).unwrap();
+                    Ok::<_, EmitError>(())
+                })
+                .unwrap();
+            let pool = ThreadPoolEventEmitter::with_linker(&linker, threads);
+            let outer = pool
+                .emit_with("Outer", pool.clone())
+                .unwrap()
+                .wait()
+                .unwrap();
+            let waited = rx.recv_timeout(DEADLOCK_TIMEOUT).unwrap();
+            let refused = waited.is_err();
+            // Given back, the handle still gets its report, here off the pool.
+            let inner = match waited {
+                Ok(report) => report,
+                Err(handle) => handle.wait().unwrap(),
+            };
+            pool.processor().shutdown(true);
+            assert_eq!(runs.get(), 1);
+            (outer.counts().succeeded, refused, inner.counts().succeeded)
+        });
+        assert_eq!(
+            (outer, refused, inner),
+            (1, true, 1),
+            "{threads} worker(s): the wait was refused and the inner emission still ran"
         );
     }
 }

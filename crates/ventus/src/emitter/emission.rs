@@ -556,11 +556,16 @@ impl<'a> Emission<'a> {
     /// is published (see [`Processor::in_flight`](crate::Processor::in_flight)).
     pub(crate) fn track_in(self, drain: &Arc<Drain>) -> (Emission<'static>, Emitted) {
         let ticket = drain.enter();
-        self.track_with(Some(drain.cancel_all.clone()), None, Some(ticket))
+        self.track_with(
+            Some(drain.cancel_all.clone()),
+            None,
+            Some((ticket, drain.pool)),
+        )
     }
 
     /// Drops a tracked emission its processor refused: it leaves the in-flight count
     /// without being counted as finished or cancelled.
+    #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
     pub(crate) fn refused(mut self) {
         let ticket = self.tracker.as_mut().and_then(|g| g.ticket.take());
         drop(ticket);
@@ -571,9 +576,10 @@ impl<'a> Emission<'a> {
         self,
         parent: Option<Arc<Cancel>>,
         external: Option<CancellationToken>,
-        ticket: Option<DrainGuard>,
+        drain: Option<(DrainGuard, u64)>,
     ) -> (Emission<'static>, Emitted) {
-        let tracker = Tracker::new();
+        let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
+        let tracker = Tracker::new(pool);
         let mut emission = self.into_owned();
         let emitter = match &emission.emitter {
             Shared::Owned(shared) => shared.clone(),

@@ -105,6 +105,9 @@ pub(crate) struct Tracker {
     ready: Condvar,
     /// Set by [`Emitted::cancel`].
     pub(crate) cancel: Cancel,
+    /// The thread pool (by id) whose workers run the emission; 0 if none. Its workers
+    /// refuse to block in [`Emitted::wait`] for it. Set once, at `new`.
+    pool: u64,
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
@@ -120,8 +123,10 @@ struct Slot {
 }
 
 impl Tracker {
-    pub(crate) fn new() -> Arc<Self> {
+    /// `pool`: see [`Tracker::pool`].
+    pub(crate) fn new(pool: u64) -> Arc<Self> {
         Arc::new(Self {
+            pool,
             finished: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
             ready: Condvar::new(),
@@ -388,8 +393,16 @@ impl Emitted {
     ///
     /// # Errors
     ///
-    /// Gives the handle back if the emission has not finished and this thread drives a
-    /// current-thread runtime, where waiting would stop the emission from ever finishing.
+    /// Gives the handle back, without waiting, if the emission has not finished and
+    /// waiting here could stop it from ever finishing:
+    ///
+    /// - this thread drives a current-thread runtime (the emission may be scheduled on
+    ///   it);
+    /// - this thread is a worker of the [`ThreadPoolProcessor`](crate::ThreadPoolProcessor)
+    ///   that runs the emission (a handler waiting on an emission of its own pool): it may
+    ///   be queued behind this very handler, with every other worker as busy. Whatever the
+    ///   pool's size, such a wait is refused; the handle still gets its report, so hand it
+    ///   to code off the pool, or emit on another emitter.
     ///
     /// # Examples
     ///
@@ -421,6 +434,33 @@ impl Emitted {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// In a handler on a thread-pool worker, for an emission of the same pool, it gives
+    /// the handle back too; wait off the pool:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::mpsc;
+    /// use std::sync::Mutex;
+    ///
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Inner").subscribe(|| ())?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = Mutex::new(tx);
+    /// linker.on("Outer").subscribe(move |pool: &ventus::ThreadPoolEventEmitter| {
+    ///     let inner = pool.emit("Inner").unwrap();
+    ///     // On a worker of the pool that runs `inner`: refused, the handle comes back.
+    ///     let handle = inner.wait().unwrap_err();
+    ///     tx.lock().unwrap().send(handle).unwrap();
+    /// })?;
+    ///
+    /// let pool = ventus::ThreadPoolEventEmitter::with_linker(&linker, 1);
+    /// pool.emit_with("Outer", pool.clone())?.wait().unwrap();
+    /// // Off the pool, the wait goes ahead.
+    /// assert_eq!(rx.recv()?.wait().unwrap().counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
             Inner::Counted(counts, event) => {
@@ -430,6 +470,9 @@ impl Emitted {
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
         };
+        if crate::processor::is_worker_of(tracker.pool) {
+            return Err(self);
+        }
         let block = || tracker.block();
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Err(_) => Ok(block()),

@@ -84,6 +84,9 @@ impl Drop for InFlightGuard {
 /// Emissions in flight, how they ended, and the token that cancels them all.
 #[derive(Default)]
 pub(crate) struct Drain {
+    /// The id of the thread pool whose workers run these emissions (its `WORKER_OF`), 0
+    /// if they do not run on one: a worker must not block waiting for them. Set once.
+    pub(crate) pool: u64,
     pub(crate) tasks: Arc<InFlight>,
     /// Watched by every emission of this processor; set at a shutdown's deadline.
     pub(crate) cancel_all: Arc<Cancel>,
@@ -94,6 +97,15 @@ pub(crate) struct Drain {
 }
 
 impl Drain {
+    /// The drain of the emissions that the workers of thread pool `pool` run.
+    #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
+    pub(crate) fn on_pool(pool: u64) -> Self {
+        Self {
+            pool,
+            ..Self::default()
+        }
+    }
+
     /// Counts an emission's end; `cancelled`: it was cancelled.
     pub(crate) fn ended(&self, cancelled: bool) {
         // Relaxed: statistics for the shutdown report, which reads them after `wait`.

@@ -29,6 +29,21 @@ use std::time::Duration;
 use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
 
+/// Whether this thread is a worker of the thread pool `pool` (a
+/// [`ThreadPoolProcessor`]'s id; 0 is no pool), where blocking to wait for one of the
+/// pool's emissions could wait for itself.
+pub(crate) fn is_worker_of(pool: u64) -> bool {
+    #[cfg(feature = "thread-pool")]
+    {
+        pool != 0 && thread_pool::is_worker_of(pool)
+    }
+    #[cfg(not(feature = "thread-pool"))]
+    {
+        let _ = pool;
+        false
+    }
+}
+
 /// Decides where emissions run. Object safe: `EventEmitter` (that is,
 /// `EventEmitter<dyn Processor>`) holds any processor.
 ///

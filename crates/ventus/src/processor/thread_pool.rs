@@ -265,9 +265,7 @@ impl ThreadPoolProcessor {
     fn on_worker_thread(&self) -> bool {
         // If the thread-local is gone (the thread is exiting), say yes: not waiting is
         // the side that cannot deadlock.
-        WORKER_OF
-            .try_with(|pool| pool.get() == self.shared.id)
-            .unwrap_or(true)
+        is_worker_of(self.shared.id)
     }
 
     /// Waits for every worker to exit, then reaps the threads.
@@ -467,9 +465,10 @@ impl ThreadPoolBuilder {
     /// ```
     pub fn build(self) -> ThreadPoolProcessor {
         static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
+        // Relaxed: only uniqueness matters, and fetch_add gives it.
+        let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            // Relaxed: only uniqueness matters, and fetch_add gives it.
-            id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+            id,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 closed: false,
@@ -477,7 +476,7 @@ impl ThreadPoolBuilder {
             }),
             available: Condvar::new(),
             exited: Condvar::new(),
-            drain: Arc::default(),
+            drain: Arc::new(Drain::on_pool(id)),
         });
         let mut workers = Vec::with_capacity(self.threads);
         let mut spawn_error = None;
@@ -552,6 +551,12 @@ impl Shared {
             }
         }
     }
+}
+
+/// Whether this thread is a worker of the pool `id`. A thread whose thread-local is gone
+/// (it is exiting) may be one: say yes, as `on_worker_thread` does.
+pub(crate) fn is_worker_of(id: u64) -> bool {
+    WORKER_OF.try_with(|pool| pool.get() == id).unwrap_or(true)
 }
 
 /// A worker: runs queued emissions until the queue is closed and empty.
