@@ -16,7 +16,7 @@ use support::{
 };
 use ventus::{
     EmissionReport, EmitError, Emitted, EventEmitter, EventLinker, Outcome, Overflow,
-    ThreadPoolBuilder, ThreadPoolEventEmitter, ThreadPoolProcessor,
+    ThreadPoolBuilder, ThreadPoolEventEmitter, ThreadPoolProcessor, TokioEventEmitter,
 };
 
 /// The bound for scenarios that used to hang: far beyond what they need when they work.
@@ -616,6 +616,68 @@ fn a_pool_handler_emitting_on_its_own_full_bounded_emitter_is_refused_not_deadlo
             (1, true),
             "{threads} worker(s): the outer handler ran and its nested emit was refused as full"
         );
+    }
+}
+
+/// An async handler of a pool emission emits on a `TokioEventEmitter`. That emit sees
+/// the worker's runtime and schedules there; the worker must drive what was scheduled
+/// (as a sync-context emit waits for what its handlers schedule) instead of leaving it
+/// undriven or dropping it with the runtime.
+#[test]
+fn a_pool_handlers_emissions_on_a_tokio_emitter_run_their_handlers() {
+    const ROUNDS: u32 = 20;
+    let (ran, reports) = within("inner tokio emissions", || {
+        let linker = linker();
+        let inner = TokioEventEmitter::with_linker(&linker);
+        let (ran_tx, ran_rx) = mpsc::channel::<u32>();
+        let ran_tx = Mutex::new(ran_tx);
+        linker
+            .on("Inner")
+            .subscribe(move |n: u32| {
+                let tx = ran_tx.lock().unwrap().clone();
+                async move {
+                    // Pending once: the inner emission outlives the first pass.
+                    tokio::task::yield_now().await;
+                    tx.send(n).unwrap();
+                }
+            })
+            .unwrap();
+        let (handle_tx, handle_rx) = mpsc::channel::<Emitted>();
+        let handle_tx = Mutex::new(handle_tx);
+        linker
+            .on("Outer")
+            .subscribe(move |n: u32| {
+                let inner = inner.clone();
+                let handle_tx = handle_tx.lock().unwrap().clone();
+                async move {
+                    let emitted = inner.emit_with("Inner", n)?;
+                    handle_tx.send(emitted).unwrap();
+                    Ok::<_, EmitError>(())
+                }
+            })
+            .unwrap();
+        let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+        for n in 0..ROUNDS {
+            let outer = pool.emit_with("Outer", n).unwrap().wait().unwrap();
+            assert_eq!(outer.counts().succeeded, 1, "round {n}");
+        }
+        let mut ran: Vec<u32> = (0..ROUNDS)
+            .map(|_| {
+                ran_rx
+                    .recv_timeout(HANG_BOUND)
+                    .expect("an inner handler ran")
+            })
+            .collect();
+        ran.sort_unstable();
+        let reports: Vec<EmissionReport> = (0..ROUNDS)
+            .map(|_| handle_rx.recv_timeout(HANG_BOUND).unwrap().wait().unwrap())
+            .collect();
+        pool.processor().shutdown(true);
+        (ran, reports)
+    });
+    assert_eq!(ran, (0..ROUNDS).collect::<Vec<_>>());
+    for report in reports {
+        assert_eq!(report.counts().succeeded, 1, "{report:?}");
     }
 }
 

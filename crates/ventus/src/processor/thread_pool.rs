@@ -53,7 +53,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use tokio::runtime::Runtime;
 
-use super::drain::Drain;
+use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
 use crate::emitter::{Emission, Emitted};
 
@@ -71,9 +71,12 @@ thread_local! {
 ///   and runs one at a time: an emission whose handlers are all sync runs on the worker
 ///   directly; any other runs on the worker's own current-thread tokio runtime (built
 ///   when first needed, with every driver enabled), so async handlers, `blocking`
-///   handlers and timeouts work. Tasks a handler spawns on that runtime and leaves
-///   running are cancelled when its emission ends, as `asyncio.run` cancels what is left
-///   on its loop.
+///   handlers and timeouts work. Emissions its handlers make on a
+///   [`TokioEventEmitter`](crate::TokioEventEmitter) are scheduled on that runtime (it is
+///   the one they run in) and the worker drives them to their end before it takes its
+///   next emission, as a sync-context `emit` waits for what its handlers schedule. Tasks
+///   a handler spawns on that runtime itself and leaves running are cancelled when its
+///   emission ends, as `asyncio.run` cancels what is left on its loop.
 /// - [`shutdown(wait)`](Self::shutdown) refuses new emissions; those already accepted
 ///   are never lost: the workers run the whole queue before they exit. Dropping the
 ///   processor (when the last emitter that holds it is dropped) shuts it down and waits
@@ -537,16 +540,16 @@ impl Shared {
     /// Runs one emission on this worker. The emission counts its own end (finished or
     /// cancelled) and leaves the in-flight count just before its report is published,
     /// also if it is dropped by an unwind.
-    fn run(&self, emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
+    fn run(&self, emission: Emission<'static>, worker: &mut Worker) {
         let id = emission.id();
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name))) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, worker))) {
             // Handler panics are caught inside the emission; this is ventus's own bug.
             tracing::error!(
                 emission = id.as_u64(),
                 panic = crate::handler::panic_message(&*panic),
                 "ventus thread-pool worker caught a panic while running an emission"
             );
-            if let Some(runtime) = runtime.take() {
+            if let Some(runtime) = worker.runtime.take() {
                 runtime.shutdown_background();
             }
         }
@@ -564,15 +567,31 @@ fn work(shared: Arc<Shared>, runtime_name: String) {
     // Declared first, so dropped last: after the runtime, also when unwinding.
     let _live = Live(&shared);
     let _ = WORKER_OF.try_with(|pool| pool.set(shared.id));
-    let mut runtime: Option<Runtime> = None;
+    let mut worker = Worker {
+        runtime: None,
+        scope: Arc::default(),
+        name: runtime_name,
+    };
     while let Some(emission) = shared.next() {
-        shared.run(emission, &mut runtime, &runtime_name);
+        shared.run(emission, &mut worker);
     }
-    if let Some(runtime) = runtime {
+    if let Some(runtime) = worker.runtime {
         // Not a plain drop, which would wait for `blocking` handlers still running
         // after their emission was cancelled.
         runtime.shutdown_background();
     }
+}
+
+/// What a worker keeps between emissions.
+struct Worker {
+    /// The worker's current-thread runtime, built when an emission first needs one.
+    runtime: Option<Runtime>,
+    /// The scope that emissions scheduled on `runtime` by handlers join (a
+    /// `TokioEventEmitter` emitting there sees the runtime entered), waited for before
+    /// the worker takes its next emission; reused while nothing else holds it.
+    scope: Arc<InFlight>,
+    /// The runtime's thread name.
+    name: String,
 }
 
 /// Marks its worker exited when dropped.
@@ -586,8 +605,9 @@ impl Drop for Live<'_> {
     }
 }
 
-/// Runs `emission` to its end on this thread.
-fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
+/// Runs `emission` to its end on this thread, and with it the emissions its handlers
+/// scheduled on the worker's runtime.
+fn drive(emission: Emission<'static>, worker: &mut Worker) {
     if emission.is_cancelled() {
         // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
         // its run reports every handler cancelled at its first poll, with no runtime.
@@ -598,14 +618,14 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
         Ok(_) => return,
         Err(emission) => emission,
     };
-    let rt = match runtime {
+    let rt = match &mut worker.runtime {
         Some(rt) => rt,
         None => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .thread_name(name)
+            .thread_name(&worker.name)
             .build()
         {
-            Ok(rt) => runtime.insert(rt),
+            Ok(rt) => worker.runtime.insert(rt),
             Err(err) => {
                 tracing::error!(
                     error = %err, emission = emission.id().as_u64(),
@@ -620,12 +640,26 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
             }
         },
     };
-    rt.block_on(emission.run());
+    // The runtime is entered while handlers run, so a `TokioEventEmitter` they emit on
+    // schedules here; inside the scope, those emissions join it and are driven to their
+    // end before this worker moves on, as a sync-context `emit` waits for them. Left
+    // undriven, they would stall until a later emission, or be dropped with the runtime.
+    let scope = worker.scope.clone();
+    rt.block_on(async {
+        super::tokio::scoped(scope.clone(), emission.run()).await;
+        scope.wait().await;
+    });
+    // Still shared (a `blocking` handler's thread holds it): a late entry must not hold
+    // up the next emission.
+    if Arc::strong_count(&scope) > 2 {
+        worker.scope = Arc::default();
+    }
+    drop(scope);
     if rt.metrics().num_alive_tasks() > 0 {
         // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
         // cancelled; kept, they would stall until some later emission polled them. In
         // the background, so `blocking` tasks are not waited for.
-        if let Some(rt) = runtime.take() {
+        if let Some(rt) = worker.runtime.take() {
             rt.shutdown_background();
         }
     }

@@ -50,6 +50,16 @@ pub(crate) fn in_scope<R>(scope: Option<SyncScope>, f: impl FnOnce() -> R) -> R 
     }
 }
 
+/// Runs `future` inside `scope`, as a sync-context emission runs: emissions scheduled
+/// from it (on the runtime it runs on) join `scope`, for the caller to wait for. For a
+/// runtime ventus drives itself and would otherwise leave them on (a pool worker's).
+pub(crate) fn scoped<F: Future>(
+    scope: Arc<InFlight>,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    SYNC_SCOPE.scope(scope, future)
+}
+
 thread_local! {
     /// The scope of the sync-context emission whose first pass runs on this thread,
     /// outside any task (see `block_local`): moved in and out rather than cloned into
