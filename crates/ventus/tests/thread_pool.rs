@@ -726,6 +726,10 @@ fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Builder settings
+// ---------------------------------------------------------------------------------------
+
 /// Thread counts beyond what a process can start do not panic (the pool once reserved
 /// room for every requested handle up front) and are capped at `MAX_THREADS`.
 #[test]

@@ -53,6 +53,7 @@ pub(crate) fn in_scope<R>(scope: Option<SyncScope>, f: impl FnOnce() -> R) -> R 
 /// Runs `future` inside `scope`, as a sync-context emission runs: emissions scheduled
 /// from it (on the runtime it runs on) join `scope`, for the caller to wait for. For a
 /// runtime ventus drives itself and would otherwise leave them on (a pool worker's).
+#[cfg(feature = "thread-pool")]
 pub(crate) fn scoped<F: Future>(
     scope: Arc<InFlight>,
     future: F,
