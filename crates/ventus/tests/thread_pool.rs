@@ -681,6 +681,60 @@ fn a_pool_handlers_emissions_on_a_tokio_emitter_run_their_handlers() {
     }
 }
 
+/// As above, with the inner emit made where the handler's task-local scope does not
+/// reach: on a blocking thread the handler awaits. It is still on the worker's runtime,
+/// which the worker must drive until that emission ends.
+#[test]
+fn a_pool_handlers_emissions_from_a_blocking_thread_run_their_handlers() {
+    const ROUNDS: u32 = 20;
+    let (ran, reports) = within("inner tokio emissions from spawn_blocking", || {
+        let linker = linker();
+        let inner = TokioEventEmitter::with_linker(&linker);
+        let (ran_tx, ran_rx) = mpsc::channel::<u32>();
+        let ran_tx = Mutex::new(ran_tx);
+        linker
+            .on("Inner")
+            .subscribe(move |n: u32| {
+                let tx = ran_tx.lock().unwrap().clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    tx.send(n).unwrap();
+                }
+            })
+            .unwrap();
+        linker
+            .on("Outer")
+            .subscribe(move |n: u32| {
+                let inner = inner.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || inner.emit_with("Inner", n))
+                        .await
+                        .expect("the blocking closure does not panic")
+                }
+            })
+            .unwrap();
+        let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+        let mut reports = Vec::new();
+        for n in 0..ROUNDS {
+            let outer = pool.emit_with("Outer", n).unwrap().wait().unwrap();
+            assert_eq!(outer.counts().succeeded, 1, "round {n}: {outer:?}");
+            reports.push(outer);
+        }
+        let mut ran: Vec<u32> = (0..ROUNDS)
+            .map(|_| {
+                ran_rx
+                    .recv_timeout(HANG_BOUND)
+                    .expect("an inner handler ran")
+            })
+            .collect();
+        ran.sort_unstable();
+        pool.processor().shutdown(true);
+        (ran, reports.len())
+    });
+    assert_eq!(ran, (0..ROUNDS).collect::<Vec<_>>());
+    assert_eq!(reports, ROUNDS as usize);
+}
+
 /// A sync handler on a pool worker waits on the handle of an emission it queued on the
 /// same pool. With one worker, that emission can only run once the handler returns:
 /// `wait` must give the handle back rather than block forever, and the rule holds for

@@ -51,7 +51,8 @@ use std::thread::{self, JoinHandle, Thread};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use tokio::runtime::Runtime;
+
+use super::tokio::Pooled;
 
 use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
@@ -584,8 +585,10 @@ fn work(shared: Arc<Shared>, runtime_name: String) {
 
 /// What a worker keeps between emissions.
 struct Worker {
-    /// The worker's current-thread runtime, built when an emission first needs one.
-    runtime: Option<Runtime>,
+    /// The worker's current-thread runtime, built when an emission first needs one; a
+    /// runtime of ventus's own, so what is scheduled on it while an emission runs joins
+    /// `scope` (see `Pooled::block_on_scoped`).
+    runtime: Option<Pooled>,
     /// The scope that emissions scheduled on `runtime` by handlers join (a
     /// `TokioEventEmitter` emitting there sees the runtime entered), waited for before
     /// the worker takes its next emission; reused while nothing else holds it.
@@ -620,11 +623,7 @@ fn drive(emission: Emission<'static>, worker: &mut Worker) {
     };
     let rt = match &mut worker.runtime {
         Some(rt) => rt,
-        None => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name(&worker.name)
-            .build()
-        {
+        None => match Pooled::build(Some(&worker.name)) {
             Ok(rt) => worker.runtime.insert(rt),
             Err(err) => {
                 tracing::error!(
@@ -641,21 +640,19 @@ fn drive(emission: Emission<'static>, worker: &mut Worker) {
         },
     };
     // The runtime is entered while handlers run, so a `TokioEventEmitter` they emit on
-    // schedules here; inside the scope, those emissions join it and are driven to their
-    // end before this worker moves on, as a sync-context `emit` waits for them. Left
-    // undriven, they would stall until a later emission, or be dropped with the runtime.
+    // schedules here (from the handler, a task it spawned or a blocking thread); those
+    // emissions join the scope and are driven to their end before this worker moves on,
+    // as a sync-context `emit` waits for them. Left undriven, they would stall until a
+    // later emission, or be dropped with the runtime.
     let scope = worker.scope.clone();
-    rt.block_on(async {
-        super::tokio::scoped(scope.clone(), emission.run()).await;
-        scope.wait().await;
-    });
+    rt.block_on_scoped(&scope, emission.run());
     // Still shared (a `blocking` handler's thread holds it): a late entry must not hold
     // up the next emission.
     if Arc::strong_count(&scope) > 2 {
         worker.scope = Arc::default();
     }
     drop(scope);
-    if rt.metrics().num_alive_tasks() > 0 {
+    if rt.runtime().metrics().num_alive_tasks() > 0 {
         // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
         // cancelled; kept, they would stall until some later emission polled them. In
         // the background, so `blocking` tasks are not waited for.
