@@ -1336,3 +1336,48 @@ impl ventus::Processor for SharedProcessor {
         self.0.process(emission)
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Extreme builder settings: clamped or ignored, never a panic
+// ---------------------------------------------------------------------------------------
+
+/// `max_in_flight(usize::MAX, ..)` is beyond what tokio's semaphore holds; the bound is
+/// clamped to `Semaphore::MAX_PERMITS` instead of panicking in `build`.
+#[test]
+fn a_bound_of_usize_max_builds_and_emits() {
+    let linker = linker();
+    linker.on("Job").subscribe(|| async {}).unwrap();
+    for overflow in [Overflow::Reject, Overflow::Wait] {
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .max_in_flight(usize::MAX, overflow)
+            .build();
+        let report = emitter.emit("Job").unwrap().wait().unwrap();
+        assert_eq!(report.counts().succeeded, 1, "{overflow:?}");
+    }
+}
+
+/// A timeout of `Duration::MAX` (emitter-wide or per subscription) is "never": the
+/// deadline it would give overflows `Instant`, and must not panic.
+#[test]
+fn a_timeout_of_duration_max_never_fires_and_never_panics() {
+    let linker = linker();
+    linker.on("Job").subscribe(|| ()).unwrap();
+    linker.on("Job").subscribe(|| async {}).unwrap();
+    linker
+        .on("Job")
+        .timeout(Duration::MAX)
+        .subscribe(|| ())
+        .unwrap();
+    linker
+        .on("Job")
+        .timeout(Duration::MAX)
+        .subscribe(|| async {})
+        .unwrap();
+    let emitter = EventEmitter::builder()
+        .linker(&linker)
+        .timeout(Duration::MAX)
+        .build();
+    let report = emitter.emit("Job").unwrap().wait().unwrap();
+    assert_eq!(report.counts().succeeded, 4, "{report:?}");
+}

@@ -592,7 +592,81 @@ fn every_handle_gets_its_report_while_emissions_end_on_other_threads() {
         got + within_async("waited handles", joined).await.unwrap()
     });
     assert_eq!(reports, (TASKS + THREADS) * EMITS as usize);
+    // Exact, not eventual: an emission leaves the count before its report is published.
     assert_eq!(emitter.processor().in_flight(), 0);
+}
+
+/// The documented order, under load: an emission leaves its processor's in-flight count
+/// before its report is published, so `in_flight()` read right after `wait()` returned
+/// no longer counts it. Each thread has an emitter (and processor) of its own, so the
+/// count it reads is only of its own emissions: exactly 0 after each wait. With the
+/// count dropped after the report, a share of these reads saw 1.
+#[test]
+#[cfg(feature = "thread-pool")]
+fn in_flight_never_counts_an_emission_whose_wait_returned() {
+    const THREADS: usize = 4;
+    const EMITS: u64 = 2_000;
+    let rt = support::multi_thread(2);
+    let linker = support::linker();
+    linker.on("E").subscribe(|| ()).unwrap();
+    linker
+        .on("E")
+        .subscribe(|n: u64| async move {
+            // Ends at the first poll, or after a hop through the scheduler.
+            if n % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .unwrap();
+    let stale = within("emit and wait on many threads", move || {
+        let start = Arc::new(Barrier::new(2 * THREADS));
+        let mut threads = Vec::new();
+        for t in 0..THREADS {
+            // On the pool: sync and async emissions end on a worker thread.
+            let (pool, go) = (
+                ventus::ThreadPoolEventEmitter::with_linker(&linker, 1),
+                start.clone(),
+            );
+            threads.push(thread::spawn(move || {
+                go.wait();
+                let mut stale = 0;
+                for i in 0..EMITS {
+                    pool.emit_with("E", i + t as u64).unwrap().wait().unwrap();
+                    stale += usize::from(pool.processor().in_flight() != 0);
+                }
+                pool.processor().shutdown(true);
+                stale
+            }));
+            // On tokio: scheduled from a thread in the runtime's context, ended on one of
+            // its workers.
+            let (tokio, handle, go) = (
+                TokioEventEmitter::with_linker(&linker),
+                rt.handle().clone(),
+                start.clone(),
+            );
+            threads.push(thread::spawn(move || {
+                go.wait();
+                let mut stale = 0;
+                for i in 0..EMITS {
+                    let emitted = {
+                        let _entered = handle.enter();
+                        tokio.emit_with("E", i + t as u64).unwrap()
+                    };
+                    emitted.wait().unwrap();
+                    stale += usize::from(tokio.metrics().in_flight != 0);
+                }
+                stale
+            }));
+        }
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum::<usize>()
+    });
+    assert_eq!(
+        stale, 0,
+        "in_flight() still counted an emission after wait() returned its report"
+    );
 }
 
 /// Polls `fut` once: its output if it was ready.

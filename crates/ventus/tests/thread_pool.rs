@@ -11,10 +11,16 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use support::{linker, within, within_async, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT};
-use ventus::{
-    EmitError, EventEmitter, EventLinker, Outcome, ThreadPoolEventEmitter, ThreadPoolProcessor,
+use support::{
+    linker, within, within_async, within_for, Counter, DropSignal, Failures, DEADLOCK_TIMEOUT,
 };
+use ventus::{
+    EmissionReport, EmitError, Emitted, EventEmitter, EventLinker, Outcome, Overflow,
+    ThreadPoolBuilder, ThreadPoolEventEmitter, ThreadPoolProcessor, TokioEventEmitter,
+};
+
+/// The bound for scenarios that used to hang: far beyond what they need when they work.
+const HANG_BOUND: Duration = Duration::from_secs(10);
 
 /// A one-shot gate a sync handler blocks on until the test opens it.
 #[derive(Clone)]
@@ -564,4 +570,246 @@ async fn deadline_shutdown_cancels_queued_emissions_without_running_them() {
         0,
         "queued emissions were cancelled before they started"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Where an emission may wait: bounds, handles and the tokio emitter on a worker
+// ---------------------------------------------------------------------------------------
+
+/// Bound 1 with `Overflow::Wait`, on a pool: a sync handler (on a worker, with no
+/// runtime entered) emits again on its own emitter while its emission holds the only
+/// place. Waiting would wait for itself, with one worker or more: the nested `emit` must
+/// be refused with `Full`.
+#[test]
+fn a_pool_handler_emitting_on_its_own_full_bounded_emitter_is_refused_not_deadlocked() {
+    for threads in [1, 2] {
+        let nested = within_for(
+            "a nested emit on a full pool bound",
+            HANG_BOUND,
+            move || {
+                let linker = linker();
+                let emitter = EventEmitter::builder()
+                    .linker(&linker)
+                    .processor(ThreadPoolProcessor::new(threads))
+                    .max_in_flight(1, Overflow::Wait)
+                    .build();
+                let (tx, rx) = mpsc::channel();
+                let tx = Mutex::new(tx);
+                linker
+                    .on("Outer")
+                    .subscribe(move |em: &ThreadPoolEventEmitter| {
+                        let nested = em.emit("Inner").map(|_| ());
+                        let refused_full = matches!(nested, Err(EmitError::Full(_)));
+                        tx.lock().unwrap().send(refused_full).unwrap();
+                    })
+                    .unwrap();
+                linker.on("Inner").subscribe(|| ()).unwrap();
+                let outer = emitter.emit_with("Outer", emitter.clone()).unwrap();
+                let report = outer.wait().unwrap();
+                let refused_full = rx.recv_timeout(DEADLOCK_TIMEOUT).unwrap();
+                emitter.processor().shutdown(true);
+                (report.counts().succeeded, refused_full)
+            },
+        );
+        assert_eq!(
+            nested,
+            (1, true),
+            "{threads} worker(s): the outer handler ran and its nested emit was refused as full"
+        );
+    }
+}
+
+/// An async handler of a pool emission emits on a `TokioEventEmitter`. That emit sees
+/// the worker's runtime and schedules there; the worker must drive what was scheduled
+/// (as a sync-context emit waits for what its handlers schedule) instead of leaving it
+/// undriven or dropping it with the runtime.
+#[test]
+fn a_pool_handlers_emissions_on_a_tokio_emitter_run_their_handlers() {
+    const ROUNDS: u32 = 20;
+    let (ran, reports) = within("inner tokio emissions", || {
+        let linker = linker();
+        let inner = TokioEventEmitter::with_linker(&linker);
+        let (ran_tx, ran_rx) = mpsc::channel::<u32>();
+        let ran_tx = Mutex::new(ran_tx);
+        linker
+            .on("Inner")
+            .subscribe(move |n: u32| {
+                let tx = ran_tx.lock().unwrap().clone();
+                async move {
+                    // Pending once: the inner emission outlives the first pass.
+                    tokio::task::yield_now().await;
+                    tx.send(n).unwrap();
+                }
+            })
+            .unwrap();
+        let (handle_tx, handle_rx) = mpsc::channel::<Emitted>();
+        let handle_tx = Mutex::new(handle_tx);
+        linker
+            .on("Outer")
+            .subscribe(move |n: u32| {
+                let inner = inner.clone();
+                let handle_tx = handle_tx.lock().unwrap().clone();
+                async move {
+                    let emitted = inner.emit_with("Inner", n)?;
+                    handle_tx.send(emitted).unwrap();
+                    Ok::<_, EmitError>(())
+                }
+            })
+            .unwrap();
+        let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+        for n in 0..ROUNDS {
+            let outer = pool.emit_with("Outer", n).unwrap().wait().unwrap();
+            assert_eq!(outer.counts().succeeded, 1, "round {n}");
+        }
+        let mut ran: Vec<u32> = (0..ROUNDS)
+            .map(|_| {
+                ran_rx
+                    .recv_timeout(HANG_BOUND)
+                    .expect("an inner handler ran")
+            })
+            .collect();
+        ran.sort_unstable();
+        let reports: Vec<EmissionReport> = (0..ROUNDS)
+            .map(|_| handle_rx.recv_timeout(HANG_BOUND).unwrap().wait().unwrap())
+            .collect();
+        pool.processor().shutdown(true);
+        (ran, reports)
+    });
+    assert_eq!(ran, (0..ROUNDS).collect::<Vec<_>>());
+    for report in reports {
+        assert_eq!(report.counts().succeeded, 1, "{report:?}");
+    }
+}
+
+/// As above, with the inner emit made where the handler's task-local scope does not
+/// reach: on a blocking thread the handler awaits. It is still on the worker's runtime,
+/// which the worker must drive until that emission ends.
+#[test]
+fn a_pool_handlers_emissions_from_a_blocking_thread_run_their_handlers() {
+    const ROUNDS: u32 = 20;
+    let (ran, reports) = within("inner tokio emissions from spawn_blocking", || {
+        let linker = linker();
+        let inner = TokioEventEmitter::with_linker(&linker);
+        let (ran_tx, ran_rx) = mpsc::channel::<u32>();
+        let ran_tx = Mutex::new(ran_tx);
+        linker
+            .on("Inner")
+            .subscribe(move |n: u32| {
+                let tx = ran_tx.lock().unwrap().clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    tx.send(n).unwrap();
+                }
+            })
+            .unwrap();
+        linker
+            .on("Outer")
+            .subscribe(move |n: u32| {
+                let inner = inner.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || inner.emit_with("Inner", n))
+                        .await
+                        .expect("the blocking closure does not panic")
+                }
+            })
+            .unwrap();
+        let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+        let mut reports = Vec::new();
+        for n in 0..ROUNDS {
+            let outer = pool.emit_with("Outer", n).unwrap().wait().unwrap();
+            assert_eq!(outer.counts().succeeded, 1, "round {n}: {outer:?}");
+            reports.push(outer);
+        }
+        let mut ran: Vec<u32> = (0..ROUNDS)
+            .map(|_| {
+                ran_rx
+                    .recv_timeout(HANG_BOUND)
+                    .expect("an inner handler ran")
+            })
+            .collect();
+        ran.sort_unstable();
+        pool.processor().shutdown(true);
+        (ran, reports.len())
+    });
+    assert_eq!(ran, (0..ROUNDS).collect::<Vec<_>>());
+    assert_eq!(reports, ROUNDS as usize);
+}
+
+/// A sync handler on a pool worker waits on the handle of an emission it queued on the
+/// same pool. With one worker, that emission can only run once the handler returns:
+/// `wait` must give the handle back rather than block forever, and the rule holds for
+/// any pool size (other workers may all be waiting too).
+#[test]
+fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
+    for threads in [1, 2] {
+        let (outer, refused, inner) = within_for("wait on a worker", HANG_BOUND, move || {
+            let linker = linker();
+            let runs = link_counter(&linker, "Inner");
+            let (tx, rx) = mpsc::channel::<Result<EmissionReport, Emitted>>();
+            let tx = Mutex::new(tx);
+            linker
+                .on("Outer")
+                .subscribe(move |em: &ThreadPoolEventEmitter| {
+                    let waited = em.emit("Inner")?.wait();
+                    tx.lock().unwrap().send(waited).unwrap();
+                    Ok::<_, EmitError>(())
+                })
+                .unwrap();
+            let pool = ThreadPoolEventEmitter::with_linker(&linker, threads);
+            let outer = pool
+                .emit_with("Outer", pool.clone())
+                .unwrap()
+                .wait()
+                .unwrap();
+            let waited = rx.recv_timeout(DEADLOCK_TIMEOUT).unwrap();
+            let refused = waited.is_err();
+            // Given back, the handle still gets its report, here off the pool.
+            let inner = match waited {
+                Ok(report) => report,
+                Err(handle) => handle.wait().unwrap(),
+            };
+            pool.processor().shutdown(true);
+            assert_eq!(runs.get(), 1);
+            (outer.counts().succeeded, refused, inner.counts().succeeded)
+        });
+        assert_eq!(
+            (outer, refused, inner),
+            (1, true, 1),
+            "{threads} worker(s): the wait was refused and the inner emission still ran"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Builder settings
+// ---------------------------------------------------------------------------------------
+
+/// Thread counts beyond what a process can start do not panic (the pool once reserved
+/// room for every requested handle up front) and are capped at `MAX_THREADS`.
+#[test]
+fn a_pool_asked_for_usize_max_threads_builds_and_runs() {
+    let linker = linker();
+    let runs = link_counter(&linker, "Job");
+    for pool in [
+        ThreadPoolProcessor::new(usize::MAX),
+        ThreadPoolProcessor::builder().threads(usize::MAX).build(),
+    ] {
+        assert!((1..=ThreadPoolBuilder::MAX_THREADS).contains(&pool.threads()));
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .processor(pool)
+            .build();
+        assert_eq!(
+            emitter
+                .emit("Job")
+                .unwrap()
+                .wait()
+                .unwrap()
+                .counts()
+                .succeeded,
+            1
+        );
+        emitter.processor().shutdown(true);
+    }
+    assert_eq!(runs.get(), 2);
 }

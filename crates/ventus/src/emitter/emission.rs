@@ -17,7 +17,7 @@ use tracing::{Instrument, Span};
 
 use super::handle::{Cancel, Emitted, Tracker, TrackerGuard};
 use super::report::{Counts, EmissionReport, HandlerReport, Outcome};
-use super::EmitterShared;
+use super::{EmitterShared, Holding};
 use crate::event::EventName;
 use crate::handler::{
     drop_caught, guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind,
@@ -25,6 +25,7 @@ use crate::handler::{
 };
 use crate::linker::registry::{EventEntry, Subscriber};
 use crate::linker::LinkerInner;
+use crate::processor::drain::{Drain, DrainGuard};
 use crate::processor::tokio::{in_scope, SyncScope};
 
 /// Identifies one emission; unique within the process, for emissions that find no
@@ -547,20 +548,38 @@ impl<'a> Emission<'a> {
     /// # }
     /// ```
     pub fn track(self, parent: Option<&CancellationToken>) -> (Emission<'static>, Emitted) {
-        self.track_with(None, parent.cloned())
+        self.track_with(None, parent.cloned(), None)
     }
 
-    /// [`track`](Self::track) under a processor's lock-free shutdown signal.
-    pub(crate) fn track_in(self, parent: &Arc<Cancel>) -> (Emission<'static>, Emitted) {
-        self.track_with(Some(parent.clone()), None)
+    /// [`track`](Self::track) in a processor's `drain`: under its lock-free shutdown
+    /// signal, and counted in its in-flight count from now until just before the report
+    /// is published (see [`Processor::in_flight`](crate::Processor::in_flight)).
+    pub(crate) fn track_in(self, drain: &Arc<Drain>) -> (Emission<'static>, Emitted) {
+        let ticket = drain.enter();
+        self.track_with(
+            Some(drain.cancel_all.clone()),
+            None,
+            Some((ticket, drain.pool)),
+        )
+    }
+
+    /// Drops a tracked emission its processor refused: it leaves the in-flight count
+    /// without being counted as finished or cancelled.
+    #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
+    pub(crate) fn refused(mut self) {
+        let ticket = self.tracker.as_mut().and_then(|g| g.ticket.take());
+        drop(ticket);
+        drop(self);
     }
 
     fn track_with(
         self,
         parent: Option<Arc<Cancel>>,
         external: Option<CancellationToken>,
+        drain: Option<(DrainGuard, u64)>,
     ) -> (Emission<'static>, Emitted) {
-        let tracker = Tracker::new();
+        let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
+        let tracker = Tracker::new(pool);
         let mut emission = self.into_owned();
         let emitter = match &emission.emitter {
             Shared::Owned(shared) => shared.clone(),
@@ -574,6 +593,7 @@ impl<'a> Emission<'a> {
             emitter,
             parent,
             external,
+            ticket,
         });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
@@ -683,6 +703,16 @@ impl<'a> Emission<'a> {
         self.needs_clock(sub, span).then(Instant::now)
     }
 
+    /// Marks this thread as holding the emission's place under its emitter's
+    /// `max_in_flight` bound while its handlers run here, so a handler that emits on the
+    /// same emitter is refused rather than wait for that place. Nothing (no thread-local
+    /// touched) for an emission without a place.
+    #[inline]
+    fn holding(&self) -> Option<Holding> {
+        self.permit.as_ref()?;
+        self.emitter.get().limit.as_ref().map(Holding::enter)
+    }
+
     /// Runs the emission to its end on this thread if every handler is inline
     /// ([`is_inline`](Self::is_inline)); otherwise gives it back untouched.
     ///
@@ -733,6 +763,7 @@ impl<'a> Emission<'a> {
         }
         let mut rec = Recorder::new(self.detailed, self.handler_bound());
         {
+            let _holding = self.holding();
             let span = self.span();
             let _entered = span.enter();
             let ctx = self.ctx();
@@ -752,7 +783,7 @@ impl<'a> Emission<'a> {
                 self.settle(&mut rec, sub, result, started, &span);
             }
         }
-        Ok(self.finish(rec))
+        Ok(self.finish(rec, false))
     }
 
     /// Runs every handler and completes when all have finished (or the emission was
@@ -800,15 +831,10 @@ impl<'a> Emission<'a> {
         let _ = self.run_report().await;
     }
 
-    pub(crate) async fn run_report(self) -> Emitted {
-        self.run_counted().await.0
-    }
-
-    /// [`run`](Self::run), returning the report's handle and whether the emission was
-    /// cancelled.
-    pub(crate) async fn run_counted(mut self) -> (Emitted, bool) {
+    /// [`run`](Self::run), returning the report's handle.
+    pub(crate) async fn run_report(mut self) -> Emitted {
         self.prepare();
-        let mut rec = Recorder::new(self.detailed, self.handler_bound()).tracking(&self);
+        let mut rec = Recorder::new(self.detailed, self.handler_bound()).tracking(&mut self);
         let span = self.span();
         let cancelled = {
             let this = &self;
@@ -827,6 +853,7 @@ impl<'a> Emission<'a> {
             let mut pending: Vec<Running<'_>> = Vec::new();
             let mut started = false;
             poll_fn(move |cx| {
+                let _holding = this.holding();
                 if started {
                     if watch.as_mut().poll(cx).is_ready() {
                         this.cancel_rest(rec, &mut pending, &mut handlers);
@@ -891,7 +918,7 @@ impl<'a> Emission<'a> {
             .instrument(span)
             .await
         };
-        (self.finish(rec), cancelled)
+        self.finish(rec, cancelled)
     }
 
     /// Reports the running handlers and those not started as cancelled.
@@ -1063,9 +1090,13 @@ impl<'a> Emission<'a> {
         fail(&self.event, self.id, self.linker.get(), sub, kind)
     }
 
-    /// Publishes the outcome: counters, the handle's report.
-    fn finish(self, mut rec: Recorder) -> Emitted {
-        rec.unfinished = None;
+    /// Publishes the outcome: counters, the processor's in-flight count, the handle's
+    /// report, in this order. `cancelled`: the emission was cancelled.
+    fn finish(mut self, mut rec: Recorder, cancelled: bool) -> Emitted {
+        let ticket = match rec.unfinished.take() {
+            Some(unfinished) => unfinished.ticket,
+            None => self.tracker.as_mut().and_then(|g| g.ticket.take()),
+        };
         self.emitter.get().metrics.record(&rec.counts);
         let report = EmissionReport {
             id: self.id,
@@ -1073,6 +1104,11 @@ impl<'a> Emission<'a> {
             counts: rec.counts,
             handlers: rec.details.take().unwrap_or_default(),
         };
+        // Out of the in-flight count before the report is out: whoever has the report
+        // sees a count without this emission (the order `Processor::in_flight` promises).
+        if let Some(ticket) = ticket {
+            ticket.end(cancelled);
+        }
         match &self.tracker {
             Some(guard) => {
                 guard.tracker.finish(report);
@@ -1098,6 +1134,9 @@ struct Unfinished {
     event: EventName,
     handlers: u32,
     emitter: Arc<EmitterShared>,
+    /// The emission's place in its processor's in-flight count, moved here with the
+    /// duty to report: ended before the report is published, however the run ends.
+    ticket: Option<DrainGuard>,
 }
 
 impl Recorder {
@@ -1112,13 +1151,15 @@ impl Recorder {
 
     /// Makes sure the handle of `emission` hears of its end even if the run is dropped
     /// (its runtime shut down): the handlers not done by then count as cancelled.
-    fn tracking(mut self, emission: &Emission<'_>) -> Self {
-        self.unfinished = emission.tracker.as_ref().map(|guard| Unfinished {
+    fn tracking(mut self, emission: &mut Emission<'_>) -> Self {
+        let id = emission.id;
+        self.unfinished = emission.tracker.as_mut().map(|guard| Unfinished {
             tracker: guard.tracker.clone(),
-            id: emission.id,
+            id,
             event: guard.event.clone(),
             handlers: guard.handlers,
             emitter: guard.emitter.clone(),
+            ticket: guard.ticket.take(),
         });
         self
     }
@@ -1164,6 +1205,11 @@ impl Drop for Recorder {
         let mut counts = self.counts;
         counts.cancelled += unfinished.handlers.saturating_sub(counts.total());
         unfinished.emitter.metrics.record(&counts);
+        // Dropped before it ended (its runtime shut down): cancelled, and out of the
+        // in-flight count before the report, as in `Emission::finish`.
+        if let Some(ticket) = unfinished.ticket {
+            ticket.end(true);
+        }
         unfinished.tracker.finish(EmissionReport {
             id: unfinished.id,
             event: unfinished.event,

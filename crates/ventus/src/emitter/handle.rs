@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::report::{Counts, EmissionReport};
 use super::EmissionId;
 use crate::event::EventName;
+use crate::processor::drain::DrainGuard;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -21,6 +22,11 @@ use crate::event::EventName;
 /// Dropping the handle detaches: the emission goes on (fire-and-forget stays the
 /// default). An emission that ran to its end inside `emit` (a sync context) comes back
 /// finished.
+///
+/// The report is published last: by the time a wait returns it, the emission has left
+/// its processor's [`in_flight`](crate::Processor::in_flight) count (and the emitter's
+/// [`metrics`](crate::EventEmitter::metrics)), and its handlers are in the metrics'
+/// counters.
 ///
 /// # Examples
 ///
@@ -99,6 +105,9 @@ pub(crate) struct Tracker {
     ready: Condvar,
     /// Set by [`Emitted::cancel`].
     pub(crate) cancel: Cancel,
+    /// The thread pool (by id) whose workers run the emission; 0 if none. Its workers
+    /// refuse to block in [`Emitted::wait`] for it. Set once, at `new`.
+    pool: u64,
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
@@ -114,8 +123,10 @@ struct Slot {
 }
 
 impl Tracker {
-    pub(crate) fn new() -> Arc<Self> {
+    /// `pool`: see [`Tracker::pool`].
+    pub(crate) fn new(pool: u64) -> Arc<Self> {
         Arc::new(Self {
+            pool,
             finished: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
             ready: Condvar::new(),
@@ -207,6 +218,9 @@ pub(crate) struct TrackerGuard {
     pub(crate) parent: Option<Arc<Cancel>>,
     /// A caller's token that cancels this emission too ([`Emission::track`](crate::Emission::track)).
     pub(crate) external: Option<CancellationToken>,
+    /// The emission's place in its processor's in-flight count, until it is ended just
+    /// before the report is published (by the run, which takes it, or by this guard).
+    pub(crate) ticket: Option<DrainGuard>,
 }
 
 impl TrackerGuard {
@@ -266,6 +280,10 @@ impl Drop for TrackerGuard {
             let mut report = EmissionReport::new(self.id, self.event.clone());
             report.counts.cancelled = self.handlers;
             self.emitter.metrics.record(&report.counts);
+            // Dropped without running: cancelled, and out of the count before the report.
+            if let Some(ticket) = self.ticket.take() {
+                ticket.end(true);
+            }
             self.tracker.finish(report);
         }
     }
@@ -375,8 +393,16 @@ impl Emitted {
     ///
     /// # Errors
     ///
-    /// Gives the handle back if the emission has not finished and this thread drives a
-    /// current-thread runtime, where waiting would stop the emission from ever finishing.
+    /// Gives the handle back, without waiting, if the emission has not finished and
+    /// waiting here could stop it from ever finishing:
+    ///
+    /// - this thread drives a current-thread runtime (the emission may be scheduled on
+    ///   it);
+    /// - this thread is a worker of the [`ThreadPoolProcessor`](crate::ThreadPoolProcessor)
+    ///   that runs the emission (a handler waiting on an emission of its own pool): it may
+    ///   be queued behind this very handler, with every other worker as busy. Whatever the
+    ///   pool's size, such a wait is refused; the handle still gets its report, so hand it
+    ///   to code off the pool, or emit on another emitter.
     ///
     /// # Examples
     ///
@@ -408,6 +434,33 @@ impl Emitted {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// In a handler on a thread-pool worker, for an emission of the same pool, it gives
+    /// the handle back too; wait off the pool:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::mpsc;
+    /// use std::sync::Mutex;
+    ///
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Inner").subscribe(|| ())?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = Mutex::new(tx);
+    /// linker.on("Outer").subscribe(move |pool: &ventus::ThreadPoolEventEmitter| {
+    ///     let inner = pool.emit("Inner").unwrap();
+    ///     // On a worker of the pool that runs `inner`: refused, the handle comes back.
+    ///     let handle = inner.wait().unwrap_err();
+    ///     tx.lock().unwrap().send(handle).unwrap();
+    /// })?;
+    ///
+    /// let pool = ventus::ThreadPoolEventEmitter::with_linker(&linker, 1);
+    /// pool.emit_with("Outer", pool.clone())?.wait().unwrap();
+    /// // Off the pool, the wait goes ahead.
+    /// assert_eq!(rx.recv()?.wait().unwrap().counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
             Inner::Counted(counts, event) => {
@@ -417,6 +470,9 @@ impl Emitted {
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
         };
+        if crate::processor::is_worker_of(tracker.pool) {
+            return Err(self);
+        }
         let block = || tracker.block();
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Err(_) => Ok(block()),

@@ -202,7 +202,9 @@ pub struct EmitterMetrics {
     pub timed_out: u64,
     /// Handler runs cancelled before they finished.
     pub cancelled: u64,
-    /// Emissions scheduled and not yet finished.
+    /// Emissions scheduled and not yet finished: the processor's
+    /// [`in_flight`](crate::Processor::in_flight). An emission leaves it before its report
+    /// is published, so it is no longer counted once its handle's wait has returned.
     pub in_flight: usize,
 }
 

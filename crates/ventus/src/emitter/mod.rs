@@ -149,6 +149,10 @@ impl Limit {
 thread_local! {
     /// The bounds (by [`Limit::id`]) whose places this thread holds while it runs an
     /// emission: a sync handler that emits again must not wait for its own place.
+    ///
+    /// Pushed by the emission itself while its handlers run on this thread (each pass of
+    /// `Emission::try_run_inline`, each poll of `Emission::run`), so whichever processor
+    /// drives it, on whichever thread, the marker is where the handlers are.
     static HOLDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -156,9 +160,10 @@ thread_local! {
 struct Holding(bool);
 
 impl Holding {
-    fn enter(id: usize) -> Self {
-        // During thread-local destruction nothing is recorded; `acquire` then never
-        // blocks (see there).
+    /// Marks `limit`'s place as held by this thread. During thread-local destruction
+    /// nothing is recorded; `acquire` then never blocks (see there).
+    fn enter(limit: &Limit) -> Self {
+        let id = limit.id();
         let recorded = HOLDING.try_with(|held| held.borrow_mut().push(id)).is_ok();
         Holding(recorded)
     }
@@ -277,7 +282,8 @@ pub type ThreadPoolEventEmitter = EventEmitter<crate::processor::ThreadPoolProce
 
 #[cfg(feature = "thread-pool")]
 impl ThreadPoolEventEmitter {
-    /// A thread-pool emitter with `threads` workers (at least 1) on the
+    /// A thread-pool emitter with `threads` workers (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`](crate::ThreadPoolBuilder::MAX_THREADS)) on the
     /// [global linker](EventLinker::global).
     ///
     /// # Examples
@@ -291,7 +297,8 @@ impl ThreadPoolEventEmitter {
         Self::with_linker(EventLinker::global(), threads)
     }
 
-    /// A thread-pool emitter with `threads` workers (at least 1) on `linker`.
+    /// A thread-pool emitter with `threads` workers (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`](crate::ThreadPoolBuilder::MAX_THREADS)) on `linker`.
     ///
     /// # Examples
     ///
@@ -388,6 +395,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
 
     /// What this emitter (and its clones) has done so far.
     ///
+    /// An emission is counted in [`EmitterMetrics::in_flight`] until just before its
+    /// report is published, and in the handler counters before that: once
+    /// [`Emitted::wait`] (or awaiting the handle) has returned, the metrics count the
+    /// emission's handlers and no longer count it in flight.
+    ///
     /// # Examples
     ///
     /// ```
@@ -400,6 +412,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ///
     /// let m = emitter.metrics();
     /// assert_eq!((m.emitted, m.succeeded, m.in_flight), (2, 2, 0), "clones share the counters");
+    ///
+    /// // On a thread pool, the emission is out of `in_flight` once its report is in.
+    /// let pool = ventus::ThreadPoolEventEmitter::with_linker(&linker, 1);
+    /// pool.emit("Tick")?.wait().unwrap();
+    /// let m = pool.metrics();
+    /// assert_eq!((m.succeeded, m.in_flight), (1, 0), "exact, not eventual");
     /// # Ok(())
     /// # }
     /// ```
@@ -998,15 +1016,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
         let id = emission.id.0;
-        // While the emission may run on this thread, this thread holds one of the
-        // emitter's places; see `acquire`.
-        let limit_id = self.shared.limit.as_ref().map_or(0, Limit::id);
-        let holding = emission.permit.as_ref().map(|_| Holding::enter(limit_id));
+        // An emission with a place marks its thread as holding it while its handlers
+        // run (`HOLDING`), wherever the processor runs it.
         // A panicking processor is a refusal like any other, not a panic of `emit`.
         let processed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.processor.process(emission)
         }));
-        drop(holding);
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
         if has_once {
             let refused = !matches!(processed, Ok(Ok(_)));
@@ -1084,8 +1099,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             Err(TryAcquireError::Closed) => None,
             Err(TryAcquireError::NoPermits) => {
                 // Waiting is refused where it could never end: on a runtime thread, and
-                // inside a handler this emitter runs on this thread, whose own emission
-                // holds one of the places waited for.
+                // inside a handler of this emitter running on this thread (on any
+                // processor's thread: a pool worker too), whose own emission holds one of
+                // the places waited for.
                 let can_block = limit.overflow == Overflow::Wait
                     && tokio::runtime::Handle::try_current().is_err()
                     // Unknown during thread-local destruction: taken as held.
@@ -1631,6 +1647,21 @@ pub struct EventEmitterBuilder<P> {
 }
 
 impl<P: Processor> EventEmitterBuilder<P> {
+    /// The largest bound [`max_in_flight`](Self::max_in_flight) takes: tokio's
+    /// [`Semaphore::MAX_PERMITS`]. Larger values are clamped to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitterBuilder, TokioProcessor};
+    ///
+    /// assert_eq!(
+    ///     EventEmitterBuilder::<TokioProcessor>::MAX_IN_FLIGHT,
+    ///     tokio::sync::Semaphore::MAX_PERMITS
+    /// );
+    /// ```
+    pub const MAX_IN_FLIGHT: usize = Semaphore::MAX_PERMITS;
+
     /// The linker whose handlers the emitter runs; the global one if not set.
     ///
     /// # Examples
@@ -1721,8 +1752,13 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
-    /// At most `max` emissions in flight at once (at least 1), with `overflow` deciding
-    /// what `emit` does when the bound is reached. Without it there is no bound.
+    /// At most `max` emissions in flight at once, with `overflow` deciding what `emit`
+    /// does when the bound is reached. Without it there is no bound.
+    ///
+    /// `max` is clamped to `1..=`[`MAX_IN_FLIGHT`](Self::MAX_IN_FLIGHT): 0 would refuse
+    /// every emission, and a larger bound than tokio's semaphore holds is one no process
+    /// can reach, so `usize::MAX` means "as good as unbounded" and never panics. The
+    /// clamped value is the one [`EmitError::Full`] reports.
     ///
     /// # Examples
     ///
@@ -1738,11 +1774,16 @@ impl<P: Processor> EventEmitterBuilder<P> {
     /// let _first = emitter.emit("Job")?; // scheduled, holds the only place
     /// assert!(emitter.emit("Job").is_err());
     /// emitter.wait_for_tasks().await;
+    ///
+    /// // Beyond what the semaphore holds: clamped, not a panic.
+    /// let unbounded = EventEmitter::builder().linker(&linker).max_in_flight(usize::MAX, Overflow::Reject).build();
+    /// let _ = unbounded.emit("Job")?;
+    /// unbounded.wait_for_tasks().await;
     /// # Ok(())
     /// # }
     /// ```
     pub fn max_in_flight(mut self, max: usize, overflow: Overflow) -> Self {
-        self.limit = Some((max.max(1), overflow));
+        self.limit = Some((max.clamp(1, Self::MAX_IN_FLIGHT), overflow));
         self
     }
 

@@ -84,6 +84,9 @@ impl Drop for InFlightGuard {
 /// Emissions in flight, how they ended, and the token that cancels them all.
 #[derive(Default)]
 pub(crate) struct Drain {
+    /// The id of the thread pool whose workers run these emissions (its `WORKER_OF`), 0
+    /// if they do not run on one: a worker must not block waiting for them. Set once.
+    pub(crate) pool: u64,
     pub(crate) tasks: Arc<InFlight>,
     /// Watched by every emission of this processor; set at a shutdown's deadline.
     pub(crate) cancel_all: Arc<Cancel>,
@@ -94,6 +97,15 @@ pub(crate) struct Drain {
 }
 
 impl Drain {
+    /// The drain of the emissions that the workers of thread pool `pool` run.
+    #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
+    pub(crate) fn on_pool(pool: u64) -> Self {
+        Self {
+            pool,
+            ..Self::default()
+        }
+    }
+
     /// Counts an emission's end; `cancelled`: it was cancelled.
     pub(crate) fn ended(&self, cancelled: bool) {
         // Relaxed: statistics for the shutdown report, which reads them after `wait`.
@@ -492,5 +504,107 @@ mod loom_tests {
             quick.join().unwrap();
             timer.join().unwrap();
         });
+    }
+}
+
+/// A model of the order in which an emission ends (`Emission::finish`, its `DrainGuard`,
+/// `Tracker::finish`) against a thread waiting on its handle (`Emitted::wait`) that then
+/// reads the processor's `in_flight`: the count must already be without the emission.
+/// A copy of the protocol on loom's primitives (the real code uses `parking_lot`);
+/// change both together. Run by `.ci/run` with `--cfg ventus_loom`.
+#[cfg(all(test, ventus_loom))]
+mod report_order_loom_tests {
+    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use loom::sync::{Arc, Condvar, Mutex};
+    use loom::thread;
+
+    /// One emission in flight, its outcome counters and its handle's tracker.
+    struct Model {
+        /// `InFlight::count`.
+        count: AtomicUsize,
+        /// `Drain::finished`.
+        finished_stat: AtomicUsize,
+        /// `Tracker::finished`.
+        finished: AtomicBool,
+        /// `Tracker::slot`: the report.
+        slot: Mutex<Option<u32>>,
+        /// `Tracker::ready`.
+        ready: Condvar,
+    }
+
+    impl Model {
+        fn new() -> Self {
+            Self {
+                // `track_in`: counted before the emission is handed on.
+                count: AtomicUsize::new(1),
+                finished_stat: AtomicUsize::new(0),
+                finished: AtomicBool::new(false),
+                slot: Mutex::new(None),
+                ready: Condvar::new(),
+            }
+        }
+
+        /// `DrainGuard::end(false)`: the outcome, then out of the count.
+        fn leave(&self) {
+            self.finished_stat.fetch_add(1, Ordering::Relaxed);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+
+        /// `Tracker::finish`.
+        fn publish(&self, report: u32) {
+            let mut slot = self.slot.lock().unwrap();
+            *slot = Some(report);
+            self.finished.store(true, Ordering::Release);
+            drop(slot);
+            self.ready.notify_all();
+        }
+
+        /// `Emitted::wait`: the lock-free check, else `Tracker::block`.
+        fn wait(&self) -> u32 {
+            if self.finished.load(Ordering::Acquire) {
+                return self.slot.lock().unwrap().take().unwrap();
+            }
+            let mut slot = self.slot.lock().unwrap();
+            while !self.finished.load(Ordering::Acquire) {
+                slot = self.ready.wait(slot).unwrap();
+            }
+            slot.take().unwrap()
+        }
+    }
+
+    /// Runs an emission's end (in `leave_first` order or the other) against a waiter,
+    /// and checks what the waiter sees once it has the report.
+    fn check(leave_first: bool) {
+        loom::model(move || {
+            let model = Arc::new(Model::new());
+            let m = model.clone();
+            let emission = thread::spawn(move || {
+                if leave_first {
+                    m.leave();
+                    m.publish(7);
+                } else {
+                    m.publish(7);
+                    m.leave();
+                }
+            });
+            assert_eq!(model.wait(), 7);
+            // `in_flight()` (an Acquire load) right after the wait returned.
+            assert_eq!(model.count.load(Ordering::Acquire), 0, "still counted");
+            emission.join().unwrap();
+            assert_eq!(model.finished_stat.load(Ordering::Relaxed), 1);
+        });
+    }
+
+    /// The order the code keeps: out of the count, then the report.
+    #[test]
+    fn in_flight_drops_before_the_report_is_published() {
+        check(true);
+    }
+
+    /// The model is strong enough to catch the old order (report first).
+    #[test]
+    #[should_panic(expected = "still counted")]
+    fn the_report_first_lets_a_waiter_see_the_emission_counted() {
+        check(false);
     }
 }

@@ -10,7 +10,7 @@
 //! [`Processor::drive_inline`], without building an [`Emission`] for either.
 
 mod batch;
-mod drain;
+pub(crate) mod drain;
 #[cfg(feature = "thread-pool")]
 mod thread_pool;
 pub(crate) mod tokio;
@@ -28,6 +28,21 @@ use std::time::Duration;
 
 use crate::emitter::{Emission, Emitted};
 use crate::handler::BoxError;
+
+/// Whether this thread is a worker of the thread pool `pool` (a
+/// [`ThreadPoolProcessor`]'s id; 0 is no pool), where blocking to wait for one of the
+/// pool's emissions could wait for itself.
+pub(crate) fn is_worker_of(pool: u64) -> bool {
+    #[cfg(feature = "thread-pool")]
+    {
+        pool != 0 && thread_pool::is_worker_of(pool)
+    }
+    #[cfg(not(feature = "thread-pool"))]
+    {
+        let _ = pool;
+        false
+    }
+}
 
 /// Decides where emissions run. Object safe: `EventEmitter` (that is,
 /// `EventEmitter<dyn Processor>`) holds any processor.
@@ -128,6 +143,14 @@ pub trait Processor: Send + Sync + 'static {
     }
 
     /// How many emissions are in flight (taken, not finished).
+    ///
+    /// The built-in processors promise an order that implementers should keep: an
+    /// emission leaves this count *before* its report is published to its [`Emitted`]
+    /// handle, so code that has the report (after [`Emitted::wait`], or awaiting the
+    /// handle) never sees the emission still counted. A processor that counts around
+    /// [`Emission::run`] (which publishes the report when it ends) cannot keep it and
+    /// should say so; a count that only [`wait_for_tasks`](Self::wait_for_tasks) reads
+    /// is unaffected.
     ///
     /// # Examples
     ///

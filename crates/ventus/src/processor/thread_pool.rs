@@ -13,10 +13,12 @@
 //!   `State::closed` is set nothing is pushed any more, and a worker exits only when the
 //!   queue is closed *and* empty: every accepted emission is run, and its handle gets a
 //!   report (all handlers cancelled if its token was cancelled before it started).
-//! - `Shared::drain.tasks` counts the emissions accepted and not finished. It is
-//!   incremented under the state lock in the same step as the push, so a shutdown that
-//!   closes the queue has every accepted emission counted; the worker decrements it after
-//!   the emission ended and its outcome was counted in `Shared::drain`.
+//! - `Shared::drain.tasks` counts the emissions accepted and not finished. An emission
+//!   is counted before it is pushed (so a shutdown that closes the queue has every
+//!   accepted emission counted; one refused because the queue closed leaves the count
+//!   again, not counted as finished or cancelled), and it leaves the count itself, after
+//!   its outcome was counted in `Shared::drain` and before its report is published
+//!   (`Emission::finish`; if it is dropped unfinished, its guards do the same).
 //! - `State::live` is the number of workers that have not exited. A worker decrements it
 //!   as its very last act (after its runtime is gone), by a guard, so also if it unwinds.
 //!
@@ -49,9 +51,10 @@ use std::thread::{self, JoinHandle, Thread};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use tokio::runtime::Runtime;
 
-use super::drain::Drain;
+use super::tokio::Pooled;
+
+use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
 use crate::emitter::{Emission, Emitted};
 
@@ -69,9 +72,12 @@ thread_local! {
 ///   and runs one at a time: an emission whose handlers are all sync runs on the worker
 ///   directly; any other runs on the worker's own current-thread tokio runtime (built
 ///   when first needed, with every driver enabled), so async handlers, `blocking`
-///   handlers and timeouts work. Tasks a handler spawns on that runtime and leaves
-///   running are cancelled when its emission ends, as `asyncio.run` cancels what is left
-///   on its loop.
+///   handlers and timeouts work. Emissions its handlers make on a
+///   [`TokioEventEmitter`](crate::TokioEventEmitter) are scheduled on that runtime (it is
+///   the one they run in) and the worker drives them to their end before it takes its
+///   next emission, as a sync-context `emit` waits for what its handlers schedule. Tasks
+///   a handler spawns on that runtime itself and leaves running are cancelled when its
+///   emission ends, as `asyncio.run` cancels what is left on its loop.
 /// - [`shutdown(wait)`](Self::shutdown) refuses new emissions; those already accepted
 ///   are never lost: the workers run the whole queue before they exit. Dropping the
 ///   processor (when the last emitter that holds it is dropped) shuts it down and waits
@@ -124,8 +130,8 @@ struct Shared {
     /// Wakes threads waiting for the workers to exit; paired with `state`.
     exited: Condvar,
     /// Emissions accepted and not finished, how they ended, and the token that cancels
-    /// them at a shutdown's deadline.
-    drain: Drain,
+    /// them at a shutdown's deadline; each accepted emission holds a count of it.
+    drain: Arc<Drain>,
 }
 
 /// Guarded by `Shared::state`.
@@ -139,7 +145,8 @@ struct State {
 }
 
 impl ThreadPoolProcessor {
-    /// A pool of `threads` worker threads (at least 1), named `ventus-worker-0`,
+    /// A pool of `threads` worker threads (clamped to
+    /// `1..=`[`ThreadPoolBuilder::MAX_THREADS`]), named `ventus-worker-0`,
     /// `ventus-worker-1`, …
     ///
     /// If the operating system refuses to start some of them, the error is logged with
@@ -170,7 +177,9 @@ impl ThreadPoolProcessor {
     /// ```
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder {
-            threads: thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            threads: thread::available_parallelism()
+                .map_or(1, NonZeroUsize::get)
+                .min(ThreadPoolBuilder::MAX_THREADS),
             thread_name: String::from("ventus-worker"),
         }
     }
@@ -260,9 +269,7 @@ impl ThreadPoolProcessor {
     fn on_worker_thread(&self) -> bool {
         // If the thread-local is gone (the thread is exiting), say yes: not waiting is
         // the side that cannot deadlock.
-        WORKER_OF
-            .try_with(|pool| pool.get() == self.shared.id)
-            .unwrap_or(true)
+        is_worker_of(self.shared.id)
     }
 
     /// Waits for every worker to exit, then reaps the threads.
@@ -296,14 +303,13 @@ impl Processor for ThreadPoolProcessor {
                 format!("the thread pool has no worker thread: {err}").into(),
             ));
         }
-        let (emission, emitted) = emission.track_in(&self.shared.drain.cancel_all);
+        // Counted in flight from here (see the invariants).
+        let (emission, emitted) = emission.track_in(&self.shared.drain);
         let refused = {
             let mut state = self.shared.state.lock();
             if state.closed {
                 Some(emission)
             } else {
-                // Counted in the same critical section as the push (see the invariants).
-                self.shared.drain.tasks.enter();
                 state.queue.push_back(emission);
                 None
             }
@@ -311,7 +317,7 @@ impl Processor for ThreadPoolProcessor {
         match refused {
             // Dropped after the lock is released: it may give back a permit.
             Some(emission) => {
-                drop(emission);
+                emission.refused();
                 Err(ProcessError::Closed)
             }
             None => {
@@ -397,7 +403,23 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
-    /// How many worker threads to start (at least 1); one per CPU if not set.
+    /// The most worker threads a pool starts; [`threads`](Self::threads) clamps larger
+    /// requests to it (far more than a pool of emissions can use, and few enough that
+    /// asking for `usize::MAX` neither panics nor exhausts the system).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{ThreadPoolBuilder, ThreadPoolProcessor};
+    ///
+    /// let builder = ThreadPoolProcessor::builder().threads(usize::MAX);
+    /// let clamped = format!("threads: {}", ThreadPoolBuilder::MAX_THREADS);
+    /// assert!(format!("{builder:?}").contains(&clamped));
+    /// ```
+    pub const MAX_THREADS: usize = 1024;
+
+    /// How many worker threads to start, clamped to `1..=`[`MAX_THREADS`](Self::MAX_THREADS);
+    /// one per CPU if not set.
     ///
     /// # Examples
     ///
@@ -406,7 +428,7 @@ impl ThreadPoolBuilder {
     /// assert_eq!(pool.threads(), 2);
     /// ```
     pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.threads = threads.clamp(1, Self::MAX_THREADS);
         self
     }
 
@@ -447,9 +469,10 @@ impl ThreadPoolBuilder {
     /// ```
     pub fn build(self) -> ThreadPoolProcessor {
         static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
+        // Relaxed: only uniqueness matters, and fetch_add gives it.
+        let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            // Relaxed: only uniqueness matters, and fetch_add gives it.
-            id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+            id,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 closed: false,
@@ -457,7 +480,7 @@ impl ThreadPoolBuilder {
             }),
             available: Condvar::new(),
             exited: Condvar::new(),
-            drain: Drain::default(),
+            drain: Arc::new(Drain::on_pool(id)),
         });
         let mut workers = Vec::with_capacity(self.threads);
         let mut spawn_error = None;
@@ -515,25 +538,29 @@ impl Shared {
         }
     }
 
-    /// Runs one emission on this worker and counts how it ended.
-    fn run(&self, emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) {
+    /// Runs one emission on this worker. The emission counts its own end (finished or
+    /// cancelled) and leaves the in-flight count just before its report is published,
+    /// also if it is dropped by an unwind.
+    fn run(&self, emission: Emission<'static>, worker: &mut Worker) {
         let id = emission.id();
-        let cancelled = catch_unwind(AssertUnwindSafe(|| drive(emission, runtime, name)));
-        let cancelled = cancelled.unwrap_or_else(|panic| {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, worker))) {
             // Handler panics are caught inside the emission; this is ventus's own bug.
             tracing::error!(
                 emission = id.as_u64(),
                 panic = crate::handler::panic_message(&*panic),
                 "ventus thread-pool worker caught a panic while running an emission"
             );
-            if let Some(runtime) = runtime.take() {
+            if let Some(runtime) = worker.runtime.take() {
                 runtime.shutdown_background();
             }
-            false
-        });
-        self.drain.ended(cancelled);
-        self.drain.tasks.exit();
+        }
     }
+}
+
+/// Whether this thread is a worker of the pool `id`. A thread whose thread-local is gone
+/// (it is exiting) may be one: say yes, as `on_worker_thread` does.
+pub(crate) fn is_worker_of(id: u64) -> bool {
+    WORKER_OF.try_with(|pool| pool.get() == id).unwrap_or(true)
 }
 
 /// A worker: runs queued emissions until the queue is closed and empty.
@@ -541,15 +568,33 @@ fn work(shared: Arc<Shared>, runtime_name: String) {
     // Declared first, so dropped last: after the runtime, also when unwinding.
     let _live = Live(&shared);
     let _ = WORKER_OF.try_with(|pool| pool.set(shared.id));
-    let mut runtime: Option<Runtime> = None;
+    let mut worker = Worker {
+        runtime: None,
+        scope: Arc::default(),
+        name: runtime_name,
+    };
     while let Some(emission) = shared.next() {
-        shared.run(emission, &mut runtime, &runtime_name);
+        shared.run(emission, &mut worker);
     }
-    if let Some(runtime) = runtime {
+    if let Some(runtime) = worker.runtime {
         // Not a plain drop, which would wait for `blocking` handlers still running
         // after their emission was cancelled.
         runtime.shutdown_background();
     }
+}
+
+/// What a worker keeps between emissions.
+struct Worker {
+    /// The worker's current-thread runtime, built when an emission first needs one; a
+    /// runtime of ventus's own, so what is scheduled on it while an emission runs joins
+    /// `scope` (see `Pooled::block_on_scoped`).
+    runtime: Option<Pooled>,
+    /// The scope that emissions scheduled on `runtime` by handlers join (a
+    /// `TokioEventEmitter` emitting there sees the runtime entered), waited for before
+    /// the worker takes its next emission; reused while nothing else holds it.
+    scope: Arc<InFlight>,
+    /// The runtime's thread name.
+    name: String,
 }
 
 /// Marks its worker exited when dropped.
@@ -563,26 +608,23 @@ impl Drop for Live<'_> {
     }
 }
 
-/// Runs `emission` to its end on this thread; `true` if it was cancelled.
-fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str) -> bool {
+/// Runs `emission` to its end on this thread, and with it the emissions its handlers
+/// scheduled on the worker's runtime.
+fn drive(emission: Emission<'static>, worker: &mut Worker) {
     if emission.is_cancelled() {
         // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
         // its run reports every handler cancelled at its first poll, with no runtime.
         block_on_parked(emission.run());
-        return true;
+        return;
     }
     let emission = match emission.try_run_inline() {
-        Ok(_) => return false,
+        Ok(_) => return,
         Err(emission) => emission,
     };
-    let rt = match runtime {
+    let rt = match &mut worker.runtime {
         Some(rt) => rt,
-        None => match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name(name)
-            .build()
-        {
-            Ok(rt) => runtime.insert(rt),
+        None => match Pooled::build(Some(&worker.name)) {
+            Ok(rt) => worker.runtime.insert(rt),
             Err(err) => {
                 tracing::error!(
                     error = %err, emission = emission.id().as_u64(),
@@ -593,20 +635,31 @@ fn drive(emission: Emission<'static>, runtime: &mut Option<Runtime>, name: &str)
                     token.cancel();
                 }
                 block_on_parked(emission.run());
-                return true;
+                return;
             }
         },
     };
-    let (_, cancelled) = rt.block_on(emission.run_counted());
-    if rt.metrics().num_alive_tasks() > 0 {
+    // The runtime is entered while handlers run, so a `TokioEventEmitter` they emit on
+    // schedules here (from the handler, a task it spawned or a blocking thread); those
+    // emissions join the scope and are driven to their end before this worker moves on,
+    // as a sync-context `emit` waits for them. Left undriven, they would stall until a
+    // later emission, or be dropped with the runtime.
+    let scope = worker.scope.clone();
+    rt.block_on_scoped(&scope, emission.run());
+    // Still shared (a `blocking` handler's thread holds it): a late entry must not hold
+    // up the next emission.
+    if Arc::strong_count(&scope) > 2 {
+        worker.scope = Arc::default();
+    }
+    drop(scope);
+    if rt.runtime().metrics().num_alive_tasks() > 0 {
         // Handlers left tasks running. As when `asyncio.run` closes its loop, they are
         // cancelled; kept, they would stall until some later emission polled them. In
         // the background, so `blocking` tasks are not waited for.
-        if let Some(rt) = runtime.take() {
+        if let Some(rt) = worker.runtime.take() {
             rt.shutdown_background();
         }
     }
-    cancelled
 }
 
 /// Drives `future` on this thread, parking between polls: enough for a cancelled

@@ -266,14 +266,13 @@ impl TokioProcessor {
     }
 
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
-        let (emission, emitted) = emission.track_in(&self.drain.cancel_all);
-        let guard = self.drain.enter();
+        // Counted in flight until just before its report is published.
+        let (emission, emitted) = emission.track_in(&self.drain);
         // Made here, not inside the block: the block then holds the emission once, in
         // the run's state, instead of a second copy waiting to be moved into it.
-        let run = emission.run_counted();
+        let run = emission.run_report();
         let task = async move {
-            let (_, cancelled) = run.await;
-            guard.end(cancelled);
+            let _ = run.await;
         };
         match current_scope() {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
@@ -506,11 +505,68 @@ impl Local {
     }
 }
 
-/// A runtime of the pool, with the slot its blocking threads read to find the emission
-/// driving it.
-struct Pooled {
+/// A runtime of ventus's own (of the pool below, or a thread-pool worker's), with the
+/// slot its blocking threads read to find the emission driving it.
+pub(crate) struct Pooled {
     runtime: Runtime,
     driving: Arc<Driving>,
+}
+
+impl Pooled {
+    /// A new current-thread runtime with every driver, whose blocking threads (named
+    /// `thread_name`, if given) know its [`Driving`] slot.
+    pub(crate) fn build(thread_name: Option<&str>) -> std::io::Result<Self> {
+        // The runtime's id is known only once it is built; its blocking threads start
+        // later, when a handler first spawns one, and read the slot through this cell.
+        let cell: Arc<OnceLock<Arc<Driving>>> = Arc::new(OnceLock::new());
+        let on_start = cell.clone();
+        let mut builder = tokio::runtime::Builder::new_current_thread();
+        builder.enable_all().on_thread_start(move || {
+            let driving = on_start.get().cloned();
+            let _ = DRIVING.try_with(|slot| *slot.borrow_mut() = driving);
+        });
+        if let Some(name) = thread_name {
+            builder.thread_name(name);
+        }
+        let runtime = builder.build()?;
+        let driving = Arc::new(Driving {
+            runtime: runtime.handle().id(),
+            active: AtomicBool::new(false),
+            scope: Mutex::new(Weak::new()),
+        });
+        let _ = cell.set(driving.clone());
+        Ok(Pooled { runtime, driving })
+    }
+
+    /// The runtime.
+    #[cfg(feature = "thread-pool")]
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Shuts the runtime down without waiting for its blocking threads.
+    #[cfg(feature = "thread-pool")]
+    pub(crate) fn shutdown_background(self) {
+        self.runtime.shutdown_background();
+    }
+
+    /// Drives `future` to its end inside `scope`, then the emissions that joined `scope`
+    /// meanwhile, as `block_local` drives a sync-context emission: those scheduled from
+    /// `future`'s task, from tasks spawned on this runtime and from its blocking threads.
+    /// For a thread-pool worker, whose handlers see its runtime entered and schedule
+    /// their `TokioEventEmitter` emissions there.
+    #[cfg(feature = "thread-pool")]
+    pub(crate) fn block_on_scoped<F: Future>(&self, scope: &Arc<InFlight>, future: F) -> F::Output {
+        self.driving.publish(scope);
+        let mut driving = DrivingGuard::enter(&self.driving);
+        driving.on_this_thread();
+        self.runtime
+            .block_on(SYNC_SCOPE.scope(scope.clone(), async {
+                let out = future.await;
+                scope.wait().await;
+                out
+            }))
+    }
 }
 
 /// Current-thread runtimes for sync-context emissions that need one; kept between
@@ -537,27 +593,9 @@ impl RuntimePool {
 
     /// A new runtime whose blocking threads know its [`Driving`] slot.
     fn build() -> Result<Pooled, BoxError> {
-        // The runtime's id is known only once it is built; its blocking threads start
-        // later, when a handler first spawns one, and read the slot through this cell.
-        let cell: Arc<OnceLock<Arc<Driving>>> = Arc::new(OnceLock::new());
-        let on_start = cell.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .on_thread_start(move || {
-                let driving = on_start.get().cloned();
-                let _ = DRIVING.try_with(|slot| *slot.borrow_mut() = driving);
-            })
-            .build()
-            .map_err(|err| {
-                format!("could not start a tokio runtime for a sync-context emission: {err}")
-            })?;
-        let driving = Arc::new(Driving {
-            runtime: runtime.handle().id(),
-            active: AtomicBool::new(false),
-            scope: Mutex::new(Weak::new()),
-        });
-        let _ = cell.set(driving.clone());
-        Ok(Pooled { runtime, driving })
+        Pooled::build(None).map_err(|err| {
+            format!("could not start a tokio runtime for a sync-context emission: {err}").into()
+        })
     }
 
     fn give_back(&self, pooled: Pooled) {

@@ -41,6 +41,15 @@ pub(crate) fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
 /// fails the test if it has not returned within [`DEADLOCK_TIMEOUT`]. A panic in `f`
 /// is propagated.
 pub(crate) fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    within_for(what, DEADLOCK_TIMEOUT, f)
+}
+
+/// [`within`] with a bound of its own, for scenarios whose failure mode is a hang.
+pub(crate) fn within_for<T: Send + 'static>(
+    what: &str,
+    bound: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let handle = thread::spawn(move || {
         let out = f();
@@ -48,7 +57,7 @@ pub(crate) fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send
         let _ = done_tx.send(());
         out
     });
-    match done_rx.recv_timeout(DEADLOCK_TIMEOUT) {
+    match done_rx.recv_timeout(bound) {
         Ok(()) => handle.join().unwrap_or_else(|panic| resume_unwind(panic)),
         // The sender was dropped without sending: `f` panicked.
         Err(RecvTimeoutError::Disconnected) => match handle.join() {
@@ -56,7 +65,7 @@ pub(crate) fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send
             Err(panic) => resume_unwind(panic),
         },
         Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: did not finish within {DEADLOCK_TIMEOUT:?} (deadlock?)")
+            panic!("{what}: did not finish within {bound:?} (deadlock?)")
         }
     }
 }
