@@ -43,7 +43,8 @@ pub(crate) type FailureCallback = dyn Fn(&HandlerError) + Send + Sync;
 /// What a handler returned that counts as a value for its success callback.
 ///
 /// Implemented for `()`, `Result<T, E>` (where `E` converts into a [`BoxError`]), the
-/// standard scalar, string and collection types, and [`Value`]. Implement it for your
+/// standard scalar, string and collection types, [`Value`], and `!` (a handler that only
+/// panics, as `|| async { todo!() }` does). Implement it for your
 /// own type to return that type from handlers, or wrap it in [`Value`].
 ///
 /// # Examples
@@ -88,6 +89,19 @@ impl<T: Send + 'static, E: Into<BoxError> + Send + 'static> HandlerOutput for Re
     type Ok = T;
     fn into_result(self) -> Result<T, BoxError> {
         self.map_err(Into::into)
+    }
+}
+
+type Never = <fn() -> ! as marker::FnOutput>::Output;
+
+/// A handler that never returns, such as `|| async { todo!() }` or `|| async { panic!() }`:
+/// the type of such an async block falls back to `!`, which must be an output too, or the
+/// most natural first handler would not compile. It takes the failure path as a panic.
+/// Its value is `()`, so a success callback written for the finished handler fits.
+impl HandlerOutput for Never {
+    type Ok = ();
+    fn into_result(self) -> Result<(), BoxError> {
+        match self {}
     }
 }
 
@@ -332,6 +346,14 @@ impl ErasedHandler {
         }
     }
 
+    /// The handler under `name` instead of its type name, if one is given.
+    pub(crate) fn named(mut self, name: Option<&'static str>) -> Self {
+        if let Some(name) = name {
+            self.name = name;
+        }
+        self
+    }
+
     pub(crate) fn is_async(&self) -> bool {
         matches!(self.call, ErasedCall::Async(_))
     }
@@ -372,6 +394,17 @@ pub mod marker {
     /// only handlers that take a `P`, or nothing, are accepted.
     #[derive(Debug)]
     pub struct Typed<P>(PhantomData<fn(P)>);
+
+    /// Names the never type `!` on stable Rust, as the output of `fn() -> !`, so that
+    /// [`HandlerOutput`](super::HandlerOutput) can be implemented for it.
+    pub trait FnOutput {
+        /// What the function returns.
+        type Output;
+    }
+
+    impl<T> FnOutput for fn() -> T {
+        type Output = T;
+    }
 
     /// Whether a handler of shape `M` may be linked to events whose payload is `Self`.
     #[diagnostic::on_unimplemented(
@@ -441,6 +474,14 @@ pub trait Handler<Marker>: Send + Sync + Sized + 'static {
     /// Erases the handler together with its success step.
     #[doc(hidden)]
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler;
+
+    /// The reference type an async handler takes its payload as, if it does: stable Rust
+    /// cannot refuse that shape in a bound without refusing `&'static str` payloads too,
+    /// so `subscribe` refuses it with an error.
+    #[doc(hidden)]
+    fn borrowed_payload() -> Option<&'static str> {
+        None
+    }
 }
 
 #[inline]
@@ -590,6 +631,14 @@ where
     Fut::Output: HandlerOutput,
 {
     type Value = <Fut::Output as HandlerOutput>::Ok;
+
+    fn borrowed_payload() -> Option<&'static str> {
+        // `&'static str` is the one reference a payload often is (a string literal), and
+        // an `async fn f(name: &str)` does receive it.
+        let payload = type_name::<P>();
+        (payload.starts_with('&') && TypeId::of::<P>() != TypeId::of::<&'static str>())
+            .then_some(payload)
+    }
 
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
         let success = OwnedStep::keep(success);
