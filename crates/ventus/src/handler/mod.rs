@@ -461,11 +461,17 @@ pub mod marker {
 /// # Ok(())
 /// # }
 /// ```
+// rustc reports a handler that fits no shape against this trait, not against the bound
+// that failed inside the shape (the shape is inferred, so every one is tried): each
+// common mistake gets a note of its own, saying what to write.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a ventus handler",
     label = "not a handler",
-    note = "a handler is a sync or async function or closure with no argument or one payload argument: `|| ..`, `|p: &P| ..`, `|| async ..`, or `|p: P| async ..` with `P: Clone`",
-    note = "it must be `Send + Sync + 'static` and return `()`, `Result<T, E>`, or a `HandlerOutput` value"
+    note = "a handler takes nothing or the payload: `|| ..` or `|p: &P| ..` (sync, by reference), `|| async ..` or `|p: P| async move ..` (async, by value); it is `Send + Sync + 'static`: capture state with `move`, shared through an `Arc`",
+    note = "an async handler gets its own clone of the payload: derive `Clone` for `P`, or take `&P` in a sync handler",
+    note = "it returns `()`, `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static` (or `anyhow::Error`, `Box<dyn Error + Send + Sync>`, `&'static str`, `String`), a standard value such as `u64` or `String`, or a type implementing `ventus::HandlerOutput`; wrap any other value in `ventus::Value(..)`",
+    note = "a method taking `&self` takes two arguments: link a closure that owns the receiver, `move |p: &P| service.method(p)`",
+    note = "a closure's argument needs its type, `|n: &u32| ..` rather than `|n| ..`; and `&str` is no payload type: take `&String` (emit a `String`) or `&&'static str` (emit a literal)"
 )]
 pub trait Handler<Marker>: Send + Sync + Sized + 'static {
     /// The value a success callback receives.
