@@ -183,7 +183,7 @@ fn a_string_handler_emitted_with_a_str_says_to_emit_a_string() {
 
 #[test]
 #[allow(clippy::todo)]
-fn an_async_block_that_only_panics_is_a_handler_that_panics() {
+fn a_handler_that_only_panics_compiles_and_takes_the_failure_path() {
     let (linker, emitter) = setup();
     let failures = Failures::new();
     let ok = Counter::new();
@@ -197,15 +197,34 @@ fn an_async_block_that_only_panics_is_a_handler_that_panics() {
         .on_failure(failures.callback())
         .subscribe(|| async { todo!() })
         .unwrap();
+    linker
+        .on("E")
+        .on_failure(failures.callback())
+        .subscribe(|| panic!("sync"))
+        .unwrap();
+    linker
+        .on("E")
+        .on_failure(failures.callback())
+        .subscribe(|_: &()| todo!())
+        .unwrap();
+    linker
+        .on("E")
+        .on_failure(failures.callback())
+        .subscribe(|_: ()| async move { todo!() })
+        .unwrap();
     let o = ok.clone();
     linker.on("E").subscribe(move || o.incr()).unwrap();
     emitter.emit("E").unwrap();
     let mut kinds: Vec<_> = failures.all().into_iter().map(|f| f.kind).collect();
     kinds.sort_by_key(|k| format!("{k:?}"));
+    let todo = || FailureKind::Panicked("not yet implemented".into());
     assert_eq!(
         kinds,
         [
-            FailureKind::Panicked("not yet implemented".into()),
+            todo(),
+            todo(),
+            todo(),
+            FailureKind::Panicked("sync".into()),
             FailureKind::Panicked("x".into()),
         ]
     );

@@ -43,8 +43,8 @@ pub(crate) type FailureCallback = dyn Fn(&HandlerError) + Send + Sync;
 /// What a handler returned that counts as a value for its success callback.
 ///
 /// Implemented for `()`, `Result<T, E>` (where `E` converts into a [`BoxError`]), the
-/// standard scalar, string and collection types, [`Value`], and `!` (a handler that only
-/// panics, as `|| async { todo!() }` does). Implement it for your
+/// standard scalar, string and collection types, and [`Value`]. (A handler that never
+/// returns, such as `|| async { todo!() }`, needs none: it is a handler of its own shape.) Implement it for your
 /// own type to return that type from handlers, or wrap it in [`Value`].
 ///
 /// # Examples
@@ -89,19 +89,6 @@ impl<T: Send + 'static, E: Into<BoxError> + Send + 'static> HandlerOutput for Re
     type Ok = T;
     fn into_result(self) -> Result<T, BoxError> {
         self.map_err(Into::into)
-    }
-}
-
-type Never = <fn() -> ! as marker::FnOutput>::Output;
-
-/// A handler that never returns, such as `|| async { todo!() }` or `|| async { panic!() }`:
-/// the type of such an async block falls back to `!`, which must be an output too, or the
-/// most natural first handler would not compile. It takes the failure path as a panic.
-/// Its value is `()`, so a success callback written for the finished handler fits.
-impl HandlerOutput for Never {
-    type Ok = ();
-    fn into_result(self) -> Result<(), BoxError> {
-        match self {}
     }
 }
 
@@ -385,6 +372,11 @@ pub mod marker {
     #[derive(Debug)]
     pub struct AsyncArg<P>(PhantomData<fn(P)>);
 
+    /// A handler of shape `M` that never returns, such as `|| async { todo!() }` or
+    /// `|| panic!()`: its output is `!`.
+    #[derive(Debug)]
+    pub struct Diverges<M>(PhantomData<fn(M)>);
+
     /// Events whose payload type is not known when subscribing (string names): any
     /// handler shape is accepted, and a mismatch is reported when it runs.
     #[derive(Debug)]
@@ -397,6 +389,15 @@ pub mod marker {
 
     /// Names the never type `!` on stable Rust, as the output of `fn() -> !`, so that
     /// [`HandlerOutput`](super::HandlerOutput) can be implemented for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::marker::FnOutput;
+    ///
+    /// let answer: <fn() -> u8 as FnOutput>::Output = 42;
+    /// assert_eq!(answer, 42);
+    /// ```
     pub trait FnOutput {
         /// What the function returns.
         type Output;
@@ -419,6 +420,7 @@ pub mod marker {
     impl<P> Accepts<SyncArg<P>> for Typed<P> {}
     impl<P> Accepts<AsyncNoArg> for Typed<P> {}
     impl<P> Accepts<AsyncArg<P>> for Typed<P> {}
+    impl<P, M> Accepts<Diverges<M>> for Typed<P> where Typed<P>: Accepts<M> {}
 }
 
 /// A function or closure that can be linked to events.
@@ -639,11 +641,7 @@ where
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
     fn borrowed_payload() -> Option<&'static str> {
-        // `&'static str` is the one reference a payload often is (a string literal), and
-        // an `async fn f(name: &str)` does receive it.
-        let payload = type_name::<P>();
-        (payload.starts_with('&') && TypeId::of::<P>() != TypeId::of::<&'static str>())
-            .then_some(payload)
+        borrowed::<P>()
     }
 
     fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
@@ -654,6 +652,101 @@ where
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?.clone();
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
+            })),
+        }
+    }
+}
+
+/// `P`'s name if it is a reference, for an async handler's payload (see
+/// [`Handler::borrowed_payload`]).
+fn borrowed<P: 'static>() -> Option<&'static str> {
+    // `&'static str` is the one reference a payload often is (a string literal), and an
+    // `async fn f(name: &str)` does receive it.
+    let payload = type_name::<P>();
+    (payload.starts_with('&') && TypeId::of::<P>() != TypeId::of::<&'static str>())
+        .then_some(payload)
+}
+
+/// `!`, named on stable Rust. A block that only panics (`async { todo!() }`) has this
+/// type: the handlers below make such natural first handlers compile, and run them to
+/// their panic, which takes the failure path. They have no value, so no success step.
+type Never = <fn() -> ! as marker::FnOutput>::Output;
+
+impl<F> Handler<marker::Diverges<marker::SyncNoArg>> for F
+where
+    F: Fn() -> Never + Send + Sync + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            call: ErasedCall::Sync(Box::new(move |_: &Ctx<'_>| match self() {})),
+        }
+    }
+}
+
+impl<F, P> Handler<marker::Diverges<marker::SyncArg<P>>> for F
+where
+    F: Fn(&P) -> Never + Send + Sync + 'static,
+    P: Send + Sync + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
+                match self(ctx.payload::<P>()?) {}
+            })),
+        }
+    }
+}
+
+fn diverging<Fut: Future<Output = Never> + Send + 'static>(fut: Fut) -> HandlerFuture {
+    // The `!` of `fut.await` coerces to the declared output.
+    async fn run<Fut: Future<Output = Never>>(fut: Fut) -> Result<(), HandlerErrorKind> {
+        fut.await
+    }
+    Box::pin(run(fut))
+}
+
+impl<F, Fut> Handler<marker::Diverges<marker::AsyncNoArg>> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Never> + Send + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            call: ErasedCall::Async(Box::new(move |_: &Ctx<'_>| Ok(diverging(self())))),
+        }
+    }
+}
+
+impl<F, P, Fut> Handler<marker::Diverges<marker::AsyncArg<P>>> for F
+where
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    P: Clone + Send + Sync + 'static,
+    Fut: Future<Output = Never> + Send + 'static,
+{
+    type Value = ();
+
+    fn borrowed_payload() -> Option<&'static str> {
+        borrowed::<P>()
+    }
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
+                Ok(diverging(self(ctx.payload::<P>()?.clone())))
             })),
         }
     }
