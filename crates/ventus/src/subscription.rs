@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::EventTarget;
-use crate::handler::marker::{Accepts, Untyped};
+use crate::handler::marker::{Accepts, Ready, Untyped};
 use crate::handler::{
     FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
 };
@@ -184,6 +184,7 @@ impl<S, K> SubscribeBuilder<S, K> {
     pub fn subscribe<H, M>(self, handler: H) -> Result<Subscription, SubscribeError>
     where
         H: Handler<M>,
+        M: Ready,
         S: SuccessStep<H::Value>,
         K: Accepts<M>,
     {
@@ -214,7 +215,9 @@ impl<S, K> SubscribeBuilder<S, K> {
                 once: self.once,
                 blocking: self.blocking,
                 timeout: self.timeout,
-                handler: handler.into_erased(self.on_success).named(self.name),
+                handler: handler
+                    .into_erased(self.on_success, M::take())
+                    .named(self.name),
                 on_failure: self.on_failure,
             },
         )?;

@@ -387,6 +387,60 @@ pub mod marker {
     #[derive(Debug)]
     pub struct Typed<P>(PhantomData<fn(P)>);
 
+    /// What a handler of this shape needs from the payload to run: for an async handler
+    /// taking `P`, the function that clones it; nothing for the others.
+    pub trait Shape {
+        /// What [`Ready::take`] gives.
+        #[doc(hidden)]
+        type Take: Copy + Send + Sync + 'static;
+    }
+
+    impl Shape for SyncNoArg {
+        type Take = ();
+    }
+    impl<P> Shape for SyncArg<P> {
+        type Take = ();
+    }
+    impl Shape for AsyncNoArg {
+        type Take = ();
+    }
+    impl<P: 'static> Shape for AsyncArg<P> {
+        type Take = fn(&P) -> P;
+    }
+    impl<M: Shape> Shape for Diverges<M> {
+        type Take = M::Take;
+    }
+
+    /// A handler shape whose payload has what the shape needs: an async handler's payload
+    /// is `Clone`. Asked by `subscribe` once the shape is chosen, so that rustc reports a
+    /// payload that is not `Clone` as such (and suggests the derive), rather than a
+    /// function that is no handler.
+    pub trait Ready: Shape {
+        /// What the shape needs from the payload.
+        #[doc(hidden)]
+        fn take() -> Self::Take;
+    }
+
+    impl Ready for SyncNoArg {
+        fn take() {}
+    }
+    impl<P> Ready for SyncArg<P> {
+        fn take() {}
+    }
+    impl Ready for AsyncNoArg {
+        fn take() {}
+    }
+    impl<P: Clone + 'static> Ready for AsyncArg<P> {
+        fn take() -> fn(&P) -> P {
+            P::clone
+        }
+    }
+    impl<M: Ready> Ready for Diverges<M> {
+        fn take() -> M::Take {
+            M::take()
+        }
+    }
+
     /// Names the never type `!` on stable Rust, as the output of `fn() -> !`, so that
     /// [`HandlerOutput`](super::HandlerOutput) can be implemented for it.
     ///
@@ -470,18 +524,22 @@ pub mod marker {
     message = "`{Self}` is not a ventus handler",
     label = "not a handler",
     note = "a handler takes nothing or the payload: `|| ..` or `|p: &P| ..` (sync, by reference), `|| async ..` or `|p: P| async move ..` (async, by value); it is `Send + Sync + 'static`: capture state with `move`, shared through an `Arc`",
-    note = "an async handler gets its own clone of the payload: derive `Clone` for `P`, or take `&P` in a sync handler",
     note = "it returns `()`, `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static` (or `anyhow::Error`, `Box<dyn Error + Send + Sync>`, `&'static str`, `String`), a standard value such as `u64` or `String`, or a type implementing `ventus::HandlerOutput`; wrap any other value in `ventus::Value(..)`",
     note = "a method taking `&self` takes two arguments: link a closure that owns the receiver, `move |p: &P| service.method(p)`",
     note = "a closure's argument needs its type, `|n: &u32| ..` rather than `|n| ..`; and `&str` is no payload type: take `&String` (emit a `String`) or `&&'static str` (emit a literal)"
 )]
-pub trait Handler<Marker>: Send + Sync + Sized + 'static {
+pub trait Handler<Marker: marker::Shape>: Send + Sync + Sized + 'static {
     /// The value a success callback receives.
     type Value: Send + 'static;
 
-    /// Erases the handler together with its success step.
+    /// Erases the handler together with its success step; `take` is what its shape needs
+    /// from the payload (see [`marker::Ready`]).
     #[doc(hidden)]
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler;
+    fn into_erased<S: SuccessStep<Self::Value>>(
+        self,
+        success: S,
+        take: Marker::Take,
+    ) -> ErasedHandler;
 
     /// The reference type an async handler takes its payload as, if it does: stable Rust
     /// cannot refuse that shape in a bound without refusing `&'static str` payloads too,
@@ -520,7 +578,7 @@ where
 {
     type Value = R::Ok;
 
-    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
@@ -539,7 +597,7 @@ where
 {
     type Value = R::Ok;
 
-    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
@@ -619,7 +677,7 @@ where
 {
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S, _: ()) -> ErasedHandler {
         let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
@@ -631,10 +689,12 @@ where
     }
 }
 
+// `P: Clone` is not asked here but by `marker::Ready`, once this shape is chosen: rustc
+// then says that `P` is not `Clone`, not that the function is no handler.
 impl<F, P, Fut> Handler<marker::AsyncArg<P>> for F
 where
     F: Fn(P) -> Fut + Send + Sync + 'static,
-    P: Clone + Send + Sync + 'static,
+    P: Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: HandlerOutput,
 {
@@ -644,13 +704,17 @@ where
         borrowed::<P>()
     }
 
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<Self::Value>>(
+        self,
+        success: S,
+        clone: fn(&P) -> P,
+    ) -> ErasedHandler {
         let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
-                let payload = ctx.payload::<P>()?.clone();
+                let payload = clone(ctx.payload::<P>()?);
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
             })),
         }
@@ -678,7 +742,7 @@ where
 {
     type Value = ();
 
-    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
@@ -694,7 +758,7 @@ where
 {
     type Value = ();
 
-    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
@@ -720,7 +784,7 @@ where
 {
     type Value = ();
 
-    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
@@ -732,7 +796,7 @@ where
 impl<F, P, Fut> Handler<marker::Diverges<marker::AsyncArg<P>>> for F
 where
     F: Fn(P) -> Fut + Send + Sync + 'static,
-    P: Clone + Send + Sync + 'static,
+    P: Send + Sync + 'static,
     Fut: Future<Output = Never> + Send + 'static,
 {
     type Value = ();
@@ -741,12 +805,12 @@ where
         borrowed::<P>()
     }
 
-    fn into_erased<S: SuccessStep<()>>(self, _success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, clone: fn(&P) -> P) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
-                Ok(diverging(self(ctx.payload::<P>()?.clone())))
+                Ok(diverging(self(clone(ctx.payload::<P>()?))))
             })),
         }
     }
