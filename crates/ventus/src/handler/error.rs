@@ -76,7 +76,9 @@ impl HandlerError {
         &self.event
     }
 
-    /// The handler's type name: a function's path, or the closure's place in the code.
+    /// The handler's name: the one given to
+    /// [`SubscribeBuilder::name`](crate::SubscribeBuilder::name), or else its type name (a
+    /// function's path, or the closure's place in the code).
     pub fn handler(&self) -> &'static str {
         self.handler
     }

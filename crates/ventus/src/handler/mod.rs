@@ -494,6 +494,11 @@ pub mod marker {
 /// time and payload whatever event it was linked to. A handler whose payload type is not
 /// the emitted one fails with [`HandlerErrorKind::PayloadType`]; the others still run.
 ///
+/// A handler that never returns (`|| todo!()`, `|| async { panic!("..") }`) is accepted
+/// and takes the failure path with its panic. An async handler cannot borrow the payload:
+/// `subscribe` refuses `async fn f(order: &Order)` with
+/// [`SubscribeError::AsyncHandlerBorrowsPayload`](crate::SubscribeError::AsyncHandlerBorrowsPayload).
+///
 /// # Examples
 ///
 /// ```
