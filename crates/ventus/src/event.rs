@@ -43,6 +43,27 @@ use crate::handler::marker::{Typed, Untyped};
 /// ```
 pub trait Event: Send + Sync + 'static {
     /// The name handlers are linked to. Defaults to the type's name without its path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::Event;
+    ///
+    /// mod shop {
+    ///     pub struct OrderCreated;
+    ///     impl ventus::Event for OrderCreated {}
+    ///
+    ///     pub struct Refunded;
+    ///     impl ventus::Event for Refunded {
+    ///         fn name() -> &'static str {
+    ///             "shop.refunded"
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(shop::OrderCreated::name(), "OrderCreated", "the path is dropped");
+    /// assert_eq!(shop::Refunded::name(), "shop.refunded");
+    /// ```
     fn name() -> &'static str
     where
         Self: Sized,
@@ -113,6 +134,17 @@ impl EventName {
     /// # Errors
     ///
     /// Returns [`InvalidEventName`] if `name` is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::EventName;
+    ///
+    /// let name = EventName::new(String::from("Paid")).unwrap();
+    /// assert_eq!(name, "Paid");
+    /// let err = EventName::new("").unwrap_err();
+    /// assert!(err.to_string().contains("empty"));
+    /// ```
     pub fn new(name: impl AsRef<str>) -> Result<Self, InvalidEventName> {
         let name = name.as_ref();
         if name.is_empty() {
@@ -418,12 +450,23 @@ impl<P> From<EventKey<P>> for EventTarget {
 /// assert_eq!(["A", "B"].into_events().len(), 2);
 /// ```
 pub trait IntoEvents {
-    /// What the events carry: [`Untyped`](crate::marker::Untyped) for names, whose
-    /// handlers may take any payload type, or [`Typed<P>`](crate::marker::Typed) for an
+    /// What the events carry: [`Untyped`](crate::plumbing::Untyped) for names, whose
+    /// handlers may take any payload type, or [`Typed<P>`](crate::plumbing::Typed) for an
     /// [`EventKey<P>`], whose handlers must take a `P` (checked at compile time).
     type Payload;
 
     /// The targets, in the order given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventKey, EventTarget, IntoEvents};
+    ///
+    /// const PING: EventKey<()> = EventKey::new("Ping");
+    ///
+    /// assert_eq!(["B", "A"].into_events(), [EventTarget::named("B"), EventTarget::named("A")]);
+    /// assert_eq!(PING.into_events(), [EventTarget::named("Ping")]);
+    /// ```
     fn into_events(self) -> Vec<EventTarget>;
 }
 
@@ -522,6 +565,22 @@ impl<P> EventKey<P> {
     ///
     /// An empty `name` is accepted here (this is a `const fn`) and reported when the key
     /// is used to subscribe or emit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventKey, EventLinker, TokioEventEmitter};
+    ///
+    /// const PRICE: EventKey<u32> = EventKey::new("Price");
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on(PRICE).subscribe(|cents: &u32| *cents)?;
+    /// let emitted = TokioEventEmitter::with_linker(&linker).emit_key(PRICE, 250)?;
+    /// assert_eq!(emitted.wait().expect("no runtime on this thread").counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,

@@ -126,6 +126,8 @@
 //!   per operation.
 //! - [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`], [`NamedLinker`] —
 //!   declarative registration (feature `macros`): handlers linked at start-up by attribute.
+//! - [`plumbing`] — the marker types and builder states that appear in bounds and type
+//!   parameters, for code generic over handlers.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -134,6 +136,7 @@ mod emitter;
 mod event;
 mod handler;
 mod linker;
+pub mod plumbing;
 mod processor;
 #[cfg(feature = "macros")]
 mod registration;
@@ -144,13 +147,12 @@ mod subscription;
 pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
     Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted, EmitterMetrics,
-    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, Rejected,
+    EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow, PayloadMismatch, Rejected,
     TokioEventEmitter,
 };
 pub use crate::event::{Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName};
 pub use crate::handler::{
-    marker, AnyEvent, BoxError, Handler, HandlerError, HandlerErrorKind, HandlerOutput,
-    LinkerDefault, OnSuccess, SuccessStep, Value, WithSuccess,
+    AnyEvent, BoxError, Handler, HandlerError, HandlerErrorKind, HandlerOutput, Value,
 };
 pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
 pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};

@@ -14,11 +14,36 @@ use crate::linker::registry::{key_of, NewSubscriber, Subscriber};
 use crate::linker::{EventLinker, SubscribeError};
 
 /// Identifies a subscription within its linker; ids grow in subscription order.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// let first = linker.on("Tick").subscribe(|| ())?;
+/// let second = linker.on("Tick").subscribe(|| ())?;
+/// assert!(first.id() < second.id(), "ids grow in subscription order");
+/// assert_eq!(first.id().to_string(), format!("subscription#{}", first.id().as_u64()));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubscriptionId(pub(crate) u64);
 
 impl SubscriptionId {
     /// The id as a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let first = linker.on("Tick").subscribe(|| ())?;
+    /// let second = linker.on("Tick").subscribe(|| ())?;
+    /// assert!(second.id().as_u64() > first.id().as_u64());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -96,6 +121,25 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// It runs at most once, and exactly once if its event is emitted, however many
     /// threads emit at once; it is removed when an emission claims it, even if it then
     /// fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// let first = linker.on("Tick").once().subscribe(|| ())?;
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.emit("Tick")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// let report = emitter.emit("Tick")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().total(), 0, "claimed by the first emission");
+    /// assert!(!first.is_linked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn once(mut self) -> Self {
         self.once = true;
         self
@@ -127,6 +171,22 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// so a slow handler does not hold up the others. Its success and failure callbacks
     /// run there too, on the handler's thread, after it returns. No effect on async
     /// handlers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Resize").blocking().subscribe(|px: &u32| px / 2)?;
+    ///
+    /// let emitted = TokioEventEmitter::with_linker(&linker).emit_with("Resize", 640_u32)?;
+    /// let report = emitted.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn blocking(mut self) -> Self {
         self.blocking = true;
         self
@@ -136,6 +196,26 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// default). An async handler still running then is cancelled; a sync handler cannot
     /// be interrupted and is reported when it returns. Either way it takes the failure
     /// path with [`HandlerErrorKind::TimedOut`](crate::HandlerErrorKind::TimedOut).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Fetch")
+    ///     .timeout(Duration::from_millis(10))
+    ///     .subscribe(|| std::future::pending::<()>())?;
+    ///
+    /// let emitted = TokioEventEmitter::with_linker(&linker).emit("Fetch")?;
+    /// let report = emitted.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().timed_out, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -143,6 +223,27 @@ impl<S, K> SubscribeBuilder<S, K> {
 
     /// Receives the handler's value when it succeeds. The value's type must be the
     /// handler's: `T` for a handler returning `T` or `Result<T, E>`, `()` for none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Double")
+    ///     .on_success(move |n: &u32| sink.lock().unwrap().push(*n))
+    ///     .subscribe(|n: &u32| n * 2)?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Double", 21_u32)?;
+    /// assert_eq!(*seen.lock().unwrap(), [42]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_success<T, F: OnSuccess<T>>(
         self,
         callback: F,
@@ -163,6 +264,27 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// Receives the error when the handler fails, panics or cannot take the payload.
     /// Without it, the linker's default failure callback runs; either way the failure
     /// is logged with `tracing`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{EventLinker, HandlerError, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let failed_on = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = failed_on.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Parse")
+    ///     .on_failure(move |err: &HandlerError| sink.lock().unwrap().push(err.event().to_string()))
+    ///     .subscribe(|text: &String| text.parse::<u32>())?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Parse", "x".to_string())?;
+    /// assert_eq!(*failed_on.lock().unwrap(), ["Parse"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_failure(mut self, callback: impl Fn(&HandlerError) + Send + Sync + 'static) -> Self {
         self.on_failure = Some(Arc::new(callback));
         self
@@ -181,6 +303,24 @@ impl<S, K> SubscribeBuilder<S, K> {
     ///   payload by reference (`async fn f(order: &Order)`), which no emission can give it.
     ///
     /// On error nothing is linked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventLinker, SubscribeError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().max_subscribers(1).build()?;
+    /// let sub = linker.on(["A", "B"]).subscribe(|| ())?;
+    /// assert_eq!(linker.event_count_of(&sub), 2);
+    ///
+    /// let refused = linker.on("A").subscribe(|| ());
+    /// assert!(matches!(refused, Err(SubscribeError::TooManySubscribers { max: 1, .. })));
+    /// assert_eq!(linker.on("").subscribe(|| ()), Err(SubscribeError::EmptyEventName));
+    /// assert_eq!(linker.subscriber_count(), 1, "nothing is linked on error");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscribe<H, M>(self, handler: H) -> Result<Subscription, SubscribeError>
     where
         H: Handler<M>,
@@ -276,21 +416,69 @@ impl Subscription {
     }
 
     /// The subscription's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("Tick").subscribe(|| ())?;
+    /// assert_eq!(sub.clone().id(), sub.id(), "clones are handles to one subscription");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> SubscriptionId {
         self.subscriber.id
     }
 
     /// The handler's name: the one given to [`SubscribeBuilder::name`], or its type name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn on_tick() {}
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("Tick").subscribe(on_tick)?;
+    /// assert!(sub.handler_name().ends_with("on_tick"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handler_name(&self) -> &'static str {
         self.subscriber.handler.name
     }
 
     /// Whether this is a once-subscription.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// assert!(linker.on("Tick").once().subscribe(|| ())?.is_once());
+    /// assert!(!linker.on("Tick").subscribe(|| ())?.is_once());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_once(&self) -> bool {
         self.subscriber.once
     }
 
     /// Whether the handler can still run: not unsubscribed, removed or (once) claimed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("Tick").subscribe(|| ())?;
+    /// assert!(sub.is_linked());
+    /// linker.remove_all();
+    /// assert!(!sub.is_linked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_linked(&self) -> bool {
         self.subscriber.state.is_active()
     }
@@ -299,6 +487,19 @@ impl Subscription {
     /// if an emission already claimed this once-subscription, or it was removed.
     ///
     /// An emission in progress skips the handler if it has not started yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on(["A", "B"]).subscribe(|| ())?;
+    /// assert!(sub.unsubscribe());
+    /// assert!(!sub.unsubscribe(), "only the first call unsubscribes");
+    /// assert!(!linker.contains_event("A") && !linker.contains_event("B"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn unsubscribe(&self) -> bool {
         let inner = &self.linker.inner;
         // The state word decides who ends the subscriber; the registry follows.
@@ -359,6 +560,19 @@ impl fmt::Debug for Subscription {
 }
 
 /// Unsubscribes its [`Subscription`] when dropped; made by [`Subscription::guard`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// let guard = linker.on("Tick").subscribe(|| ())?.guard();
+/// assert_eq!(linker.subscriber_count(), 1);
+/// drop(guard);
+/// assert_eq!(linker.subscriber_count(), 0);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "dropping the guard unsubscribes at once"]
 pub struct SubscriptionGuard {
     subscription: Option<Subscription>,
@@ -366,6 +580,17 @@ pub struct SubscriptionGuard {
 
 impl SubscriptionGuard {
     /// The guarded subscription.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let guard = linker.on("Tick").subscribe(|| ())?.guard();
+    /// assert!(guard.subscription().is_linked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscription(&self) -> &Subscription {
         // Always `Some` until `disarm` or drop takes it.
         self.subscription
@@ -374,6 +599,18 @@ impl SubscriptionGuard {
     }
 
     /// Gives the subscription back without unsubscribing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let guard = linker.on("Tick").subscribe(|| ())?.guard();
+    /// let sub = guard.disarm(); // the guard is gone, the handler stays linked
+    /// assert!(sub.is_linked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn disarm(mut self) -> Subscription {
         self.subscription
             .take()

@@ -6,13 +6,14 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ventus::plumbing::{LinkerDefault, Typed, Untyped, WithSuccess};
 use ventus::{
     AnyEvent, BoxError, BuildError, Counts, Emission, EmissionId, EmissionReport, EmitError,
     EmitPermit, Emitted, EmitterMetrics, Event, EventEmitter, EventEmitterBuilder, EventKey,
     EventLinker, EventLinkerBuilder, EventName, EventTarget, HandlerError, HandlerErrorKind,
-    HandlerReport, InvalidEventName, LinkerDefault, ProcessError, Processor, ShutdownReport,
-    SubscribeBuilder, SubscribeError, Subscription, SubscriptionGuard, SubscriptionId,
-    TokioEventEmitter, TokioProcessor, Value, WithSuccess,
+    HandlerReport, InvalidEventName, ProcessError, Processor, ShutdownReport, SubscribeBuilder,
+    SubscribeError, Subscription, SubscriptionGuard, SubscriptionId, TokioEventEmitter,
+    TokioProcessor, Value,
 };
 
 fn require_send<T: Send>() {}
@@ -48,9 +49,9 @@ fn handles_are_send_and_sync() {
         SubscribeBuilder,
         SubscribeBuilder<LinkerDefault>,
         SubscribeBuilder<WithSuccess<fn(&u32)>>,
-        SubscribeBuilder<LinkerDefault, ventus::marker::Untyped>,
+        SubscribeBuilder<LinkerDefault, Untyped>,
         // A typed builder's payload type does not leak into its auto traits.
-        SubscribeBuilder<LinkerDefault, ventus::marker::Typed<std::rc::Rc<u32>>>,
+        SubscribeBuilder<LinkerDefault, Typed<std::rc::Rc<u32>>>,
         AnyEvent,
         EmissionId,
         EventName,

@@ -164,6 +164,9 @@ fn a_string_handler_emitted_with_a_str_says_to_emit_a_string() {
         .on_failure(failures.callback())
         .subscribe(move |name: &String| g.lock().unwrap().push(name.clone()))
         .unwrap();
+    // Another handler takes the literal, so the emission goes ahead and the `String`
+    // handler alone fails (with no handler taking it, `emit_with` refuses the payload).
+    linker.on("Greet").subscribe(|_: &&'static str| ()).unwrap();
     emitter.emit_with("Greet", "world").unwrap();
     let failure = failures.of_handler("closure");
     assert!(
@@ -173,6 +176,7 @@ fn a_string_handler_emitted_with_a_str_says_to_emit_a_string() {
         "{}",
         failure.display
     );
+    assert_eq!(failures.all().len(), 1, "{:#?}", failures.all());
     emitter.emit_with("Greet", "world".to_string()).unwrap();
     assert_eq!(*greeted.lock().unwrap(), ["world"]);
 }

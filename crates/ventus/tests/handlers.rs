@@ -357,6 +357,9 @@ fn handler_taking_a_payload_fails_when_emitted_without_one() {
         .unwrap();
     let r = ran.clone();
     linker.on("E").subscribe(move || r.incr()).unwrap();
+    // A handler of `()` takes an emission without a payload, so the event accepts it,
+    // and the two handlers that want one fail on their own.
+    linker.on("E").subscribe(|_: &()| ()).unwrap();
     emitter.emit("E").unwrap();
     assert_eq!(ran.get(), 1);
     let kinds: Vec<_> = failures.all().into_iter().map(|f| f.kind).collect();
@@ -493,6 +496,8 @@ fn blocking_handler_failures_go_to_the_failure_callback() {
         .on_failure(failures.callback())
         .subscribe(|_: &u32| ())
         .unwrap();
+    // Takes the `&str` emitted: the event accepts it, and the `u32` handler fails alone.
+    linker.on("E").subscribe(|_: &&str| ()).unwrap();
     emitter.emit_with("E", "x").unwrap();
     assert_eq!(
         failures.of_handler("fails_sync").kind,

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ventus::{
-    EmitError, Event, EventKey, EventName, EventTarget, HandlerError, HandlerErrorKind, IntoEvents,
-    SubscribeError, TokioEventEmitter,
+    EmitError, Event, EventKey, EventName, EventTarget, HandlerError, IntoEvents, SubscribeError,
+    TokioEventEmitter,
 };
 
 mod support;
@@ -506,29 +506,28 @@ fn an_overridden_event_name_is_used() {
 }
 
 #[test]
-fn a_typed_handler_reports_a_missing_payload() {
+fn a_typed_event_emitted_by_name_without_its_payload_is_refused_before_its_handler_runs() {
     let linker = linker();
     let (errors, on_failure) = failure_log();
-    let kinds = Arc::new(Mutex::new(Vec::new()));
-    let k = kinds.clone();
     linker
         .on_event::<Shutdown>()
-        .on_failure(move |err: &HandlerError| {
-            on_failure(err);
-            if let HandlerErrorKind::PayloadType { expected, found } = err.kind() {
-                k.lock().unwrap().push((*expected, *found));
-            }
-        })
+        .on_failure(on_failure)
         .subscribe(|_: &Shutdown| ())
         .unwrap();
     let emitter = TokioEventEmitter::with_linker(&linker);
-    emitter.emit("Shutdown").unwrap();
-    emitter.emit_with("Shutdown", 5_u8).unwrap();
-    let kinds = kinds.lock().unwrap();
-    assert_eq!(kinds.len(), 2, "{:?}", errors.lock().unwrap());
-    assert!(kinds[0].0.ends_with("Shutdown"));
-    assert_eq!(kinds[0].1, None);
-    assert_eq!(kinds[1].1, Some("u8"));
+    let refused = |result: Result<ventus::Emitted, ventus::EmitError>| match result {
+        Err(ventus::EmitError::PayloadType(m)) => {
+            assert!(m.expected()[0].ends_with("Shutdown"), "{m}");
+            m.given()
+        }
+        other => panic!("expected a payload mismatch, got {other:?}"),
+    };
+    assert_eq!(refused(emitter.emit("Shutdown")), None);
+    assert_eq!(refused(emitter.emit_with("Shutdown", 5_u8)), Some("u8"));
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "no handler ran, so none failed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

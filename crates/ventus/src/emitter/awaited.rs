@@ -21,7 +21,7 @@
 //! counts are the same on both; dropping the `run` future drops the handlers not finished
 //! on both.
 
-use std::any::{type_name, Any};
+use std::any::{type_name, Any, TypeId};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -99,6 +99,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         let (direct, any) = self.lookup(event, &guard);
         if direct.is_none() && any.is_none() {
             return self.no_handler_step(event, static_name);
+        }
+        if let Some(entry) = direct {
+            if !entry.accepts(payload.map(|_| TypeId::of::<T>())) {
+                // `run` owns the payload and hands it back in the error.
+                let given = payload.map(|_| type_name::<T>());
+                let err = self.mismatch(event, static_name, entry, given, None);
+                return Poll::Ready(Step::Done(Err(err)));
+            }
         }
         if !self.can_run_awaited(direct, any) {
             return Poll::Ready(Step::Full);

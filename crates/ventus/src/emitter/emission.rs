@@ -27,12 +27,43 @@ use crate::linker::registry::{EventEntry, Subscriber};
 use crate::linker::LinkerInner;
 use crate::processor::tokio::{in_scope, SyncScope};
 
-/// Identifies one emission; unique within the process.
+/// Identifies one emission; unique within the process, for emissions that find no
+/// handler too. Ids start at 1.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Tick").subscribe(|| ())?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+/// let first = emitter.emit("Tick")?.id();
+/// let second = emitter.emit("Tick")?.id();
+/// assert_ne!(first, second, "unique within the process");
+/// assert_ne!(emitter.emit("Nobody")?.id(), second, "an emission without handlers too");
+/// assert_eq!(first.to_string(), format!("emission#{}", first.as_u64()));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EmissionId(pub(crate) u64);
 
 impl EmissionId {
     /// The id as a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let first = emitter.emit("Tick")?.id();
+    /// let second = emitter.emit("Tick")?.id();
+    /// assert_ne!(first.as_u64(), second.as_u64());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -124,38 +155,39 @@ impl<T> Shared<'_, T> {
 /// An emission's event name: borrowed from the registry's snapshot while the emission
 /// stays in `emit`'s frame, owned once it leaves.
 pub(crate) enum NameRef<'a> {
-    Borrowed(&'a Arc<str>),
+    Borrowed(&'a EventEntry),
     Owned(EventName),
 }
 
 impl NameRef<'_> {
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            Self::Borrowed(name) => name,
+            Self::Borrowed(entry) => &entry.name,
             Self::Owned(name) => name.as_str(),
         }
     }
 
     pub(crate) fn to_owned(&self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Borrowed(entry) => EventName::from_arc(Arc::clone(&entry.name)),
             Self::Owned(name) => name.clone(),
         }
     }
 
     fn into_owned(self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::from_arc(Arc::clone(name)),
+            Self::Borrowed(entry) => EventName::from_arc(Arc::clone(&entry.name)),
             Self::Owned(name) => name,
         }
     }
 
-    /// The name for the emission's report: a short borrowed name is copied, so the
-    /// report costs no reference count shared with every thread emitting the event.
+    /// The name for the emission's report: the snapshot's report name (a copy, for a
+    /// short name, so the report costs no reference count shared with every thread
+    /// emitting the event).
     #[inline]
     pub(crate) fn into_report(self) -> EventName {
         match self {
-            Self::Borrowed(name) => EventName::copied(name, Some(name)),
+            Self::Borrowed(entry) => entry.report_name.clone(),
             Self::Owned(name) => name,
         }
     }
@@ -237,6 +269,32 @@ pub struct Emission<'a> {
 
 impl<'a> Emission<'a> {
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use ventus::{Emission, EmissionId, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Record(Mutex<Option<EmissionId>>);
+    ///
+    /// impl Processor for Record {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         *self.0.lock().unwrap() = Some(emission.id());
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Record::default()).build();
+    /// let emitted = emitter.emit("Tick")?;
+    /// assert_eq!(*emitter.processor().0.lock().unwrap(), Some(emitted.id()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
@@ -246,21 +304,126 @@ impl<'a> Emission<'a> {
     /// Emissions that run at once on the caller's thread read the clock only if asked
     /// (by this call, or by a handler taking [`AnyEvent`](crate::AnyEvent)); the others
     /// read it before they leave the caller's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct NotInTheFuture;
+    ///
+    /// impl Processor for NotInTheFuture {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         assert!(emission.time() <= SystemTime::now());
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(NotInTheFuture).build();
+    /// emitter.emit("Tick")?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn time(&self) -> SystemTime {
         *self.time.get_or_init(SystemTime::now)
     }
 
     /// The event's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct OnlyTicks;
+    ///
+    /// impl Processor for OnlyTicks {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         if emission.event() != "Tick" {
+    ///             return Err(ProcessError::Failed(format!("no `{}` here", emission.event()).into()));
+    ///         }
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// linker.on("Tock").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(OnlyTicks).build();
+    /// assert!(emitter.emit("Tick").is_ok());
+    /// assert!(emitter.emit("Tock").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event(&self) -> &str {
         self.event.as_str()
     }
 
     /// The payload's type name; `None` for an event emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Types(Mutex<Vec<Option<&'static str>>>);
+    ///
+    /// impl Processor for Types {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         self.0.lock().unwrap().push(emission.payload_type());
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Types::default()).build();
+    /// emitter.emit("Tick")?;
+    /// emitter.emit_with("Tick", 5_u32)?;
+    /// assert_eq!(*emitter.processor().0.lock().unwrap(), [None, Some("u32")]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn payload_type(&self) -> Option<&'static str> {
         self.payload_type
     }
 
     /// How many handlers this emission will run, counting only those that can still run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct ExpectTwo;
+    ///
+    /// impl Processor for ExpectTwo {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         assert_eq!(emission.handler_count(), 2);
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// linker.on_any().subscribe(|| ())?; // "any event" handlers count too
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(ExpectTwo).build();
+    /// emitter.emit("Tick")?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handler_count(&self) -> usize {
         self.handlers()
             .filter(|s| s.state.runs_in(s.once, self.id.0))
@@ -269,12 +432,68 @@ impl<'a> Emission<'a> {
 
     /// Whether every handler is sync and not `blocking`, so that
     /// [`try_run_inline`](Self::try_run_inline) runs the emission without a runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct SyncOnly;
+    ///
+    /// impl Processor for SyncOnly {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         if !emission.is_inline() {
+    ///             return Err(ProcessError::Failed("async handlers need a runtime".into()));
+    ///         }
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Sync").subscribe(|| ())?;
+    /// linker.on("Async").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(SyncOnly).build();
+    /// assert!(emitter.emit("Sync").is_ok());
+    /// assert!(emitter.emit("Async").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_inline(&self) -> bool {
         self.inline
     }
 
     /// Moves everything the emission borrows into owned storage, so it can outlive the
     /// `emit` call (be spawned or sent to another thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// /// Runs each emission on a thread of its own and waits for it.
+    /// #[derive(Debug)]
+    /// struct OtherThread;
+    ///
+    /// impl Processor for OtherThread {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         let owned: Emission<'static> = emission.into_owned();
+    ///         std::thread::spawn(move || owned.try_run_inline().map_err(|_| ProcessError::Closed))
+    ///             .join()
+    ///             .map_err(|_| ProcessError::Failed("the thread panicked".into()))?
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: &u32| *n + 1)?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(OtherThread).build();
+    /// let report = emitter.emit_with("Job", 1_u32)?.wait().expect("finished on the other thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_owned(mut self) -> Emission<'static> {
         self.time();
         self.payload.share();
@@ -304,6 +523,36 @@ impl<'a> Emission<'a> {
     /// that run it later or elsewhere: the handle's report arrives when
     /// [`run`](Self::run) ends. With `parent`, cancelling `parent` cancels the emission
     /// too (a processor's shutdown uses this).
+    ///
+    /// # Examples
+    ///
+    /// A processor whose token cancels every emission it has spawned:
+    ///
+    /// ```
+    /// use ventus::{CancellationToken, Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Spawner(CancellationToken);
+    ///
+    /// impl Processor for Spawner {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         let (emission, emitted) = emission.track(Some(&self.0));
+    ///         tokio::spawn(emission.run());
+    ///         Ok(emitted)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Forever").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Spawner::default()).build();
+    /// let emitted = emitter.emit("Forever")?;
+    /// emitter.processor().0.cancel();
+    /// assert_eq!(emitted.await.counts().cancelled, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn track(self, parent: Option<&CancellationToken>) -> (Emission<'static>, Emitted) {
         self.track_with(None, parent.cloned())
     }
@@ -339,6 +588,35 @@ impl<'a> Emission<'a> {
 
     /// The token that cancels this emission, if it is tracked. [`Emitted::cancel`]
     /// cancels it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct CancelAtOnce;
+    ///
+    /// impl Processor for CancelAtOnce {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         assert!(emission.cancellation().is_none(), "not tracked yet");
+    ///         let (emission, emitted) = emission.track(None);
+    ///         let token = emission.cancellation().expect("tracked").clone();
+    ///         tokio::spawn(emission.run());
+    ///         token.cancel(); // as `emitted.cancel()` would
+    ///         Ok(emitted)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Forever").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(CancelAtOnce).build();
+    /// assert_eq!(emitter.emit("Forever")?.await.counts().cancelled, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn cancellation(&self) -> Option<&CancellationToken> {
         self.tracker
             .as_ref()
@@ -421,6 +699,40 @@ impl<'a> Emission<'a> {
     /// with [`run`](Self::run) on a runtime instead.
     // The emission is given back by value: boxing it would allocate on the path of every
     // sync-context emission that needs a runtime.
+    /// # Examples
+    ///
+    /// A processor that runs sync emissions on the caller's thread and spawns the others:
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct InlineFirst;
+    ///
+    /// impl Processor for InlineFirst {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         match emission.try_run_inline() {
+    ///             Ok(emitted) => Ok(emitted),
+    ///             Err(emission) => {
+    ///                 let (emission, emitted) = emission.track(None);
+    ///                 tokio::spawn(emission.run());
+    ///                 Ok(emitted)
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Sync").subscribe(|| ())?;
+    /// linker.on("Async").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(InlineFirst).build();
+    /// assert!(emitter.emit("Sync")?.is_finished(), "ran inside `emit`");
+    /// assert_eq!(emitter.emit("Async")?.await.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[allow(clippy::result_large_err)]
     pub fn try_run_inline(self) -> Result<Emitted, Self> {
         if !self.is_inline() {
@@ -464,6 +776,33 @@ impl<'a> Emission<'a> {
     /// handlers already started run to their end on their thread. Every handler that
     /// finished has had its callbacks called. A tracked emission dropped this way never
     /// sends its report; its handle waits on. Cancel with [`Emitted::cancel`] to get one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// #[derive(Debug)]
+    /// struct Spawn;
+    ///
+    /// impl Processor for Spawn {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         let (emission, emitted) = emission.track(None);
+    ///         tokio::spawn(emission.run()); // the handle's report arrives when `run` ends
+    ///         Ok(emitted)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| async move { n * 2 })?;
+    /// linker.on("Job").subscribe(|n: &u32| *n + 1)?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Spawn).build();
+    /// assert_eq!(emitter.emit_with("Job", 2_u32)?.await.counts().succeeded, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn run(self) {
         let _ = self.run_report().await;
     }

@@ -35,6 +35,9 @@ pub enum EmitError {
     /// The processor could not take the emission (for example, no runtime could be
     /// started for a sync-context emission with async handlers).
     Processor(BoxError),
+    /// None of the event's handlers takes the payload's type (or an emission without a
+    /// payload). No handler ran; the payload is handed back in [`PayloadMismatch`].
+    PayloadType(PayloadMismatch),
 }
 
 impl fmt::Display for EmitError {
@@ -54,6 +57,7 @@ impl fmt::Display for EmitError {
                 rejected.event, rejected.limit
             ),
             Self::Processor(err) => write!(f, "the emission could not be processed: {err}"),
+            Self::PayloadType(mismatch) => mismatch.fmt(f),
         }
     }
 }
@@ -99,11 +103,49 @@ pub struct Rejected {
 
 impl Rejected {
     /// The event that was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    /// let _first = emitter.emit("Job")?;
+    /// match emitter.emit("Job") {
+    ///     Err(EmitError::Full(rejected)) => assert_eq!(rejected.event(), "Job"),
+    ///     other => panic!("expected a full emitter, got {other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event(&self) -> &EventName {
         &self.event
     }
 
     /// The payload, if it was a `T`; `None` for an event emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| async move { n })?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    /// let _first = emitter.emit_with("Job", 1_u32)?;
+    /// let Err(EmitError::Full(rejected)) = emitter.emit_with("Job", 2_u32) else {
+    ///     panic!("expected a full emitter");
+    /// };
+    /// assert_eq!(rejected.into_payload::<u32>(), Some(2), "`None` for another type");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_payload<T: Any>(self) -> Option<T> {
         self.payload?.downcast::<T>().ok().map(|b| *b)
     }
@@ -115,6 +157,133 @@ impl fmt::Debug for Rejected {
             .field("event", &self.event)
             .field("limit", &self.limit)
             .field("has_payload", &self.payload.is_some())
+            .finish()
+    }
+}
+
+/// An emission refused because none of the event's handlers takes its payload's type,
+/// with the payload handed back.
+///
+/// Each handler states the payload type it takes (`|n: &u64|` takes a `u64`). An event's
+/// handlers may take different types: an emission runs when at least one of them takes
+/// its payload, and the handlers of another type fail one by one with
+/// [`HandlerErrorKind::PayloadType`](crate::HandlerErrorKind::PayloadType). When none
+/// does, the emission is a mistake of the caller, and `emit` says so before any handler
+/// runs. Handlers that take no argument, or take [`AnyEvent`](crate::AnyEvent), accept
+/// any payload and take no part in the check.
+///
+/// The usual cause is a literal whose type Rust infers on its own: `7` is an `i32`,
+/// `21.5` an `f64`, `"world"` a `&str`. Write `7_u64`, `21.5_f32`, `"world".to_string()`,
+/// or emit through an [`EventKey`](crate::EventKey), whose type is checked at compile time.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EmitError, EventLinker, TokioEventEmitter};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Int").subscribe(|n: &u64| *n)?;
+/// let emitter = TokioEventEmitter::with_linker(&linker);
+///
+/// match emitter.emit_with("Int", 7) {
+///     Err(EmitError::PayloadType(mismatch)) => {
+///         assert_eq!(mismatch.expected(), ["u64"]);
+///         assert_eq!(mismatch.given(), Some("i32"));
+///         assert_eq!(mismatch.into_payload::<i32>(), Some(7));
+///     }
+///     other => panic!("expected a payload mismatch, got {other:?}"),
+/// }
+/// emitter.emit_with("Int", 7_u64)?; // the type the handler takes
+/// # Ok(())
+/// # }
+/// ```
+pub struct PayloadMismatch {
+    pub(crate) event: EventName,
+    pub(crate) expected: Vec<&'static str>,
+    pub(crate) given: Option<&'static str>,
+    pub(crate) payload: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl PayloadMismatch {
+    /// The event that was refused.
+    pub fn event(&self) -> &EventName {
+        &self.event
+    }
+
+    /// The payload types the event's handlers take, in subscription order.
+    pub fn expected(&self) -> &[&'static str] {
+        &self.expected
+    }
+
+    /// The type that was emitted; `None` for an emission without a payload.
+    pub fn given(&self) -> Option<&'static str> {
+        self.given
+    }
+
+    /// The payload, if it was a `T`; `None` for an event emitted without one.
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        self.payload?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Display for PayloadMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let types = self
+            .expected
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        write!(
+            f,
+            "event `{}` was not emitted: its handlers take a {types} payload, ",
+            self.event
+        )?;
+        let Some(given) = self.given else {
+            return write!(
+                f,
+                "and it was emitted without one; emit it with `emit_with(\"{}\", payload)`",
+                self.event
+            );
+        };
+        write!(f, "and it was emitted with a `{given}`; ")?;
+        match hint(given, &self.expected) {
+            Some(hint) => f.write_str(&hint),
+            None => {
+                f.write_str("emit one of the types the handlers take, or change their argument")
+            }
+        }
+    }
+}
+
+/// Advice for the usual mix-ups: a literal whose type Rust inferred on its own.
+fn hint(given: &str, expected: &[&'static str]) -> Option<String> {
+    const INTEGERS: [&str; 12] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    const FLOATS: [&str; 2] = ["f32", "f64"];
+    let wanted = |set: &[&str]| expected.iter().find(|t| set.contains(t)).copied();
+    match given {
+        "i32" => wanted(&INTEGERS).map(|t| {
+            format!("an integer literal is an `i32` unless told otherwise: write it as `7_{t}`")
+        }),
+        "f64" => wanted(&FLOATS).map(|t| {
+            format!("a float literal is an `f64` unless told otherwise: write it as `21.5_{t}`")
+        }),
+        "&str" => expected
+            .contains(&"alloc::string::String")
+            .then(|| "emit a `String`: `\"text\".to_string()`, not a `&str`".to_owned()),
+        _ => None,
+    }
+}
+
+impl fmt::Debug for PayloadMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayloadMismatch")
+            .field("event", &self.event)
+            .field("expected", &self.expected)
+            .field("given", &self.given)
             .finish()
     }
 }

@@ -295,11 +295,41 @@ impl Emitted {
     }
 
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitted = ventus::TokioEventEmitter::with_linker(&linker).emit("Tick")?;
+    /// let id = emitted.id();
+    /// assert_eq!(emitted.wait().expect("no runtime on this thread").id(), id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
 
     /// Whether every handler has finished (or been cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let emitted = emitter.emit("Job")?; // scheduled on this runtime
+    /// assert!(!emitted.is_finished());
+    /// emitter.wait_for_tasks().await;
+    /// assert!(emitted.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         match &self.inner {
             Inner::Counted(..) | Inner::Done(_) => true,
@@ -347,6 +377,37 @@ impl Emitted {
     ///
     /// Gives the handle back if the emission has not finished and this thread drives a
     /// current-thread runtime, where waiting would stop the emission from ever finishing.
+    ///
+    /// # Examples
+    ///
+    /// From sync code, `wait` blocks until the report is there:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Resize").subscribe(|px: u32| async move { px / 2 })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.emit_with("Resize", 640_u32)?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// On the thread of a current-thread runtime it gives the handle back; await it instead:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// # linker.on("Job").subscribe(|| async {})?;
+    /// # let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let emitted = emitter.emit("Job")?; // scheduled on this runtime
+    /// let emitted = emitted.wait().expect_err("waiting here would stop the emission from running");
+    /// assert_eq!(emitted.await.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait(self) -> Result<EmissionReport, Emitted> {
         let tracker = match self.inner {
             Inner::Counted(counts, event) => {

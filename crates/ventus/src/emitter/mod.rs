@@ -8,7 +8,7 @@ mod lean;
 mod metrics;
 mod report;
 
-use std::any::type_name;
+use std::any::{type_name, TypeId};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 pub(crate) use self::emission::NameRef;
 pub use self::emission::{Emission, EmissionId};
-pub use self::error::{EmitError, Rejected};
+pub use self::error::{EmitError, PayloadMismatch, Rejected};
 pub(crate) use self::handle::Cancel;
 pub use self::handle::Emitted;
 pub use self::metrics::EmitterMetrics;
@@ -169,6 +169,27 @@ impl Drop for Holding {
 /// What `emit` does when an emitter's `max_in_flight` bound is reached.
 ///
 /// [`EventEmitter::reserve`] always waits for room, whatever the policy.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|n: u32| async move { n })?;
+/// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+///
+/// let first = emitter.emit_with("Job", 1_u32)?; // scheduled, not yet run
+/// match emitter.emit_with("Job", 2_u32) {
+///     Err(EmitError::Full(rejected)) => assert_eq!(rejected.into_payload::<u32>(), Some(2)),
+///     other => panic!("expected a full emitter, got {other:?}"),
+/// }
+/// assert_eq!(first.await.counts().succeeded, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Overflow {
@@ -311,21 +332,71 @@ impl EventEmitter<TokioProcessor> {
 
 impl<P: Processor + ?Sized> EventEmitter<P> {
     /// The linker whose handlers this emitter runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// assert!(emitter.linker().same_as(&linker));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn linker(&self) -> &EventLinker {
         &self.linker
     }
 
     /// The processor that runs this emitter's emissions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{TokioEventEmitter, TokioProcessor};
+    ///
+    /// let emitter = TokioEventEmitter::new();
+    /// let processor: &TokioProcessor = emitter.processor();
+    /// assert_eq!(processor.in_flight(), 0);
+    /// ```
     pub fn processor(&self) -> &P {
         &self.processor
     }
 
     /// Whether emissions are logged at debug level.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let loud = EventLinker::builder().debug(true).build()?;
+    /// assert!(TokioEventEmitter::with_linker(&loud).is_debug(), "the linker's switch by default");
+    /// assert!(!EventEmitter::builder().linker(&loud).debug(false).build().is_debug());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_debug(&self) -> bool {
         self.shared.debug
     }
 
     /// What this emitter (and its clones) has done so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// emitter.emit("Tick")?;
+    /// emitter.clone().emit("Tick")?;
+    ///
+    /// let m = emitter.metrics();
+    /// assert_eq!((m.emitted, m.succeeded, m.in_flight), (2, 2, 0), "clones share the counters");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn metrics(&self) -> EmitterMetrics {
         self.shared.metrics.snapshot(self.processor.in_flight())
     }
@@ -333,6 +404,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// Whether [`shutdown`](Self::shutdown) was called (or the processor was shut down
     /// on its own, as [`ThreadPoolProcessor::shutdown`](crate::ThreadPoolProcessor::shutdown)
     /// does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&ventus::EventLinker::builder().build()?);
+    /// assert!(!emitter.is_closed());
+    /// emitter.shutdown(Duration::from_secs(1)).await;
+    /// assert!(emitter.is_closed() && emitter.clone().is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire) || self.processor.is_closed()
     }
@@ -468,6 +554,35 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future stops the wait and nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// let count = done.clone();
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(move || {
+    ///     let count = count.clone();
+    ///     async move {
+    ///         tokio::task::yield_now().await;
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// })?;
+    ///
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// for _ in 0..3 {
+    ///     emitter.emit("Job")?; // scheduled; returns at once
+    /// }
+    /// emitter.wait_for_tasks().await;
+    /// assert_eq!(done.load(Ordering::Relaxed), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_for_tasks(&self) -> impl Future<Output = ()> + Send + '_ {
         self.processor.wait_for_tasks()
     }
@@ -579,6 +694,22 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Order").subscribe(|id: &u64| *id)?;
+    /// linker.on("Order").subscribe(|id: u64| async move { id })?;
+    ///
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.run_with("Order", 7_u64).await?;
+    /// assert_eq!(report.counts().succeeded, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn run_with<T: Send + Sync + 'static>(
         &self,
         event: &str,
@@ -596,6 +727,27 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// # Cancel safety
     ///
     /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Clone)]
+    /// struct Shipped {
+    ///     parcels: u32,
+    /// }
+    /// impl ventus::Event for Shipped {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on_event::<Shipped>().subscribe(|s: &Shipped| s.parcels)?;
+    ///
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.run_event(Shipped { parcels: 3 }).await?;
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn run_event<E: Event>(&self, event: E) -> Result<EmissionReport, EmitError> {
         let name = E::name();
         self.run_inner(name, Some(name), Some(event)).await
@@ -614,7 +766,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 self.poll_awaited(cx, &mut running, event, static_name, payload.as_ref())
             })
             .await;
-            if let awaited::Step::Done(result) = step {
+            if let awaited::Step::Done(mut result) = step {
+                // The first pass only borrowed the payload: a refusal hands it back here.
+                if let Err(EmitError::PayloadType(mismatch)) = &mut result {
+                    mismatch.payload =
+                        payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                }
                 return result;
             }
         }
@@ -715,6 +872,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         if direct.is_none() && any.is_none() {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
+        self.check_payload(event, static_name, direct, &mut payload)?;
         if permit.is_none() {
             match self.route(direct, any) {
                 lean::Route::Lean => {
@@ -898,6 +1056,51 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         (direct, any)
     }
 
+    /// Refuses an emission whose payload none of the event's handlers takes, handing the
+    /// payload back; see [`PayloadMismatch`].
+    #[inline]
+    fn check_payload<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        direct: Option<&Arc<EventEntry>>,
+        payload: &mut Option<T>,
+    ) -> Result<(), EmitError> {
+        let given = payload.as_ref().map(|_| TypeId::of::<T>());
+        match direct {
+            Some(entry) if !entry.accepts(given) => {
+                let payload = payload
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
+                let given = payload.as_ref().map(|_| type_name::<T>());
+                Err(self.mismatch(event, static_name, entry, given, payload))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The refusal of an emission whose payload (of type `given`) none of `entry`'s
+    /// handlers takes.
+    #[cold]
+    #[inline(never)]
+    fn mismatch(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        entry: &EventEntry,
+        given: Option<&'static str>,
+        payload: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> EmitError {
+        let mismatch = PayloadMismatch {
+            event: self.name_of(event, static_name),
+            expected: entry.takes.iter().map(|t| t.name).collect(),
+            given,
+            payload,
+        };
+        tracing::debug!(event, error = %mismatch, "ventus emit refused");
+        EmitError::PayloadType(mismatch)
+    }
+
     /// Counts (and logs, in debug) an emission of an event nobody is linked to, and
     /// returns its report: an id of its own, the name, nothing run.
     #[cold]
@@ -938,6 +1141,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(then(None));
         }
         let mut slot = payload;
+        self.check_payload(event, static_name, direct, &mut slot)?;
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
@@ -1074,7 +1278,7 @@ fn name_ref<'a>(
     direct: Option<&'a Arc<EventEntry>>,
 ) -> NameRef<'a> {
     match (direct, static_name) {
-        (Some(entry), _) => NameRef::Borrowed(&entry.name),
+        (Some(entry), _) => NameRef::Borrowed(entry),
         (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
         (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
     }
@@ -1136,6 +1340,25 @@ impl<P: ?Sized> fmt::Debug for EventEmitter<P> {
 /// emits one event without waiting.
 ///
 /// Dropping it unused gives the place back.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EmitError, EventEmitter, EventLinker, Overflow};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| async {})?;
+/// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+///
+/// let permit = emitter.reserve().await?;
+/// assert!(matches!(emitter.emit("Job"), Err(EmitError::Full(_))), "the permit holds the place");
+/// let report = permit.emit("Job")?.await;
+/// assert_eq!(report.counts().succeeded, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a permit does nothing until it emits"]
 pub struct EmitPermit<'a, P: ?Sized = dyn Processor> {
     emitter: &'a EventEmitter<P>,
@@ -1148,6 +1371,21 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     /// # Errors
     ///
     /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.reserve().await?.emit("Job")?.await;
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn emit(self, event: &str) -> Result<Emitted, EmitError> {
         self.emitter.dispatch::<()>(event, None, None, self.permit)
     }
@@ -1157,6 +1395,21 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     /// # Errors
     ///
     /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| async move { n * 2 })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.reserve().await?.emit_with("Job", 21_u32)?.await;
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn emit_with<T: Send + Sync + 'static>(
         self,
         event: &str,
@@ -1171,6 +1424,25 @@ impl<P: Processor + ?Sized> EmitPermit<'_, P> {
     /// # Errors
     ///
     /// As [`EventEmitter::emit`], but never [`EmitError::Full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Clone)]
+    /// struct Shipped;
+    /// impl ventus::Event for Shipped {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on_event::<Shipped>().subscribe(|_: Shipped| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.reserve().await?.emit_event(Shipped)?.await;
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn emit_event<E: Event>(self, event: E) -> Result<Emitted, EmitError> {
         let name = E::name();
         self.emitter
@@ -1185,6 +1457,25 @@ impl<P: ?Sized> fmt::Debug for EmitPermit<'_, P> {
 }
 
 /// Settings of a new [`EventEmitter`]; made by [`EventEmitter::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ventus::{EventEmitter, EventLinker, Overflow};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// let emitter = EventEmitter::builder()
+///     .linker(&linker)
+///     .timeout(Duration::from_secs(5))
+///     .detailed_reports(true)
+///     .max_in_flight(64, Overflow::Wait)
+///     .build();
+/// assert!(emitter.linker().same_as(&linker));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct EventEmitterBuilder<P> {
     linker: Option<EventLinker>,
@@ -1197,12 +1488,38 @@ pub struct EventEmitterBuilder<P> {
 
 impl<P: Processor> EventEmitterBuilder<P> {
     /// The linker whose handlers the emitter runs; the global one if not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// assert!(EventEmitter::builder().linker(&linker).build().linker().same_as(&linker));
+    /// assert!(EventEmitter::builder().build().linker().same_as(EventLinker::global()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn linker(mut self, linker: &EventLinker) -> Self {
         self.linker = Some(linker.clone());
         self
     }
 
     /// Logs each emission at debug level; defaults to the linker's debug switch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let quiet = EventLinker::builder().build()?;
+    /// let emitter = EventEmitter::builder().linker(&quiet).debug(true).build();
+    /// assert!(emitter.is_debug() && !quiet.is_debug());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn debug(mut self, debug: bool) -> Self {
         self.debug = Some(debug);
         self
@@ -1210,6 +1527,26 @@ impl<P: Processor> EventEmitterBuilder<P> {
 
     /// The timeout of handlers that have none of their own (see
     /// [`SubscribeBuilder::timeout`](crate::SubscribeBuilder::timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Fetch").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .timeout(Duration::from_millis(10))
+    ///     .build();
+    ///
+    /// let report = emitter.emit("Fetch")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().timed_out, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -1218,6 +1555,23 @@ impl<P: Processor> EventEmitterBuilder<P> {
     /// Records each handler's outcome and duration in [`EmissionReport`]s, those of
     /// [`emit`](EventEmitter::emit) and of [`run`](EventEmitter::run) alike (off by
     /// default: it costs two clock reads per handler and an allocation per emission).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| "pong")?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.handlers().len(), 1);
+    /// assert!(report.handlers()[0].outcome.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn detailed_reports(mut self, detailed: bool) -> Self {
         self.detailed = detailed;
         self
@@ -1225,12 +1579,40 @@ impl<P: Processor> EventEmitterBuilder<P> {
 
     /// At most `max` emissions in flight at once (at least 1), with `overflow` deciding
     /// what `emit` does when the bound is reached. Without it there is no bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    ///
+    /// let _first = emitter.emit("Job")?; // scheduled, holds the only place
+    /// assert!(emitter.emit("Job").is_err());
+    /// emitter.wait_for_tasks().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn max_in_flight(mut self, max: usize, overflow: Overflow) -> Self {
         self.limit = Some((max.max(1), overflow));
         self
     }
 
     /// The processor that decides where emissions run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioProcessor};
+    ///
+    /// let emitter = EventEmitter::builder().processor(TokioProcessor::new()).build();
+    /// let any: EventEmitter = emitter.into(); // `EventEmitter` holds any processor
+    /// assert!(!any.is_closed());
+    /// ```
     pub fn processor<Q: Processor>(self, processor: Q) -> EventEmitterBuilder<Q> {
         EventEmitterBuilder {
             linker: self.linker,
@@ -1243,6 +1625,16 @@ impl<P: Processor> EventEmitterBuilder<P> {
     }
 
     /// Makes the emitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// let emitter = EventEmitter::builder().build();
+    /// assert!(emitter.linker().same_as(EventLinker::global()));
+    /// assert!(!emitter.is_closed());
+    /// ```
     pub fn build(self) -> EventEmitter<P> {
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         let debug = self.debug.unwrap_or(linker.inner.debug);

@@ -9,6 +9,25 @@ use crate::handler::HandlerError;
 use crate::subscription::SubscriptionId;
 
 /// How one handler of an emission ended.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventEmitter, EventLinker, Outcome};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+/// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+///
+/// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+/// match &report.handlers()[0].outcome {
+///     Outcome::Failed(err) => assert!(err.to_string().contains("no")),
+///     other => panic!("expected a failure, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -24,12 +43,46 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether the handler succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| "pong")?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+    /// assert!(report.handlers()[0].outcome.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Succeeded)
     }
 }
 
 /// One handler's part of an [`EmissionReport`].
+///
+/// # Examples
+///
+/// ```
+/// fn ping() -> &'static str {
+///     "pong"
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// let sub = linker.on("Ping").subscribe(ping)?;
+/// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+///
+/// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+/// let handler = &report.handlers()[0];
+/// assert_eq!((handler.subscription, handler.handler), (sub.id(), sub.handler_name()));
+/// assert!(handler.outcome.is_success());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct HandlerReport {
@@ -44,6 +97,26 @@ pub struct HandlerReport {
 }
 
 /// How many handlers of an emission ended which way.
+///
+/// # Examples
+///
+/// ```
+/// fn jam() {
+///     panic!("out of paper");
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Job").subscribe(|| ())?;
+/// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+/// linker.on("Job").subscribe(jam)?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+///
+/// let counts = emitter.emit("Job")?.wait().expect("no runtime on this thread").counts();
+/// assert_eq!((counts.succeeded, counts.failed, counts.panicked), (1, 1, 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counts {
@@ -61,6 +134,21 @@ pub struct Counts {
 
 impl Counts {
     /// Every handler that ran or was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// linker.on("Job").subscribe(|| -> Result<(), &'static str> { Err("no") })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let counts = emitter.emit("Job")?.wait().expect("no runtime on this thread").counts();
+    /// assert_eq!(counts.total(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn total(&self) -> u32 {
         self.succeeded + self.failed + self.panicked + self.timed_out + self.cancelled
     }
@@ -130,6 +218,19 @@ impl EmissionReport {
     }
 
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitted = ventus::TokioEventEmitter::with_linker(&linker).emit("Tick")?;
+    /// let id = emitted.id();
+    /// assert_eq!(emitted.wait().expect("no runtime on this thread").id(), id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
@@ -154,22 +255,83 @@ impl EmissionReport {
     }
 
     /// How many handlers ended which way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().succeeded, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn counts(&self) -> Counts {
         self.counts
     }
 
     /// Each handler's outcome and duration, in the order they finished (empty unless
     /// detailed reports were asked for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let plain = ventus::TokioEventEmitter::with_linker(&linker);
+    /// let detailed = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let wait = |e: ventus::Emitted| e.wait().expect("no runtime on this thread");
+    /// assert!(wait(plain.emit("Job")?).handlers().is_empty());
+    /// assert_eq!(wait(detailed.emit("Job")?).handlers().len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handlers(&self) -> &[HandlerReport] {
         &self.handlers
     }
 
     /// Takes the per-handler list out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = ventus::EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Job")?.wait().expect("no runtime on this thread");
+    /// let handlers: Vec<ventus::HandlerReport> = report.into_handlers();
+    /// assert!(handlers.iter().all(|h| h.outcome.is_success()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_handlers(self) -> Vec<HandlerReport> {
         self.handlers
     }
 
     /// Whether every handler succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let wait = |e: ventus::Emitted| e.wait().expect("no runtime on this thread");
+    /// assert!(wait(emitter.emit_with("Parse", "7".to_string())?).is_success());
+    /// assert!(!wait(emitter.emit_with("Parse", "x".to_string())?).is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_success(&self) -> bool {
         self.counts.total() == self.counts.succeeded
     }

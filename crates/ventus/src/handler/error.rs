@@ -9,12 +9,49 @@ use crate::event::EventName;
 use crate::subscription::SubscriptionId;
 
 /// A boxed error, as handlers and processors return them.
+///
+/// # Examples
+///
+/// ```
+/// let err: ventus::BoxError = "queue is down".into();
+/// assert_eq!(err.to_string(), "queue is down");
+/// let err: ventus::BoxError = Box::new(std::fmt::Error);
+/// assert!(err.is::<std::fmt::Error>());
+/// ```
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
 /// Why a handler failed: the error it returned, its panic, or a payload it could not take.
 ///
 /// Given to failure callbacks inside a [`HandlerError`]; one handler's failure never stops
 /// the other handlers of an emission.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use ventus::{EventLinker, HandlerError, HandlerErrorKind, TokioEventEmitter};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let linker = EventLinker::builder().build()?;
+/// linker
+///     .on("Reading")
+///     .on_failure(move |err: &HandlerError| {
+///         if let HandlerErrorKind::PayloadType { expected, found } = err.kind() {
+///             sink.lock().unwrap().push((*expected, *found));
+///         }
+///     })
+///     .subscribe(|volts: &f64| *volts)?;
+/// // Another handler of the event takes the `u32`, so the emission runs, and the `f64`
+/// // handler fails on its own (with no handler taking it, `emit` would refuse it).
+/// linker.on("Reading").subscribe(|raw: &u32| *raw)?;
+///
+/// TokioEventEmitter::with_linker(&linker).emit_with("Reading", 5_u32)?; // not an `f64`
+/// assert_eq!(*seen.lock().unwrap(), [("f64", Some("u32"))]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HandlerErrorKind {
@@ -26,7 +63,9 @@ pub enum HandlerErrorKind {
     /// a sync one cannot be interrupted and is reported when it returns.
     TimedOut(std::time::Duration),
     /// The handler takes a payload of type `expected`, but the emission carried `found`
-    /// (`None`: the event was emitted without a payload).
+    /// (`None`: the event was emitted without a payload). Only on events whose handlers
+    /// take different types: when none takes the emitted one, `emit` refuses the emission
+    /// with [`EmitError::PayloadType`](crate::EmitError::PayloadType) instead.
     PayloadType {
         /// The payload type the handler declared.
         expected: &'static str,
@@ -72,6 +111,23 @@ pub struct HandlerError {
 
 impl HandlerError {
     /// The event whose emission ran the handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Outcome};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit_with("Parse", "x".to_string())?.wait().expect("no runtime here");
+    /// let Outcome::Failed(err) = &report.handlers()[0].outcome else { panic!("expected a failure") };
+    /// assert_eq!(err.event(), "Parse");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event(&self) -> &EventName {
         &self.event
     }
@@ -79,26 +135,122 @@ impl HandlerError {
     /// The handler's name: the one given to
     /// [`SubscribeBuilder::name`](crate::SubscribeBuilder::name), or else its type name (a
     /// function's path, or the closure's place in the code).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Outcome};
+    ///
+    /// fn parse(text: &String) -> Result<u8, std::num::ParseIntError> {
+    ///     text.parse()
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(parse)?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit_with("Parse", "x".to_string())?.wait().expect("no runtime here");
+    /// let Outcome::Failed(err) = &report.handlers()[0].outcome else { panic!("expected a failure") };
+    /// assert!(err.handler().ends_with("parse"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handler(&self) -> &'static str {
         self.handler
     }
 
     /// The subscription the handler belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Outcome};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// let sub = linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit_with("Parse", "x".to_string())?.wait().expect("no runtime here");
+    /// let Outcome::Failed(err) = &report.handlers()[0].outcome else { panic!("expected a failure") };
+    /// assert_eq!(err.subscription(), sub.id());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscription(&self) -> SubscriptionId {
         self.subscription
     }
 
     /// The emission the handler ran for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Outcome};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit_with("Parse", "x".to_string())?.wait().expect("no runtime here");
+    /// let Outcome::Failed(err) = &report.handlers()[0].outcome else { panic!("expected a failure") };
+    /// assert_eq!(err.emission(), report.id());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn emission(&self) -> EmissionId {
         self.emission
     }
 
     /// Why it failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, HandlerErrorKind, Outcome};
+    ///
+    /// fn jam() {
+    ///     panic!("out of paper");
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(jam)?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Job")?.wait().expect("no runtime here");
+    /// let Outcome::Failed(err) = &report.handlers()[0].outcome else { panic!("expected a failure") };
+    /// assert!(matches!(err.kind(), HandlerErrorKind::Panicked(message) if message == "out of paper"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn kind(&self) -> &HandlerErrorKind {
         &self.kind
     }
 
     /// Takes the error out, consuming `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, HandlerErrorKind, Outcome};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit_with("Parse", "x".to_string())?.wait().expect("no runtime here");
+    /// let Some(Outcome::Failed(err)) = report.into_handlers().pop().map(|h| h.outcome) else {
+    ///     panic!("expected a failure");
+    /// };
+    /// let HandlerErrorKind::Failed(source) = err.into_kind() else { panic!("expected `Err`") };
+    /// assert!(source.is::<std::num::ParseIntError>(), "the error as it was returned");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_kind(self) -> HandlerErrorKind {
         self.kind
     }
@@ -134,11 +286,61 @@ impl HandlerError {
     }
 
     /// `true` if the handler panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use ventus::{EventLinker, HandlerError, TokioEventEmitter};
+    ///
+    /// fn jam() {
+    ///     panic!("out of paper");
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let panicked = Arc::new(AtomicBool::new(false));
+    /// let flag = panicked.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Job")
+    ///     .on_failure(move |err: &HandlerError| flag.store(err.is_panic(), Ordering::Relaxed))
+    ///     .subscribe(jam)?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit("Job")?;
+    /// assert!(panicked.load(Ordering::Relaxed));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, HandlerErrorKind::Panicked(_))
     }
 
     /// `true` if the handler ran past its timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use ventus::{EventLinker, HandlerError, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let timed_out = Arc::new(AtomicBool::new(false));
+    /// let flag = timed_out.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker
+    ///     .on("Fetch")
+    ///     .timeout(Duration::from_millis(10))
+    ///     .on_failure(move |err: &HandlerError| flag.store(err.is_timeout(), Ordering::Relaxed))
+    ///     .subscribe(|| std::future::pending::<()>())?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit("Fetch")?;
+    /// assert!(timed_out.load(Ordering::Relaxed));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, HandlerErrorKind::TimedOut(_))
     }

@@ -75,6 +75,16 @@ pub trait HandlerOutput: Send + 'static {
     /// # Errors
     ///
     /// Returns the handler's error when the output stands for a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::HandlerOutput;
+    ///
+    /// assert_eq!(Ok::<u8, &str>(3).into_result().unwrap(), 3);
+    /// let err = Err::<u8, _>("no stock").into_result().unwrap_err();
+    /// assert_eq!(err.to_string(), "no stock");
+    /// ```
     fn into_result(self) -> Result<Self::Ok, BoxError>;
 }
 
@@ -164,8 +174,37 @@ impl<T: Send + 'static> HandlerOutput for Vec<T> {
 ///
 /// Implemented for every `Fn(&T)`; the builder uses it so a callback that takes the
 /// wrong type is a compile error.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use ventus::plumbing::OnSuccess;
+///
+/// static LAST: AtomicU32 = AtomicU32::new(0);
+///
+/// let callback = |n: &u32| LAST.store(*n, Ordering::Relaxed);
+/// callback.on_success(&7); // what a subscription does with its handler's value
+/// assert_eq!(LAST.load(Ordering::Relaxed), 7);
+/// ```
 pub trait OnSuccess<T>: Send + Sync + 'static {
     /// Receives the handler's value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use ventus::plumbing::OnSuccess;
+    ///
+    /// static SUM: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// let callback = |n: &u32| {
+    ///     SUM.fetch_add(*n, Ordering::Relaxed);
+    /// };
+    /// callback.on_success(&2);
+    /// callback.on_success(&3);
+    /// assert_eq!(SUM.load(Ordering::Relaxed), 5);
+    /// ```
     fn on_success(&self, value: &T);
 }
 
@@ -177,6 +216,32 @@ impl<T, F: Fn(&T) + Send + Sync + 'static> OnSuccess<T> for F {
 
 /// The success step of a subscription: its own callback ([`WithSuccess`]) or the
 /// linker's default ([`LinkerDefault`]). Named only in bounds.
+///
+/// # Examples
+///
+/// A helper generic over the builder's success step:
+///
+/// ```
+/// use ventus::plumbing::{Ready, SuccessStep};
+/// use ventus::{EventLinker, Handler, SubscribeBuilder, SubscribeError, Subscription};
+///
+/// fn subscribe_once<S, H, M>(builder: SubscribeBuilder<S>, handler: H) -> Result<Subscription, SubscribeError>
+/// where
+///     H: Handler<M>,
+///     M: Ready,
+///     S: SuccessStep<H::Value>,
+/// {
+///     builder.once().subscribe(handler)
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// assert!(subscribe_once(linker.on("Tick"), || ())?.is_once());
+/// let with_callback = linker.on("Tick").on_success(|n: &u32| assert_eq!(*n, 1));
+/// assert!(subscribe_once(with_callback, || 1_u32)?.is_once());
+/// # Ok(())
+/// # }
+/// ```
 pub trait SuccessStep<T>: Send + Sync + 'static {
     /// Whether this step is [`LinkerDefault`], which holds nothing: an async handler's
     /// future then needs no share of it.
@@ -189,6 +254,21 @@ pub trait SuccessStep<T>: Send + Sync + 'static {
 }
 
 /// No callback of its own: the linker's default success callback, if any, runs.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::plumbing::LinkerDefault;
+/// use ventus::{EventLinker, SubscribeBuilder};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// let builder: SubscribeBuilder<LinkerDefault> = linker.on("Tick"); // no callback of its own
+/// builder.subscribe(|| ())?;
+/// assert_eq!(linker.subscriber_count(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LinkerDefault {
     _priv: (),
@@ -218,6 +298,26 @@ fn call_default(default: &DefaultSuccess, value: &dyn Any) {
 
 /// A subscription's own success callback, set with
 /// [`SubscribeBuilder::on_success`](crate::SubscribeBuilder::on_success).
+///
+/// # Examples
+///
+/// ```
+/// use ventus::plumbing::WithSuccess;
+/// use ventus::{EventLinker, SubscribeBuilder};
+///
+/// fn log(n: &u32) {
+///     assert!(*n > 0);
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// let builder: SubscribeBuilder<WithSuccess<fn(&u32)>> =
+///     linker.on("Tick").on_success(log as fn(&u32));
+/// builder.subscribe(|| 1_u32)?;
+/// assert_eq!(linker.subscriber_count(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct WithSuccess<S>(pub(crate) S);
 
@@ -316,6 +416,33 @@ pub struct ErasedHandler {
     pub(crate) call: ErasedCall,
     /// The handler takes [`AnyEvent`], so the payload must be shared with it.
     pub(crate) wants_any_event: bool,
+    /// The payload type the handler takes; `None` for one that takes no argument or
+    /// takes [`AnyEvent`] (it accepts any emission).
+    pub(crate) takes: Option<PayloadType>,
+}
+
+/// A payload type a handler declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PayloadType {
+    pub(crate) id: TypeId,
+    pub(crate) name: &'static str,
+}
+
+impl PayloadType {
+    /// What a handler taking `P` declares: nothing for [`AnyEvent`].
+    fn of<P: Any>() -> Option<Self> {
+        (TypeId::of::<P>() != TypeId::of::<AnyEvent>()).then(|| Self {
+            id: TypeId::of::<P>(),
+            name: type_name::<P>(),
+        })
+    }
+
+    /// Whether a handler of this type takes an emission whose payload is `given`
+    /// (`None`: no payload; a handler of `()` takes that).
+    #[inline]
+    pub(crate) fn takes(&self, given: Option<TypeId>) -> bool {
+        self.id == given.unwrap_or(TypeId::of::<()>())
+    }
 }
 
 pub(crate) enum ErasedCall {
@@ -330,6 +457,7 @@ impl ErasedHandler {
             name: "noop",
             call: ErasedCall::Sync(Box::new(|_: &Ctx<'_>| Ok(()))),
             wants_any_event: false,
+            takes: None,
         }
     }
 
@@ -355,40 +483,148 @@ impl std::fmt::Debug for ErasedHandler {
     }
 }
 
-/// Marker types that tell the [`Handler`] shapes apart; never named by users.
-pub mod marker {
+/// Marker types that tell the [`Handler`] shapes apart, re-exported in [`crate::plumbing`].
+pub(crate) mod marker {
     use std::marker::PhantomData;
 
     /// A sync handler with no argument.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::SyncNoArg;
+    /// use ventus::Handler;
+    ///
+    /// fn takes_nothing<H: Handler<SyncNoArg>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// assert_eq!(takes_nothing(|| 1)(), 1);
+    /// ```
     #[derive(Debug)]
     pub struct SyncNoArg;
     /// A sync handler taking `&P`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::SyncArg;
+    /// use ventus::Handler;
+    ///
+    /// fn by_reference<H: Handler<SyncArg<f64>>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// assert!(by_reference(|volts: &f64| *volts > 1.0)(&1.5));
+    /// ```
     #[derive(Debug)]
     pub struct SyncArg<P>(PhantomData<fn(P)>);
     /// An async handler with no argument.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::AsyncNoArg;
+    /// use ventus::Handler;
+    ///
+    /// fn async_no_argument<H: Handler<AsyncNoArg>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// let handler = async_no_argument(|| async { 2 });
+    /// # let _ = handler;
+    /// ```
     #[derive(Debug)]
     pub struct AsyncNoArg;
     /// An async handler taking a `P`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::AsyncArg;
+    /// use ventus::Handler;
+    ///
+    /// fn async_by_value<H: Handler<AsyncArg<u32>>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// let handler = async_by_value(|n: u32| async move { n * 2 });
+    /// # let _ = handler;
+    /// ```
     #[derive(Debug)]
     pub struct AsyncArg<P>(PhantomData<fn(P)>);
 
     /// A handler of shape `M` that never returns, such as `|| async { todo!() }` or
     /// `|| panic!()`: its output is `!`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{Diverges, SyncNoArg};
+    /// use ventus::Handler;
+    ///
+    /// fn never_returns<H: Handler<Diverges<SyncNoArg>>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// let handler = never_returns(|| panic!("not written yet"));
+    /// # let _ = handler;
+    /// ```
     #[derive(Debug)]
     pub struct Diverges<M>(PhantomData<fn(M)>);
 
     /// Events whose payload type is not known when subscribing (string names): any
     /// handler shape is accepted, and a mismatch is reported when it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{LinkerDefault, Untyped};
+    /// use ventus::{EventLinker, SubscribeBuilder};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// let builder: SubscribeBuilder<LinkerDefault, Untyped> = linker.on("Reading");
+    /// builder.subscribe(|text: &String| text.len())?; // any payload type is accepted here
+    /// assert_eq!(linker.subscriber_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct Untyped;
 
     /// Events that carry a `P` (typed events, error events, [`EventKey<P>`](crate::EventKey)):
     /// only handlers that take a `P`, or nothing, are accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{LinkerDefault, Typed};
+    /// use ventus::{EventLinker, SubscribeBuilder};
+    ///
+    /// #[derive(Clone)]
+    /// struct Paid(u64);
+    /// impl ventus::Event for Paid {}
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// let builder: SubscribeBuilder<LinkerDefault, Typed<Paid>> = linker.on_event::<Paid>();
+    /// builder.subscribe(|paid: &Paid| paid.0)?; // only `&Paid`, `Paid` (async) or nothing
+    /// assert_eq!(linker.subscriber_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct Typed<P>(PhantomData<fn(P)>);
 
     /// What a handler of this shape needs from the payload to run: for an async handler
-    /// taking `P`, the function that clones it; nothing for the others.
+    /// taking `P`, the function that clones it; nothing for the others. Implemented for
+    /// every shape; [`Ready`] says whether the payload provides it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{AsyncArg, Shape};
+    ///
+    /// // An async handler of `u32` needs a way to clone its payload.
+    /// let take: <AsyncArg<u32> as Shape>::Take = u32::clone;
+    /// assert_eq!(take(&3), 3);
+    /// ```
     pub trait Shape {
         /// What [`Ready::take`] gives.
         #[doc(hidden)]
@@ -414,7 +650,26 @@ pub mod marker {
     /// A handler shape whose payload has what the shape needs: an async handler's payload
     /// is `Clone`. Asked by `subscribe` once the shape is chosen, so that rustc reports a
     /// payload that is not `Clone` as such (and suggests the derive), rather than a
-    /// function that is no handler.
+    /// function that is no handler. A helper generic over handlers (`H: Handler<M>`) that
+    /// calls `subscribe` asks `M: Ready` too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::Ready;
+    /// use ventus::{EventLinker, Handler, SubscribeError, Subscription};
+    ///
+    /// fn link<H: Handler<M>, M: Ready>(linker: &EventLinker, handler: H) -> Result<Subscription, SubscribeError> {
+    ///     linker.on("Tick").subscribe(handler)
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// link(&linker, |n: u32| async move { n + 1 })?;
+    /// assert_eq!(linker.subscriber_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub trait Ready: Shape {
         /// What the shape needs from the payload.
         #[doc(hidden)]
@@ -447,7 +702,7 @@ pub mod marker {
     /// # Examples
     ///
     /// ```
-    /// use ventus::marker::FnOutput;
+    /// use ventus::plumbing::FnOutput;
     ///
     /// let answer: <fn() -> u8 as FnOutput>::Output = 42;
     /// assert_eq!(answer, 42);
@@ -462,6 +717,19 @@ pub mod marker {
     }
 
     /// Whether a handler of shape `M` may be linked to events whose payload is `Self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{Accepts, AsyncNoArg, SyncArg, Typed, Untyped};
+    ///
+    /// fn accepted<K: Accepts<M>, M>() -> bool {
+    ///     true
+    /// }
+    /// assert!(accepted::<Typed<u32>, SyncArg<u32>>());
+    /// assert!(accepted::<Typed<u32>, AsyncNoArg>());
+    /// assert!(accepted::<Untyped, SyncArg<String>>(), "names take any shape");
+    /// ```
     #[diagnostic::on_unimplemented(
         message = "this handler does not take the payload of the event it is linked to",
         label = "the handler's shape is `{M}`",
@@ -479,7 +747,8 @@ pub mod marker {
 
 /// A function or closure that can be linked to events.
 ///
-/// `Marker` tells the shapes apart and is always inferred. The accepted shapes:
+/// `Marker` tells the shapes apart and is always inferred (the marker types are in
+/// [`plumbing`](crate::plumbing)). The accepted shapes:
 ///
 /// | shape | argument | runs |
 /// |---|---|---|
@@ -491,8 +760,11 @@ pub mod marker {
 /// `R` is `()`, a value (any [`HandlerOutput`]), or `Result<T, E>` with `E` convertible
 /// into a [`BoxError`]; an `Err` takes the failure path. A handler that takes
 /// [`AnyEvent`] (by reference, or by value when async) receives the emission's name, id,
-/// time and payload whatever event it was linked to. A handler whose payload type is not
-/// the emitted one fails with [`HandlerErrorKind::PayloadType`]; the others still run.
+/// time and payload whatever event it was linked to. An emission whose payload none of
+/// the event's handlers takes is refused with
+/// [`EmitError::PayloadType`](crate::EmitError::PayloadType) before any handler runs; on
+/// an event whose handlers take different types, a handler of another type than the
+/// emitted one fails with [`HandlerErrorKind::PayloadType`] and the others still run.
 ///
 /// A handler that never returns (`|| todo!()`, `|| async { panic!("..") }`) is accepted
 /// and takes the failure path with its panic. An async handler cannot borrow the payload:
@@ -538,7 +810,7 @@ pub trait Handler<Marker: marker::Shape>: Send + Sync + Sized + 'static {
     type Value: Send + 'static;
 
     /// Erases the handler together with its success step; `take` is what its shape needs
-    /// from the payload (see [`marker::Ready`]).
+    /// from the payload (see [`Ready`](crate::plumbing::Ready)).
     #[doc(hidden)]
     fn into_erased<S: SuccessStep<Self::Value>>(
         self,
@@ -587,6 +859,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 finish(self(), &success, ctx.default_success, Some(&ctx.deadline))
             })),
@@ -606,6 +879,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?;
                 finish(
@@ -687,6 +961,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 Ok(finish_async(self(), OwnedStep::of(&success, ctx)))
             })),
@@ -718,6 +993,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = clone(ctx.payload::<P>()?);
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
@@ -751,6 +1027,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Sync(Box::new(move |_: &Ctx<'_>| match self() {})),
         }
     }
@@ -767,6 +1044,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 match self(ctx.payload::<P>()?) {}
             })),
@@ -793,6 +1071,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
+            takes: None,
             call: ErasedCall::Async(Box::new(move |_: &Ctx<'_>| Ok(diverging(self())))),
         }
     }
@@ -814,6 +1093,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 Ok(diverging(self(clone(ctx.payload::<P>()?))))
             })),
@@ -859,31 +1139,152 @@ pub struct AnyEvent {
 
 impl AnyEvent {
     /// The event's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let names = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = names.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| sink.lock().unwrap().push(event.name().to_string()))?;
+    ///
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// emitter.emit("Ping")?;
+    /// emitter.emit("Pong")?;
+    /// assert_eq!(*names.lock().unwrap(), ["Ping", "Pong"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn name(&self) -> &EventName {
         &self.name
     }
 
     /// The emission's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ids = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = ids.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| sink.lock().unwrap().push(event.id()))?;
+    ///
+    /// let emitted = TokioEventEmitter::with_linker(&linker).emit("Ping")?;
+    /// assert_eq!(*ids.lock().unwrap(), [emitted.id()]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
 
     /// When the emission was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::SystemTime;
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let times = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = times.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| sink.lock().unwrap().push(event.time()))?;
+    ///
+    /// let before = SystemTime::now();
+    /// TokioEventEmitter::with_linker(&linker).emit("Ping")?;
+    /// let times = times.lock().unwrap();
+    /// assert!(times[0] >= before && times[0] <= SystemTime::now());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn time(&self) -> SystemTime {
         self.time
     }
 
     /// The payload, if it is a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| {
+    ///     sink.lock().unwrap().push((event.payload::<u32>().copied(), event.payload::<String>().is_some()));
+    /// })?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Count", 3_u32)?;
+    /// assert_eq!(*seen.lock().unwrap(), [(Some(3), false)], "`None` for another type");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn payload<T: Any>(&self) -> Option<&T> {
         self.payload.as_deref()?.downcast_ref()
     }
 
     /// The payload as `&dyn Any`; `None` if the event was emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| {
+    ///     sink.lock().unwrap().push(event.payload_any().is_some_and(|p| p.is::<u32>()));
+    /// })?;
+    ///
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// emitter.emit_with("Count", 3_u32)?;
+    /// emitter.emit("Ping")?;
+    /// assert_eq!(*seen.lock().unwrap(), [true, false]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn payload_any(&self) -> Option<&(dyn Any + Send + Sync)> {
         self.payload.as_deref()
     }
 
     /// The payload's type name; `None` if the event was emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{AnyEvent, EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = seen.clone();
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on_any().subscribe(move |event: &AnyEvent| sink.lock().unwrap().push(event.payload_type()))?;
+    ///
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// emitter.emit_with("Count", 3_u32)?;
+    /// emitter.emit("Ping")?;
+    /// assert_eq!(*seen.lock().unwrap(), [Some("u32"), None]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn payload_type(&self) -> Option<&'static str> {
         self.payload_type
     }

@@ -203,21 +203,64 @@ impl EventLinker {
     }
 
     /// The namespace's name, if it was given one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().name("payments").build()?;
+    /// assert_eq!(linker.name(), Some("payments"));
+    /// assert_eq!(ventus::EventLinker::builder().build()?.name(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.inner.name.as_deref()
     }
 
     /// The most subscribers one event may have; `None` for no limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().max_subscribers(8).build()?;
+    /// assert_eq!(linker.max_subscribers(), Some(8));
+    /// assert_eq!(ventus::EventLinker::builder().build()?.max_subscribers(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn max_subscribers(&self) -> Option<usize> {
         self.inner.max_subscribers
     }
 
     /// Whether debug logging is on for this namespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// assert!(ventus::EventLinker::builder().debug(true).build()?.is_debug());
+    /// assert!(!ventus::EventLinker::builder().build()?.is_debug());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_debug(&self) -> bool {
         self.inner.debug
     }
 
     /// Whether `self` and `other` are handles to the same namespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// assert!(linker.same_as(&linker.clone()), "a clone is another handle to it");
+    /// assert!(!linker.same_as(&ventus::EventLinker::builder().build()?));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn same_as(&self, other: &EventLinker) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
@@ -282,11 +325,35 @@ impl EventLinker {
     }
 
     /// How many events have at least one subscriber.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on(["A", "B"]).subscribe(|| ())?;
+    /// linker.on("A").subscribe(|| ())?;
+    /// assert_eq!(linker.event_count(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event_count(&self) -> usize {
         self.inner.registry.view(|v| v.event_count())
     }
 
     /// How many subscriptions are linked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on(["A", "B"]).subscribe(|| ())?;
+    /// linker.on("A").subscribe(|| ())?;
+    /// assert_eq!(linker.subscriber_count(), 2, "a subscription counts once");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscriber_count(&self) -> usize {
         self.inner.registry.view(|v| v.subscriber_count())
     }
@@ -313,6 +380,17 @@ impl EventLinker {
     }
 
     /// How many events `subscription` is linked to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on(["A", "B", "A"]).subscribe(|| ())?;
+    /// assert_eq!(linker.event_count_of(&sub), 2, "a repeated event links once");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn event_count_of(&self, subscription: &Subscription) -> usize {
         self.inner
             .registry
@@ -320,11 +398,41 @@ impl EventLinker {
     }
 
     /// Whether `event` has at least one subscriber.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("Tick").subscribe(|| ())?;
+    /// assert!(linker.contains_event("Tick"));
+    /// sub.unsubscribe();
+    /// assert!(!linker.contains_event("Tick"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn contains_event(&self, event: &str) -> bool {
         self.contains(EventTarget::named(event))
     }
 
     /// Whether `target` (a named event or [`EventTarget::Any`]) has at least one subscriber.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventKey, EventLinker, EventTarget};
+    ///
+    /// const TICK: EventKey<u64> = EventKey::new("Tick");
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on(TICK).subscribe(|n: &u64| *n)?;
+    /// assert!(linker.contains(TICK));
+    /// assert!(linker.contains("Tick"));
+    /// assert!(!linker.contains(EventTarget::Any));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn contains(&self, target: impl Into<EventTarget>) -> bool {
         let Some(key) = key_of(&target.into()) else {
             return false;
@@ -335,6 +443,19 @@ impl EventLinker {
     }
 
     /// Whether `subscription` is linked in this namespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let other = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("Tick").subscribe(|| ())?;
+    /// assert!(linker.contains_subscriber(&sub));
+    /// assert!(!other.contains_subscriber(&sub), "namespaces share nothing");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn contains_subscriber(&self, subscription: &Subscription) -> bool {
         subscription.linker.same_as(self)
             && self
@@ -368,6 +489,19 @@ impl EventLinker {
     }
 
     /// The events `subscription` is linked to, in the order they were given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::EventTarget;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on(["B", "A"]).subscribe(|| ())?;
+    /// assert_eq!(linker.events_of(&sub), [EventTarget::named("B"), EventTarget::named("A")]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events_of(&self, subscription: &Subscription) -> Vec<EventTarget> {
         if !subscription.linker.same_as(self) {
             return Vec::new();
@@ -434,6 +568,21 @@ impl EventLinker {
 
     /// Removes `event` and all its links; subscribers left with no event are removed.
     /// `true` if the event had subscribers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let only_a = linker.on("A").subscribe(|| ())?;
+    /// let both = linker.on(["A", "B"]).subscribe(|| ())?;
+    /// assert!(linker.remove_event("A"));
+    /// assert!(!linker.remove_event("A"));
+    /// assert!(!only_a.is_linked(), "left with no event, so removed");
+    /// assert!(linker.are_linked("B", &both));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn remove_event(&self, event: impl Into<EventTarget>) -> bool {
         let Some(key) = key_of(&event.into()) else {
             return false;
@@ -445,11 +594,37 @@ impl EventLinker {
 
     /// Removes `subscription` from every event; `true` if it was linked.
     /// The same as [`Subscription::unsubscribe`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on(["A", "B"]).subscribe(|| ())?;
+    /// assert!(linker.remove_subscriber(&sub));
+    /// assert!(!linker.remove_subscriber(&sub));
+    /// assert!(linker.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn remove_subscriber(&self, subscription: &Subscription) -> bool {
         subscription.linker.same_as(self) && subscription.unsubscribe()
     }
 
     /// Removes every event and subscriber.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("A").subscribe(|| ())?;
+    /// linker.on_any().subscribe(|| ())?;
+    /// linker.remove_all();
+    /// assert!(linker.is_empty() && !sub.is_linked());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn remove_all(&self) {
         self.inner.registry.clear();
         self.trace_removal("remove_all", true);
@@ -510,12 +685,42 @@ pub struct EventLinkerBuilder {
 
 impl EventLinkerBuilder {
     /// A name for logs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().name("sensors").build()?;
+    /// assert_eq!(linker.name(), Some("sensors"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// The most subscribers one event may have (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{BuildError, EventLinker, SubscribeError};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().max_subscribers(1).build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// assert!(matches!(
+    ///     linker.on("Tick").subscribe(|| ()),
+    ///     Err(SubscribeError::TooManySubscribers { max: 1, .. })
+    /// ));
+    /// assert_eq!(
+    ///     EventLinker::builder().max_subscribers(0).build().unwrap_err(),
+    ///     BuildError::ZeroMaxSubscribers
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn max_subscribers(mut self, max: usize) -> Self {
         self.zero_max = max == 0;
         self.max_subscribers = Some(max);
@@ -524,18 +729,77 @@ impl EventLinkerBuilder {
 
     /// The success callback for subscriptions that have none: receives each handler's
     /// value (`()` for handlers that return nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::any::Any;
+    /// use std::sync::atomic::{AtomicI32, Ordering};
+    /// use std::sync::Arc;
+    /// use ventus::{EventLinker, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sum = Arc::new(AtomicI32::new(0));
+    /// let total = sum.clone();
+    /// let linker = EventLinker::builder()
+    ///     .on_success(move |value: &dyn Any| {
+    ///         if let Some(n) = value.downcast_ref::<i32>() {
+    ///             total.fetch_add(*n, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// linker.on("Add").subscribe(|&(a, b): &(i32, i32)| a + b)?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Add", (2, 3))?;
+    /// assert_eq!(sum.load(Ordering::Relaxed), 5);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_success(mut self, callback: impl Fn(&dyn Any) + Send + Sync + 'static) -> Self {
         self.on_success = Some(Arc::new(callback));
         self
     }
 
     /// The failure callback for subscriptions that have none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use ventus::{EventLinker, HandlerError, TokioEventEmitter};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let failures = Arc::new(AtomicUsize::new(0));
+    /// let count = failures.clone();
+    /// let linker = EventLinker::builder()
+    ///     .on_failure(move |_: &HandlerError| {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build()?;
+    /// linker.on("Parse").subscribe(|text: &String| text.parse::<u8>())?;
+    ///
+    /// TokioEventEmitter::with_linker(&linker).emit_with("Parse", "300".to_string())?;
+    /// assert_eq!(failures.load(Ordering::Relaxed), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_failure(mut self, callback: impl Fn(&HandlerError) + Send + Sync + 'static) -> Self {
         self.on_failure = Some(Arc::new(callback));
         self
     }
 
     /// Logs subscribe, unsubscribe and emit at debug level with `tracing`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().debug(true).build()?;
+    /// assert!(linker.is_debug());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn debug(mut self, debug: bool) -> Self {
         self.debug = debug;
         self
@@ -546,6 +810,17 @@ impl EventLinkerBuilder {
     /// # Errors
     ///
     /// [`BuildError::ZeroMaxSubscribers`] if `max_subscribers` was set to 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{BuildError, EventLinker};
+    ///
+    /// let linker = EventLinker::builder().name("jobs").build();
+    /// assert!(linker.is_ok());
+    /// let refused = EventLinker::builder().max_subscribers(0).build();
+    /// assert_eq!(refused.unwrap_err(), BuildError::ZeroMaxSubscribers);
+    /// ```
     pub fn build(self) -> Result<EventLinker, BuildError> {
         if self.zero_max {
             return Err(BuildError::ZeroMaxSubscribers);

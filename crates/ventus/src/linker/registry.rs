@@ -59,8 +59,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::claim::ClaimState;
-use crate::event::EventTarget;
-use crate::handler::{ErasedHandler, FailureCallback};
+use crate::event::{EventName, EventTarget};
+use crate::handler::{ErasedHandler, FailureCallback, PayloadType};
 use crate::subscription::SubscriptionId;
 
 use super::error::SubscribeError;
@@ -157,10 +157,22 @@ pub(crate) struct EventEntry {
     /// has no timeout of its own; async ones allowed: an awaited emission (`run`) may take
     /// the emitter's lean awaited path (`emitter/awaited.rs`).
     pub(crate) lean_run: bool,
+    /// The payload types the subscribers declare, each once; empty when none declares
+    /// one (all take no argument or `AnyEvent`). An emission whose payload none of them
+    /// takes is refused before any handler runs.
+    pub(crate) takes: Box<[PayloadType]>,
+    /// The only payload type the subscribers declare, when exactly one does: the common
+    /// case, checked with one comparison.
+    takes_one: Option<std::any::TypeId>,
+    /// `name` as emission reports carry it: copied inline when short (see
+    /// [`EventName::copied`]), so a report never shares a reference count with the
+    /// other threads emitting the event.
+    pub(crate) report_name: EventName,
 }
 
 impl EventEntry {
     fn new(name: Arc<str>, subscribers: Box<[Arc<Subscriber>]>) -> Self {
+        let takes = declared_types(&subscribers);
         Self {
             lean: subscribers
                 .iter()
@@ -171,8 +183,37 @@ impl EventEntry {
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
+            takes_one: match &takes[..] {
+                [one] => Some(one.id),
+                _ => None,
+            },
+            takes,
+            report_name: EventName::copied(&name, Some(&name)),
             name,
             subscribers,
+        }
+    }
+}
+
+/// The payload types `subscribers` declare, each once, in subscription order.
+fn declared_types(subscribers: &[Arc<Subscriber>]) -> Box<[PayloadType]> {
+    let mut types: Vec<PayloadType> = Vec::new();
+    for declared in subscribers.iter().filter_map(|s| s.handler.takes) {
+        if !types.contains(&declared) {
+            types.push(declared);
+        }
+    }
+    types.into_boxed_slice()
+}
+
+impl EventEntry {
+    /// Whether an emission with a payload of type `given` (`None`: without one) may
+    /// run: some subscriber takes it, or none declares a payload type.
+    #[inline]
+    pub(crate) fn accepts(&self, given: Option<std::any::TypeId>) -> bool {
+        match self.takes_one {
+            Some(one) => one == given.unwrap_or(std::any::TypeId::of::<()>()),
+            None => self.takes.is_empty() || self.takes.iter().any(|t| t.takes(given)),
         }
     }
 }

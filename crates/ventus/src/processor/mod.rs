@@ -68,16 +68,82 @@ pub trait Processor: Send + Sync + 'static {
     ///
     /// Returns an error when the emission cannot be taken; the emitter returns it to the
     /// caller of `emit` as [`EmitError::Processor`](crate::EmitError::Processor).
+    ///
+    /// # Examples
+    ///
+    /// A processor that counts what it is given and runs it on the caller's thread:
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use ventus::{Emission, Emitted, EventEmitter, EventLinker, ProcessError, Processor};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Counting(AtomicUsize);
+    ///
+    /// impl Processor for Counting {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         self.0.fetch_add(1, Ordering::Relaxed); // a plain counter, read after the emits
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Failed("needs a runtime".into()))
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Counting::default()).build();
+    /// emitter.emit("Tick")?;
+    /// emitter.emit("Tick")?;
+    /// assert_eq!(emitter.processor().0.load(Ordering::Relaxed), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError>;
 
     /// Completes when every emission this processor has in flight has finished.
     /// Processors that finish each emission inside `process` keep the default, which
     /// is ready at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Processor, TokioEventEmitter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// let emitted = emitter.emit("Job")?; // scheduled on this runtime
+    ///
+    /// Processor::wait_for_tasks(emitter.processor()).await;
+    /// assert!(emitted.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn wait_for_tasks(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(std::future::ready(()))
     }
 
     /// How many emissions are in flight (taken, not finished).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{Processor, TokioEventEmitter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    ///
+    /// emitter.emit("Job")?; // scheduled, not yet run
+    /// assert_eq!(Processor::in_flight(emitter.processor()), 1);
+    /// emitter.wait_for_tasks().await;
+    /// assert_eq!(Processor::in_flight(emitter.processor()), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn in_flight(&self) -> usize {
         0
     }
@@ -187,6 +253,41 @@ pub trait Processor: Send + Sync + 'static {
     }
 
     /// Whether the processor refuses new emissions (it was shut down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use ventus::{Emission, Emitted, EventEmitter, ProcessError, Processor};
+    ///
+    /// /// A processor that can be switched off.
+    /// #[derive(Debug, Default)]
+    /// struct Switch(AtomicBool);
+    ///
+    /// impl Processor for Switch {
+    ///     fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+    ///         if self.is_closed() {
+    ///             return Err(ProcessError::Closed);
+    ///         }
+    ///         emission.try_run_inline().map_err(|_| ProcessError::Failed("needs a runtime".into()))
+    ///     }
+    ///
+    ///     fn is_closed(&self) -> bool {
+    ///         self.0.load(Ordering::Relaxed) // a flag with no data behind it
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let linker = ventus::EventLinker::builder().build()?;
+    /// # linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).processor(Switch::default()).build();
+    /// assert!(emitter.emit("Tick").is_ok());
+    /// emitter.processor().0.store(true, Ordering::Relaxed);
+    /// assert!(emitter.is_closed(), "the emitter asks its processor");
+    /// assert!(emitter.emit("Tick").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn is_closed(&self) -> bool {
         false
     }
@@ -194,6 +295,25 @@ pub trait Processor: Send + Sync + 'static {
     /// Stops taking emissions, gives those in flight until `timeout`, cancels the rest,
     /// and says how many finished and how many were cancelled. The default waits with
     /// [`wait_for_tasks`](Self::wait_for_tasks) and cancels nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ventus::{Processor, TokioEventEmitter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Stuck").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// emitter.emit("Stuck")?;
+    ///
+    /// let report = Processor::shutdown(emitter.processor(), Duration::from_millis(10)).await;
+    /// assert_eq!((report.finished, report.cancelled), (0, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
     fn shutdown(
         &self,
         timeout: Duration,
@@ -211,6 +331,32 @@ pub trait Processor: Send + Sync + 'static {
 }
 
 /// Why a [`Processor`] did not take an emission.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{Emission, EmitError, Emitted, EventEmitter, ProcessError, Processor};
+///
+/// #[derive(Debug)]
+/// struct Down;
+///
+/// impl Processor for Down {
+///     fn process(&self, _: Emission<'_>) -> Result<Emitted, ProcessError> {
+///         Err(ProcessError::Failed("the queue is down".into()))
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Tick").subscribe(|| ())?;
+/// let emitter = EventEmitter::builder().linker(&linker).processor(Down).build();
+/// match emitter.emit("Tick") {
+///     Err(EmitError::Processor(err)) => assert!(err.to_string().contains("the queue is down")),
+///     other => panic!("expected a processor error, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -240,6 +386,26 @@ impl std::error::Error for ProcessError {
 }
 
 /// What a shutdown did, from [`EventEmitter::shutdown`](crate::EventEmitter::shutdown).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Quick").subscribe(|| async {})?;
+/// linker.on("Stuck").subscribe(|| std::future::pending::<()>())?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+/// emitter.emit("Quick")?;
+/// emitter.emit("Stuck")?;
+///
+/// let report: ventus::ShutdownReport = emitter.shutdown(Duration::from_millis(200)).await;
+/// assert_eq!((report.finished, report.cancelled), (1, 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownReport {

@@ -20,7 +20,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
@@ -67,16 +68,35 @@ fn current_scope() -> Option<Arc<InFlight>> {
     })
 }
 
-/// Which sync-context emission is driving one of ventus's own runtimes: set while
-/// `block_local` is inside `block_on`, so that emissions scheduled on that runtime from
-/// outside the emission's task (a `spawn_blocking` closure a handler awaits, a task a
-/// handler spawned) join the emission's scope and are waited for, instead of being left
-/// on a runtime that nobody drives once the emission ends.
+/// Which sync-context emission drives one of ventus's own runtimes, for emissions
+/// scheduled on that runtime from outside the emission's task (a `spawn_blocking`
+/// closure a handler awaits, a task a handler spawned): they join the emission's scope
+/// and are waited for, instead of being left on a runtime that nobody drives once the
+/// emission ends.
 struct Driving {
     /// The runtime this slot belongs to.
     runtime: tokio::runtime::Id,
-    /// Guarded: the scope of the emission driving the runtime, if one is.
-    scope: Mutex<Option<Arc<InFlight>>>,
+    /// Set while a sync-context emission drives the runtime (its first pass included).
+    active: AtomicBool,
+    /// Guarded: the scope of the emissions that drive the runtime; changed only when the
+    /// runtime's [`Local`] changes scope, so an emission pays two stores, not a lock.
+    /// Weak: the [`Local`] owns the scope, and tells by its count whether it is shared.
+    scope: Mutex<Weak<InFlight>>,
+}
+
+impl Driving {
+    fn publish(&self, scope: &Arc<InFlight>) {
+        *self.scope.lock() = Arc::downgrade(scope);
+    }
+
+    /// The scope of the emission driving the runtime now, if one is.
+    fn current(&self) -> Option<Arc<InFlight>> {
+        // Acquire: pairs with the Release store of `enter`, after the scope was published.
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
+        self.scope.lock().upgrade()
+    }
 }
 
 thread_local! {
@@ -98,36 +118,28 @@ fn runtime_scope() -> Option<Arc<InFlight>> {
     if current.id() != slot.runtime {
         return None;
     }
-    let scope = slot.scope.lock().clone();
-    scope
+    slot.current()
 }
 
-/// `scope` set as what drives `driving`'s runtime from this thread, until dropped.
-struct DrivingGuard {
-    driving: Arc<Driving>,
-    /// This thread's slot before, put back on drop.
+/// A sync-context emission drives `driving`'s runtime until dropped.
+struct DrivingGuard<'a> {
+    driving: &'a Arc<Driving>,
+    /// This thread's slot before it entered `block_on`, put back on drop.
     previous: Option<Option<Arc<Driving>>>,
 }
 
-impl DrivingGuard {
-    /// Names `scope` in `driving`'s slot; `on_this_thread`: this thread also drives the
-    /// runtime now (inside `block_on`), so tasks it runs find the slot too.
-    fn enter(driving: &Arc<Driving>, scope: &Arc<InFlight>, on_this_thread: bool) -> Self {
-        *driving.scope.lock() = Some(scope.clone());
-        let previous = on_this_thread
-            .then(|| {
-                DRIVING
-                    .try_with(|slot| slot.replace(Some(driving.clone())))
-                    .ok()
-            })
-            .flatten();
+impl<'a> DrivingGuard<'a> {
+    fn enter(driving: &'a Arc<Driving>) -> Self {
+        // Release: a thread that sees the flag sees the scope published before it.
+        driving.active.store(true, Ordering::Release);
         Self {
-            driving: driving.clone(),
-            previous,
+            driving,
+            previous: None,
         }
     }
 
-    /// This thread drives the runtime from now on (it enters `block_on`).
+    /// This thread drives the runtime from now on (it enters `block_on`): the tasks it
+    /// runs find the slot too.
     fn on_this_thread(&mut self) {
         if self.previous.is_none() {
             self.previous = DRIVING
@@ -137,12 +149,10 @@ impl DrivingGuard {
     }
 }
 
-impl Drop for DrivingGuard {
+impl Drop for DrivingGuard<'_> {
     fn drop(&mut self) {
-        // Taken out before the lock is released: dropping the last share of a scope runs
-        // no user code, but nothing is dropped under a lock here all the same.
-        let scope = self.driving.scope.lock().take();
-        drop(scope);
+        // Release: pairs with `current`'s Acquire load.
+        self.driving.active.store(false, Ordering::Release);
         if let Some(previous) = self.previous.take() {
             let _ = DRIVING.try_with(|slot| slot.replace(previous));
         }
@@ -202,6 +212,17 @@ pub struct TokioProcessor {
 
 impl TokioProcessor {
     /// A new processor with nothing in flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioProcessor};
+    ///
+    /// let processor = TokioProcessor::new();
+    /// assert_eq!(processor.in_flight(), 0);
+    /// let emitter = EventEmitter::builder().processor(processor).build();
+    /// assert!(!emitter.is_closed());
+    /// ```
     pub fn new() -> Self {
         Self {
             drain: Arc::new(Drain::default()),
@@ -209,6 +230,23 @@ impl TokioProcessor {
     }
 
     /// How many scheduled emissions have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// emitter.emit("Job")?; // scheduled, not yet run
+    /// assert_eq!(emitter.processor().in_flight(), 1);
+    /// emitter.wait_for_tasks().await;
+    /// assert_eq!(emitter.processor().in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.drain.tasks.count()
     }
@@ -264,7 +302,7 @@ impl TokioProcessor {
         // wakers left with the no-op one here are replaced.
         // Named before the first pass: a handler may hand work to a blocking thread in
         // it, and that thread may emit before `block_on` starts.
-        let mut driving_guard = DrivingGuard::enter(&driving, &scope, false);
+        let mut driving_guard = DrivingGuard::enter(&driving);
         let (first, scope) = {
             let _entered = runtime.enter();
             let mut cx = Context::from_waker(Waker::noop());
@@ -417,10 +455,12 @@ impl Local {
             Some(local) => Ok(local),
             None => {
                 let Pooled { runtime, driving } = RUNTIMES.take()?;
+                let scope = Arc::new(InFlight::default());
+                driving.publish(&scope);
                 Ok(Self {
                     metrics: runtime.metrics(),
                     runtime,
-                    scope: Arc::new(InFlight::default()),
+                    scope,
                     driving,
                 })
             }
@@ -432,6 +472,7 @@ impl Local {
         // reused: a late entry into it must not hold up the next emission.
         if Arc::strong_count(&self.scope) != 1 {
             self.scope = Arc::new(InFlight::default());
+            self.driving.publish(&self.scope);
         }
         let mut local = Some(self);
         let _ = LOCAL.try_with(|slot| {
@@ -498,7 +539,8 @@ impl RuntimePool {
             })?;
         let driving = Arc::new(Driving {
             runtime: runtime.handle().id(),
-            scope: Mutex::new(None),
+            active: AtomicBool::new(false),
+            scope: Mutex::new(Weak::new()),
         });
         let _ = cell.set(driving.clone());
         Ok(Pooled { runtime, driving })
