@@ -131,6 +131,8 @@ enum Target {
 /// The attribute, checked.
 struct Attr {
     target: Target,
+    /// `name = ".."`: the handler's name in errors, reports and logs.
+    name: Option<LitStr>,
     linker: Option<Path>,
     blocking: Option<Ident>,
     on_success: Option<Expr>,
@@ -143,6 +145,7 @@ impl Attr {
         let mut names: Vec<LitStr> = Vec::new();
         let mut other: Option<(Target, Span)> = None;
         let mut linker = None;
+        let mut handler_name: Option<LitStr> = None;
         let mut blocking = None;
         let mut on_success = None;
         let mut on_failure = None;
@@ -200,6 +203,32 @@ impl Attr {
                         set_other(Target::Error(ty), key.span())?;
                     }
                     "key" => set_other(Target::Key(value), key.span())?,
+                    "name" => {
+                        if handler_name.is_some() {
+                            return Err(duplicate(&key));
+                        }
+                        let name = match value {
+                            Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(name),
+                                ..
+                            }) => name,
+                            other => {
+                                return Err(syn::Error::new(
+                                    other.span(),
+                                    "`name = ..` takes a string literal, such as \
+                                     `name = \"send-receipt\"`",
+                                ))
+                            }
+                        };
+                        if name.value().is_empty() {
+                            return Err(syn::Error::new(
+                                name.span(),
+                                "handler name is empty; give `name` a non-empty name, or \
+                                 leave it out to use the function's name",
+                            ));
+                        }
+                        handler_name = Some(name);
+                    }
                     "linker" => {
                         if linker.is_some() {
                             return Err(duplicate(&key));
@@ -239,8 +268,8 @@ impl Attr {
                             format!(
                                 "unknown option `{key}`; {attr} takes event names, a typed \
                                  event, `error = Type`, `key = KEY` or `any`, then the options \
-                                 `linker = NAME`, `blocking`, `on_success = path` and \
-                                 `on_failure = path`"
+                                 `name = \"..\"`, `linker = NAME`, `blocking`, \
+                                 `on_success = path` and `on_failure = path`"
                             ),
                         ))
                     }
@@ -274,6 +303,7 @@ impl Attr {
         };
         Ok(Attr {
             target,
+            name: handler_name,
             linker,
             blocking,
             on_success,
@@ -426,6 +456,8 @@ fn registration(kind: Kind, func: &ItemFn, attr: &Attr) -> TokenStream {
         .blocking
         .as_ref()
         .map(|b| quote_spanned!(b.span()=> .blocking()));
+    // Without `name = ..`, the handler keeps its type name: the function's path.
+    let name = attr.name.as_ref().map(|name| quote!(.name(#name)));
     let on_success = attr.on_success.as_ref().map(|f| quote!(.on_success(#f)));
     let on_failure = attr.on_failure.as_ref().map(|f| quote!(.on_failure(#f)));
     let register = format_ident!("__ventus_register_{}", handler_name);
@@ -449,7 +481,7 @@ fn registration(kind: Kind, func: &ItemFn, attr: &Attr) -> TokenStream {
             fn #register(
                 linker: &::ventus::EventLinker,
             ) -> ::core::result::Result<::ventus::Subscription, ::ventus::SubscribeError> {
-                linker #start #once #blocking #on_success #on_failure .subscribe(#handler)
+                linker #start #name #once #blocking #on_success #on_failure .subscribe(#handler)
             }
             #linker_fn
             ::ventus::__private::inventory::submit! {

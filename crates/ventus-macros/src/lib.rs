@@ -78,6 +78,7 @@ use proc_macro::TokenStream;
 ///
 /// | option | effect |
 /// |---|---|
+/// | `name = "send-receipt"` | names the handler in errors, reports, spans and logs (`.name(..)`); without it, the function's path names it |
 /// | `linker = PAYMENTS` | registers into the named linker `PAYMENTS` (declared with [`linker!`](macro.linker.html)) instead of the global one |
 /// | `blocking` | runs the (sync) handler on tokio's blocking pool: `.blocking()` |
 /// | `on_success = path` | `.on_success(path)`: receives the handler's value, `&T` |

@@ -2,8 +2,9 @@
 //! subscribing API, and that you rarely need to name.
 //!
 //! They tell handler shapes apart ([`SyncNoArg`], [`SyncArg`], [`AsyncNoArg`],
-//! [`AsyncArg`]), say which shapes an event accepts ([`Untyped`], [`Typed`],
-//! [`Accepts`]), and carry a subscription's success callback through the builder
+//! [`AsyncArg`], [`Diverges`] for those that never return, named with [`FnOutput`]),
+//! check what a shape needs from its payload ([`Shape`], [`Ready`]), say which shapes an
+//! event accepts ([`Untyped`], [`Typed`], [`Accepts`]), and carry a subscription's success callback through the builder
 //! ([`LinkerDefault`], [`WithSuccess`], [`OnSuccess`], [`SuccessStep`]). Name them when
 //! you write a helper that is generic over handlers or stores a
 //! [`SubscribeBuilder`](crate::SubscribeBuilder) in a variable with a written type.
@@ -26,6 +27,7 @@
 //! ```
 
 pub use crate::handler::marker::{
-    Accepts, AsyncArg, AsyncNoArg, SyncArg, SyncNoArg, Typed, Untyped,
+    Accepts, AsyncArg, AsyncNoArg, Diverges, FnOutput, Ready, Shape, SyncArg, SyncNoArg, Typed,
+    Untyped,
 };
 pub use crate::handler::{LinkerDefault, OnSuccess, SuccessStep, WithSuccess};

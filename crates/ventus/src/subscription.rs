@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{EventTarget, EventType};
-use crate::handler::marker::{Accepts, Untyped};
+use crate::handler::marker::{Accepts, Ready, Untyped};
 use crate::handler::{
     FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
 };
@@ -90,6 +90,7 @@ impl fmt::Display for SubscriptionId {
 pub struct SubscribeBuilder<S = LinkerDefault, K = Untyped> {
     linker: EventLinker,
     targets: Vec<EventTarget>,
+    name: Option<&'static str>,
     once: bool,
     blocking: bool,
     timeout: Option<Duration>,
@@ -106,6 +107,7 @@ impl<K> SubscribeBuilder<LinkerDefault, K> {
             payload: PhantomData,
             linker,
             targets,
+            name: None,
             once: false,
             blocking: false,
             timeout: None,
@@ -157,8 +159,32 @@ impl<S, K> SubscribeBuilder<S, K> {
         self
     }
 
+    /// Names the handler in its [`HandlerError`]s, in
+    /// [`HandlerReport`](crate::HandlerReport)s, in its `ventus.handler` span and in the
+    /// logs, instead of its type name (for a closure, only its place in the code).
+    ///
+    /// An empty name is refused by [`subscribe`](Self::subscribe) with
+    /// [`SubscribeError::EmptyHandlerName`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// let sub = linker.on("OrderPlaced").name("send-receipt").subscribe(|| ())?;
+    /// assert_eq!(sub.handler_name(), "send-receipt");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
     /// Runs a sync handler on tokio's blocking thread pool (Pyventus's `force_async`),
-    /// so a slow handler does not hold up the others. No effect on async handlers.
+    /// so a slow handler does not hold up the others. Its success and failure callbacks
+    /// run there too, on the handler's thread, after it returns. No effect on async
+    /// handlers.
     ///
     /// # Examples
     ///
@@ -240,6 +266,7 @@ impl<S, K> SubscribeBuilder<S, K> {
             payload: PhantomData,
             linker: self.linker,
             targets: self.targets,
+            name: self.name,
             once: self.once,
             blocking: self.blocking,
             timeout: self.timeout,
@@ -287,7 +314,10 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// - [`SubscribeError::TooManySubscribers`] if an event already has the linker's
     ///   `max_subscribers`;
     /// - [`SubscribeError::NameCollision`] if this is a typed event's subscription and
-    ///   its name belongs to another typed event (see [`Event`](crate::Event)).
+    ///   its name belongs to another typed event (see [`Event`](crate::Event));
+    /// - [`SubscribeError::EmptyHandlerName`] if [`name`](Self::name) was given `""`;
+    /// - [`SubscribeError::AsyncHandlerBorrowsPayload`] if an async handler takes its
+    ///   payload by reference (`async fn f(order: &Order)`), which no emission can give it.
     ///
     /// On error nothing is linked.
     ///
@@ -311,9 +341,19 @@ impl<S, K> SubscribeBuilder<S, K> {
     pub fn subscribe<H, M>(self, handler: H) -> Result<Subscription, SubscribeError>
     where
         H: Handler<M>,
+        M: Ready,
         S: SuccessStep<H::Value>,
         K: Accepts<M>,
     {
+        if self.name == Some("") {
+            return Err(SubscribeError::EmptyHandlerName);
+        }
+        if let Some(payload) = H::borrowed_payload() {
+            return Err(SubscribeError::AsyncHandlerBorrowsPayload {
+                handler: self.name.unwrap_or(std::any::type_name::<H>()),
+                payload,
+            });
+        }
         let mut keys: Vec<Arc<str>> = Vec::with_capacity(self.targets.len());
         for target in &self.targets {
             let key = key_of(target).ok_or(SubscribeError::EmptyEventName)?;
@@ -332,7 +372,9 @@ impl<S, K> SubscribeBuilder<S, K> {
                 once: self.once,
                 blocking: self.blocking,
                 timeout: self.timeout,
-                handler: handler.into_erased(self.on_success),
+                handler: handler
+                    .into_erased(self.on_success, M::take())
+                    .named(self.name),
                 on_failure: self.on_failure,
                 event_type: self.event_type,
             },
@@ -355,6 +397,7 @@ impl<S, K> fmt::Debug for SubscribeBuilder<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubscribeBuilder")
             .field("targets", &self.targets)
+            .field("name", &self.name)
             .field("once", &self.once)
             .field("blocking", &self.blocking)
             .finish_non_exhaustive()
@@ -406,7 +449,7 @@ impl Subscription {
         self.subscriber.id
     }
 
-    /// The handler's type name.
+    /// The handler's name: the one given to [`SubscribeBuilder::name`], or its type name.
     ///
     /// # Examples
     ///

@@ -539,6 +539,49 @@ async fn blocking_handler_in_an_async_context_runs_off_the_runtime_thread() {
     assert_eq!(threads[0].1, "payload");
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocking_handler_and_its_callbacks_run_together_on_the_blocking_thread() {
+    let (linker, emitter) = setup();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let record = |what: &'static str| {
+        let threads = threads.clone();
+        move || threads.lock().unwrap().push((what, thread::current().id()))
+    };
+    for fails in [false, true] {
+        let (handler, success, failure) = (record("handler"), record("success"), record("failure"));
+        linker
+            .on("E")
+            .blocking()
+            .on_success(move |_: &()| success())
+            .on_failure(move |_| failure())
+            .subscribe(move || {
+                handler();
+                if fails {
+                    Err("refused")
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap();
+        emitter.emit("E").unwrap();
+        emitter.wait_for_tasks().await;
+        let seen = std::mem::take(&mut *threads.lock().unwrap());
+        let callback = if fails { "failure" } else { "success" };
+        let names: Vec<_> = seen.iter().map(|(what, _)| *what).collect();
+        assert_eq!(names, ["handler", callback], "fails: {fails}");
+        assert_eq!(
+            seen[0].1, seen[1].1,
+            "{callback} runs on the handler's thread"
+        );
+        assert_ne!(
+            seen[0].1,
+            thread::current().id(),
+            "a blocking handler runs off the runtime thread"
+        );
+        linker.remove_all();
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct Order {
     id: u64,

@@ -595,3 +595,43 @@ fn options_combine() {
     emitter().emit_with("MacroCombined", 1_u8).unwrap();
     assert_eq!(*DONE.lock().unwrap(), [2]);
 }
+
+// ---------------------------------------------------------------------------------------
+// `name = ".."` names the handler; the function's path is the default.
+
+#[ventus::on("MacroNamed", name = "audit-order")]
+fn named_handler() -> Result<(), &'static str> {
+    Err("refused")
+}
+
+#[ventus::on("MacroNamed")]
+fn unnamed_handler() {}
+
+#[test]
+fn a_handler_is_named_by_the_attribute_or_by_its_function() {
+    let names = Arc::new(Mutex::new(Vec::new()));
+    let seen = names.clone();
+    let linker = global();
+    let _guard = linker
+        .on("MacroNamed")
+        .on_failure(move |_| ())
+        .subscribe(move |_: &AnyEvent| seen.lock().unwrap().push(()))
+        .unwrap()
+        .guard();
+    let report = TokioEventEmitter::builder()
+        .detailed_reports(true)
+        .build()
+        .emit("MacroNamed")
+        .unwrap()
+        .wait()
+        .unwrap();
+    let handlers: Vec<_> = report.handlers().iter().map(|h| h.handler).collect();
+    assert_eq!(handlers.len(), 3, "{handlers:?}");
+    assert_eq!(handlers[0], "audit-order");
+    assert!(
+        handlers[1].ends_with("::unnamed_handler"),
+        "{}",
+        handlers[1]
+    );
+    assert_eq!(names.lock().unwrap().len(), 1);
+}

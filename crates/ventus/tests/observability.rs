@@ -320,3 +320,23 @@ fn emissions_get_distinct_ids_in_their_spans() {
         .collect();
     assert_eq!(ids.len(), 3, "{ids:?}");
 }
+
+#[test]
+fn a_named_handler_is_named_in_its_span() {
+    let linker = EventLinker::builder().build().unwrap();
+    let named = linker
+        .on("Job")
+        .name("charge-card")
+        .subscribe(|| async {})
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+
+    let (report, rec) = recorded(|| {
+        current_thread().block_on(async { emitter.emit("Job").unwrap().into_future().await })
+    });
+
+    let emission = emission_span(&rec, &report, "Job");
+    let spans = handler_spans(&rec, &emission);
+    check_handler(&spans, &named, "succeeded");
+    assert_eq!(spans[&named.id().as_u64()].fields["handler"], "charge-card");
+}

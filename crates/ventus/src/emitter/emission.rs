@@ -138,6 +138,13 @@ impl<T> Shared<'_, T> {
         }
     }
 
+    fn to_arc(&self) -> Arc<T> {
+        match self {
+            Self::Borrowed(t) => Arc::clone(t),
+            Self::Owned(t) => t.clone(),
+        }
+    }
+
     fn into_owned(self) -> Shared<'static, T> {
         match self {
             Self::Borrowed(t) => Shared::Owned(t.clone()),
@@ -861,7 +868,7 @@ impl<'a> Emission<'a> {
                     }
                     pending.retain_mut(|run| match run.poll(cx) {
                         Poll::Ready(result) => {
-                            this.settle(rec, run.sub, result, run.started, &run.span);
+                            this.settle_run(rec, run, result);
                             false
                         }
                         Poll::Pending => true,
@@ -894,12 +901,13 @@ impl<'a> Emission<'a> {
                             continue;
                         }
                         Started::Running(fut) => Running::new(this, sub, fut, begun, span),
+                        Started::Blocking(fut) => {
+                            Running::new(this, sub, fut, begun, span).reported()
+                        }
                     };
                     // Polled now, so handlers start in subscription order.
                     match run.poll(cx) {
-                        Poll::Ready(result) => {
-                            now = this.settle(rec, sub, result, run.started, &run.span);
-                        }
+                        Poll::Ready(result) => now = this.settle_run(rec, &run, result),
                         Poll::Pending => {
                             now = None;
                             pending.push(run);
@@ -972,7 +980,7 @@ impl<'a> Emission<'a> {
         let deadline = deadline_of(self.timeout_of(sub), begun);
         match &sub.handler.call {
             ErasedCall::Sync(call) if sub.blocking => match tokio::runtime::Handle::try_current() {
-                Ok(handle) => Started::Running(self.spawn_blocking(&handle, sub, deadline)),
+                Ok(handle) => Started::Blocking(self.spawn_blocking(&handle, sub, deadline)),
                 Err(_) => {
                     ctx.deadline.set(deadline);
                     Started::Done(call_caught(|| call(ctx)))
@@ -992,6 +1000,11 @@ impl<'a> Emission<'a> {
         }
     }
 
+    /// Runs a `blocking` handler on the blocking pool together with its callbacks
+    /// (Pyventus's `force_async` covers all three): the success callback runs inside the
+    /// handler's call, and a failure is reported there too, so one subscriber's callables
+    /// share a thread and a slow callback holds up no runtime thread. Every `Err` the
+    /// returned future yields has been reported already.
     fn spawn_blocking(
         &self,
         handle: &tokio::runtime::Handle,
@@ -999,36 +1012,81 @@ impl<'a> Emission<'a> {
         deadline: Option<(Instant, Duration)>,
     ) -> HandlerFuture {
         let sub = sub.clone();
-        let event = NameRef::Owned(self.event.to_owned());
+        let event = self.event.to_owned();
         let (id, time, payload_type) = (self.id, OnceLock::from(self.time()), self.payload_type);
         let shared = self.payload.shared().cloned();
-        let default_success = self.linker.get().on_success.clone();
+        let linker = self.linker.to_arc();
         let scope = SyncScope::current();
-        let task = handle.spawn_blocking(move || {
-            let ctx = Ctx::new(
-                &event,
-                id,
-                &time,
-                shared.as_deref(),
-                payload_type,
-                shared.as_ref(),
-                default_success.as_ref(),
-            );
-            ctx.deadline.set(deadline);
-            in_scope(scope, || match &sub.handler.call {
-                ErasedCall::Sync(call) => call(&ctx),
-                ErasedCall::Async(_) => Ok(()),
-            })
+        // `start` entered the handler's span: it follows the handler to its thread.
+        let span = Span::current();
+        let task = handle.spawn_blocking({
+            let (sub, event, linker) = (sub.clone(), NameRef::Owned(event.clone()), linker.clone());
+            move || {
+                let _entered = span.enter();
+                let ctx = Ctx::new(
+                    &event,
+                    id,
+                    &time,
+                    shared.as_deref(),
+                    payload_type,
+                    shared.as_ref(),
+                    linker.on_success.as_ref(),
+                );
+                ctx.deadline.set(deadline);
+                let result = in_scope(scope, || match &sub.handler.call {
+                    ErasedCall::Sync(call) => call_caught(|| call(&ctx)),
+                    ErasedCall::Async(_) => Ok(()),
+                });
+                result.map_err(|kind| fail(&event, id, &linker, &sub, kind).into_kind())
+            }
         });
         Box::pin(async move {
             match task.await {
                 Ok(result) => result,
-                Err(err) if err.is_panic() => Err(HandlerErrorKind::Panicked(panic_message(
-                    &*err.into_panic(),
-                ))),
-                Err(err) => Err(HandlerErrorKind::Failed(Box::new(err))),
+                // The task never ran (its runtime is shutting down): reported here.
+                Err(err) => {
+                    let kind = match err.try_into_panic() {
+                        Ok(panic) => HandlerErrorKind::Panicked(panic_message(&*panic)),
+                        Err(err) => HandlerErrorKind::Failed(Box::new(err)),
+                    };
+                    Err(fail(&NameRef::Owned(event), id, &linker, &sub, kind).into_kind())
+                }
             }
         })
+    }
+
+    /// Records how a started handler ended, as [`settle`](Self::settle) does.
+    #[inline]
+    fn settle_run(
+        &self,
+        rec: &mut Recorder,
+        run: &Running<'_>,
+        result: Result<(), HandlerErrorKind>,
+    ) -> Option<Instant> {
+        match result {
+            Err(kind) if run.reported => {
+                self.settle_reported(rec, run.sub, kind, run.started, &run.span);
+                None
+            }
+            result => self.settle(rec, run.sub, result, run.started, &run.span),
+        }
+    }
+
+    /// Records how a handler started with [`spawn_blocking`](Self::spawn_blocking) ended:
+    /// its failure was reported on its own thread, so only the outcome is recorded here.
+    #[cold]
+    #[inline(never)]
+    fn settle_reported(
+        &self,
+        rec: &mut Recorder,
+        sub: &Subscriber,
+        kind: HandlerErrorKind,
+        started: Option<Instant>,
+        span: &Span,
+    ) {
+        let ended = started.map(|_| Instant::now());
+        let err = handler_error(&self.event, self.id, sub, kind);
+        rec.add_ended(sub, Outcome::Failed(err), started, ended, span);
     }
 
     /// Records how a handler ended; a failure goes to its callback and the log. Returns
@@ -1237,9 +1295,18 @@ struct Running<'e> {
     timer: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     started: Option<Instant>,
     span: Span,
+    /// Its failures were reported where it ran (a `blocking` handler's thread).
+    reported: bool,
 }
 
 impl<'e> Running<'e> {
+    fn reported(self) -> Self {
+        Self {
+            reported: true,
+            ..self
+        }
+    }
+
     fn new(
         emission: &Emission<'_>,
         sub: &'e Arc<Subscriber>,
@@ -1268,6 +1335,7 @@ impl<'e> Running<'e> {
             timer,
             started,
             span,
+            reported: false,
         }
     }
 
@@ -1293,6 +1361,8 @@ impl<'e> Running<'e> {
 enum Started {
     Done(Result<(), HandlerErrorKind>),
     Running(HandlerFuture),
+    /// A `blocking` handler on the blocking pool; it reports its own failures.
+    Blocking(HandlerFuture),
 }
 
 /// A handler's future whose drop is isolated as its polls are: dropping it runs the
@@ -1350,6 +1420,21 @@ pub(crate) fn call_caught(
         .unwrap_or_else(|panic| Err(HandlerErrorKind::Panicked(panic_message(&*panic))))
 }
 
+fn handler_error(
+    event: &NameRef<'_>,
+    emission: EmissionId,
+    sub: &Subscriber,
+    kind: HandlerErrorKind,
+) -> HandlerError {
+    HandlerError {
+        event: event.to_owned(),
+        handler: sub.handler.name,
+        subscription: sub.id,
+        emission,
+        kind,
+    }
+}
+
 /// Sends a handler's failure to the subscriber's callback, or the linker's, and logs it.
 #[cold]
 #[inline(never)]
@@ -1360,13 +1445,7 @@ pub(crate) fn fail(
     sub: &Subscriber,
     kind: HandlerErrorKind,
 ) -> HandlerError {
-    let err = HandlerError {
-        event: event.to_owned(),
-        handler: sub.handler.name,
-        subscription: sub.id,
-        emission,
-        kind,
-    };
+    let err = handler_error(event, emission, sub, kind);
     match sub.on_failure.as_ref().or(linker.on_failure.as_ref()) {
         Some(callback) => {
             tracing::warn!(

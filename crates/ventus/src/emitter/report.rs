@@ -88,7 +88,7 @@ impl Outcome {
 pub struct HandlerReport {
     /// The subscription the handler belongs to.
     pub subscription: SubscriptionId,
-    /// The handler's type name.
+    /// The handler's name (see [`HandlerError::handler`]).
     pub handler: &'static str,
     /// How it ended.
     pub outcome: Outcome,

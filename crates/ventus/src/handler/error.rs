@@ -1,5 +1,6 @@
 //! The error a handler's failure callback receives.
 
+use std::any::type_name;
 use std::error::Error;
 use std::fmt;
 
@@ -131,7 +132,9 @@ impl HandlerError {
         &self.event
     }
 
-    /// The handler's type name: a function's path, or the closure's place in the code.
+    /// The handler's name: the one given to
+    /// [`SubscribeBuilder::name`](crate::SubscribeBuilder::name), or else its type name (a
+    /// function's path, or the closure's place in the code).
     ///
     /// # Examples
     ///
@@ -372,11 +375,28 @@ impl fmt::Display for HandlerError {
             HandlerErrorKind::PayloadType {
                 expected,
                 found: Some(found),
-            } => write!(
-                f,
-                "handler `{handler}` takes a `{expected}` payload but event `{event}` was \
-                 emitted with a `{found}`; emit a `{expected}` or change the handler's argument"
-            ),
+            } => {
+                write!(
+                    f,
+                    "handler `{handler}` takes a `{expected}` payload but event `{event}` was \
+                     emitted with a `{found}`; "
+                )?;
+                let (string, str) = (type_name::<String>(), type_name::<&str>());
+                // A string literal is a `&'static str`: the mismatch newcomers meet first.
+                if (*expected, *found) == (string, str) {
+                    f.write_str(
+                        "emit a `String` (e.g. `\"world\".to_string()`), not a `&str`, or take \
+                         `&&'static str` (sync) or `&'static str` (async)",
+                    )
+                } else if (*expected, *found) == (str, string) {
+                    f.write_str(
+                        "emit a `&'static str` (a string literal), not a `String`, or take \
+                         `&String` (sync) or `String` (async)",
+                    )
+                } else {
+                    write!(f, "emit a `{expected}` or change the handler's argument")
+                }
+            }
             HandlerErrorKind::PayloadType {
                 expected,
                 found: None,

@@ -43,7 +43,8 @@ pub(crate) type FailureCallback = dyn Fn(&HandlerError) + Send + Sync;
 /// What a handler returned that counts as a value for its success callback.
 ///
 /// Implemented for `()`, `Result<T, E>` (where `E` converts into a [`BoxError`]), the
-/// standard scalar, string and collection types, and [`Value`]. Implement it for your
+/// standard scalar, string and collection types, and [`Value`]. (A handler that never
+/// returns, such as `|| async { todo!() }`, needs none: it is a handler of its own shape.) Implement it for your
 /// own type to return that type from handlers, or wrap it in [`Value`].
 ///
 /// # Examples
@@ -221,12 +222,13 @@ impl<T, F: Fn(&T) + Send + Sync + 'static> OnSuccess<T> for F {
 /// A helper generic over the builder's success step:
 ///
 /// ```
-/// use ventus::plumbing::SuccessStep;
+/// use ventus::plumbing::{Ready, SuccessStep};
 /// use ventus::{EventLinker, Handler, SubscribeBuilder, SubscribeError, Subscription};
 ///
 /// fn subscribe_once<S, H, M>(builder: SubscribeBuilder<S>, handler: H) -> Result<Subscription, SubscribeError>
 /// where
 ///     H: Handler<M>,
+///     M: Ready,
 ///     S: SuccessStep<H::Value>,
 /// {
 ///     builder.once().subscribe(handler)
@@ -471,6 +473,14 @@ impl ErasedHandler {
         }
     }
 
+    /// The handler under `name` instead of its type name, if one is given.
+    pub(crate) fn named(mut self, name: Option<&'static str>) -> Self {
+        if let Some(name) = name {
+            self.name = name;
+        }
+        self
+    }
+
     pub(crate) fn is_async(&self) -> bool {
         matches!(self.call, ErasedCall::Async(_))
     }
@@ -552,6 +562,24 @@ pub(crate) mod marker {
     #[derive(Debug)]
     pub struct AsyncArg<P>(PhantomData<fn(P)>);
 
+    /// A handler of shape `M` that never returns, such as `|| async { todo!() }` or
+    /// `|| panic!()`: its output is `!`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{Diverges, SyncNoArg};
+    /// use ventus::Handler;
+    ///
+    /// fn never_returns<H: Handler<Diverges<SyncNoArg>>>(handler: H) -> H {
+    ///     handler
+    /// }
+    /// let handler = never_returns(|| panic!("not written yet"));
+    /// # let _ = handler;
+    /// ```
+    #[derive(Debug)]
+    pub struct Diverges<M>(PhantomData<fn(M)>);
+
     /// Events whose payload type is not known when subscribing (string names): any
     /// handler shape is accepted, and a mismatch is reported when it runs.
     ///
@@ -596,6 +624,110 @@ pub(crate) mod marker {
     #[derive(Debug)]
     pub struct Typed<P>(PhantomData<fn(P)>);
 
+    /// What a handler of this shape needs from the payload to run: for an async handler
+    /// taking `P`, the function that clones it; nothing for the others. Implemented for
+    /// every shape; [`Ready`] says whether the payload provides it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::{AsyncArg, Shape};
+    ///
+    /// // An async handler of `u32` needs a way to clone its payload.
+    /// let take: <AsyncArg<u32> as Shape>::Take = u32::clone;
+    /// assert_eq!(take(&3), 3);
+    /// ```
+    pub trait Shape {
+        /// What [`Ready::take`] gives.
+        #[doc(hidden)]
+        type Take: Copy + Send + Sync + 'static;
+    }
+
+    impl Shape for SyncNoArg {
+        type Take = ();
+    }
+    impl<P> Shape for SyncArg<P> {
+        type Take = ();
+    }
+    impl Shape for AsyncNoArg {
+        type Take = ();
+    }
+    impl<P: 'static> Shape for AsyncArg<P> {
+        type Take = fn(&P) -> P;
+    }
+    impl<M: Shape> Shape for Diverges<M> {
+        type Take = M::Take;
+    }
+
+    /// A handler shape whose payload has what the shape needs: an async handler's payload
+    /// is `Clone`. Asked by `subscribe` once the shape is chosen, so that rustc reports a
+    /// payload that is not `Clone` as such (and suggests the derive), rather than a
+    /// function that is no handler. A helper generic over handlers (`H: Handler<M>`) that
+    /// calls `subscribe` asks `M: Ready` too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::Ready;
+    /// use ventus::{EventLinker, Handler, SubscribeError, Subscription};
+    ///
+    /// fn link<H: Handler<M>, M: Ready>(linker: &EventLinker, handler: H) -> Result<Subscription, SubscribeError> {
+    ///     linker.on("Tick").subscribe(handler)
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// link(&linker, |n: u32| async move { n + 1 })?;
+    /// assert_eq!(linker.subscriber_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub trait Ready: Shape {
+        /// What the shape needs from the payload.
+        #[doc(hidden)]
+        fn take() -> Self::Take;
+    }
+
+    impl Ready for SyncNoArg {
+        fn take() {}
+    }
+    impl<P> Ready for SyncArg<P> {
+        fn take() {}
+    }
+    impl Ready for AsyncNoArg {
+        fn take() {}
+    }
+    impl<P: Clone + 'static> Ready for AsyncArg<P> {
+        fn take() -> fn(&P) -> P {
+            P::clone
+        }
+    }
+    impl<M: Ready> Ready for Diverges<M> {
+        fn take() -> M::Take {
+            M::take()
+        }
+    }
+
+    /// Names the never type `!` on stable Rust, as the output of `fn() -> !`, so that
+    /// [`HandlerOutput`](super::HandlerOutput) can be implemented for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::plumbing::FnOutput;
+    ///
+    /// let answer: <fn() -> u8 as FnOutput>::Output = 42;
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub trait FnOutput {
+        /// What the function returns.
+        type Output;
+    }
+
+    impl<T> FnOutput for fn() -> T {
+        type Output = T;
+    }
+
     /// Whether a handler of shape `M` may be linked to events whose payload is `Self`.
     ///
     /// # Examples
@@ -622,6 +754,7 @@ pub(crate) mod marker {
     impl<P> Accepts<SyncArg<P>> for Typed<P> {}
     impl<P> Accepts<AsyncNoArg> for Typed<P> {}
     impl<P> Accepts<AsyncArg<P>> for Typed<P> {}
+    impl<P, M> Accepts<Diverges<M>> for Typed<P> where Typed<P>: Accepts<M> {}
 }
 
 /// A function or closure that can be linked to events.
@@ -644,6 +777,11 @@ pub(crate) mod marker {
 /// [`EmitError::PayloadType`](crate::EmitError::PayloadType) before any handler runs; on
 /// an event whose handlers take different types, a handler of another type than the
 /// emitted one fails with [`HandlerErrorKind::PayloadType`] and the others still run.
+///
+/// A handler that never returns (`|| todo!()`, `|| async { panic!("..") }`) is accepted
+/// and takes the failure path with its panic. An async handler cannot borrow the payload:
+/// `subscribe` refuses `async fn f(order: &Order)` with
+/// [`SubscribeError::AsyncHandlerBorrowsPayload`](crate::SubscribeError::AsyncHandlerBorrowsPayload).
 ///
 /// # Examples
 ///
@@ -668,19 +806,37 @@ pub(crate) mod marker {
 /// # Ok(())
 /// # }
 /// ```
+// rustc reports a handler that fits no shape against this trait, not against the bound
+// that failed inside the shape (the shape is inferred, so every one is tried): each
+// common mistake gets a note of its own, saying what to write.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a ventus handler",
     label = "not a handler",
-    note = "a handler is a sync or async function or closure with no argument or one payload argument: `|| ..`, `|p: &P| ..`, `|| async ..`, or `|p: P| async ..` with `P: Clone`",
-    note = "it must be `Send + Sync + 'static` and return `()`, `Result<T, E>`, or a `HandlerOutput` value"
+    note = "a handler takes nothing or the payload: `|| ..` or `|p: &P| ..` (sync, by reference), `|| async ..` or `|p: P| async move ..` (async, by value); it is `Send + Sync + 'static`: capture state with `move`, shared through an `Arc`",
+    note = "it returns `()`, `Result<T, E>` with `E: std::error::Error + Send + Sync + 'static` (or `anyhow::Error`, `Box<dyn Error + Send + Sync>`, `&'static str`, `String`), a standard value such as `u64` or `String`, or a type implementing `ventus::HandlerOutput`; wrap any other value in `ventus::Value(..)`",
+    note = "a method taking `&self` takes two arguments: link a closure that owns the receiver, `move |p: &P| service.method(p)`",
+    note = "a closure's argument needs its type, `|n: &u32| ..` rather than `|n| ..`; and `&str` is no payload type: take `&String` (emit a `String`) or `&&'static str` (emit a literal)"
 )]
-pub trait Handler<Marker>: Send + Sync + Sized + 'static {
+pub trait Handler<Marker: marker::Shape>: Send + Sync + Sized + 'static {
     /// The value a success callback receives.
     type Value: Send + 'static;
 
-    /// Erases the handler together with its success step.
+    /// Erases the handler together with its success step; `take` is what its shape needs
+    /// from the payload (see [`Ready`](crate::plumbing::Ready)).
     #[doc(hidden)]
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler;
+    fn into_erased<S: SuccessStep<Self::Value>>(
+        self,
+        success: S,
+        take: Marker::Take,
+    ) -> ErasedHandler;
+
+    /// The reference type an async handler takes its payload as, if it does: stable Rust
+    /// cannot refuse that shape in a bound without refusing `&'static str` payloads too,
+    /// so `subscribe` refuses it with an error.
+    #[doc(hidden)]
+    fn borrowed_payload() -> Option<&'static str> {
+        None
+    }
 }
 
 #[inline]
@@ -711,7 +867,7 @@ where
 {
     type Value = R::Ok;
 
-    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: false,
@@ -731,7 +887,7 @@ where
 {
     type Value = R::Ok;
 
-    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<R::Ok>>(self, success: S, _: ()) -> ErasedHandler {
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
@@ -823,7 +979,7 @@ where
 {
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S, _: ()) -> ErasedHandler {
         let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
@@ -836,24 +992,133 @@ where
     }
 }
 
+// `P: Clone` is not asked here but by `marker::Ready`, once this shape is chosen: rustc
+// then says that `P` is not `Clone`, not that the function is no handler.
 impl<F, P, Fut> Handler<marker::AsyncArg<P>> for F
 where
     F: Fn(P) -> Fut + Send + Sync + 'static,
-    P: Clone + Send + Sync + 'static,
+    P: Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: HandlerOutput,
 {
     type Value = <Fut::Output as HandlerOutput>::Ok;
 
-    fn into_erased<S: SuccessStep<Self::Value>>(self, success: S) -> ErasedHandler {
+    fn borrowed_payload() -> Option<&'static str> {
+        borrowed::<P>()
+    }
+
+    fn into_erased<S: SuccessStep<Self::Value>>(
+        self,
+        success: S,
+        clone: fn(&P) -> P,
+    ) -> ErasedHandler {
         let success = OwnedStep::keep(success);
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
             takes: PayloadType::of::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
-                let payload = ctx.payload::<P>()?.clone();
+                let payload = clone(ctx.payload::<P>()?);
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
+            })),
+        }
+    }
+}
+
+/// `P`'s name if it is a reference, for an async handler's payload (see
+/// [`Handler::borrowed_payload`]).
+fn borrowed<P: 'static>() -> Option<&'static str> {
+    // `&'static str` is the one reference a payload often is (a string literal), and an
+    // `async fn f(name: &str)` does receive it.
+    let payload = type_name::<P>();
+    (payload.starts_with('&') && TypeId::of::<P>() != TypeId::of::<&'static str>())
+        .then_some(payload)
+}
+
+/// `!`, named on stable Rust. A block that only panics (`async { todo!() }`) has this
+/// type: the handlers below make such natural first handlers compile, and run them to
+/// their panic, which takes the failure path. They have no value, so no success step.
+type Never = <fn() -> ! as marker::FnOutput>::Output;
+
+impl<F> Handler<marker::Diverges<marker::SyncNoArg>> for F
+where
+    F: Fn() -> Never + Send + Sync + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            takes: None,
+            call: ErasedCall::Sync(Box::new(move |_: &Ctx<'_>| match self() {})),
+        }
+    }
+}
+
+impl<F, P> Handler<marker::Diverges<marker::SyncArg<P>>> for F
+where
+    F: Fn(&P) -> Never + Send + Sync + 'static,
+    P: Send + Sync + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
+            call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
+                match self(ctx.payload::<P>()?) {}
+            })),
+        }
+    }
+}
+
+fn diverging<Fut: Future<Output = Never> + Send + 'static>(fut: Fut) -> HandlerFuture {
+    // The `!` of `fut.await` coerces to the declared output.
+    async fn run<Fut: Future<Output = Never>>(fut: Fut) -> Result<(), HandlerErrorKind> {
+        fut.await
+    }
+    Box::pin(run(fut))
+}
+
+impl<F, Fut> Handler<marker::Diverges<marker::AsyncNoArg>> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Never> + Send + 'static,
+{
+    type Value = ();
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, _: ()) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: false,
+            takes: None,
+            call: ErasedCall::Async(Box::new(move |_: &Ctx<'_>| Ok(diverging(self())))),
+        }
+    }
+}
+
+impl<F, P, Fut> Handler<marker::Diverges<marker::AsyncArg<P>>> for F
+where
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    P: Send + Sync + 'static,
+    Fut: Future<Output = Never> + Send + 'static,
+{
+    type Value = ();
+
+    fn borrowed_payload() -> Option<&'static str> {
+        borrowed::<P>()
+    }
+
+    fn into_erased<S: SuccessStep<()>>(self, _success: S, clone: fn(&P) -> P) -> ErasedHandler {
+        ErasedHandler {
+            name: type_name::<F>(),
+            wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
+            takes: PayloadType::of::<P>(),
+            call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
+                Ok(diverging(self(clone(ctx.payload::<P>()?))))
             })),
         }
     }

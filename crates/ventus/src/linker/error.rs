@@ -44,6 +44,17 @@ pub enum SubscribeError {
         /// The full name of the type being subscribed.
         subscribed: &'static str,
     },
+    /// [`SubscribeBuilder::name`](crate::SubscribeBuilder::name) was given an empty name.
+    EmptyHandlerName,
+    /// An async handler takes its payload by reference, as `async fn f(order: &Order)`
+    /// does: its future outlives the emission's borrow, so no emission could give it the
+    /// payload.
+    AsyncHandlerBorrowsPayload {
+        /// The handler's name.
+        handler: &'static str,
+        /// The reference type it takes, such as `&my_app::Order`.
+        payload: &'static str,
+    },
 }
 
 impl fmt::Display for SubscribeError {
@@ -70,6 +81,20 @@ impl fmt::Display for SubscribeError {
                  is another type with the same name; give one of them its own name with \
                  `#[event(name = \"...\")]` or `Event::name`"
             ),
+            Self::EmptyHandlerName => f.write_str(
+                "handler name is empty; give `name` a non-empty name, or leave it out to use \
+                 the handler's type name",
+            ),
+            Self::AsyncHandlerBorrowsPayload { handler, payload } => {
+                let owned = payload.strip_prefix('&').unwrap_or(payload);
+                write!(
+                    f,
+                    "async handler `{handler}` takes its payload by reference (`{payload}`), \
+                     but its future outlives the emission's borrow; take it by value \
+                     (`{owned}`, with `{owned}: Clone`), or make the handler a sync \
+                     `fn(&{owned})`"
+                )
+            }
         }
     }
 }

@@ -1,0 +1,4 @@
+#[ventus::on("OrderPlaced", name = "")]
+fn send_receipt() {}
+
+fn main() {}
