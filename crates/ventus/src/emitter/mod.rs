@@ -1060,7 +1060,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> EmitError {
         EmitError::NameCollision(Collision {
             event: self.name_of(event, static_name),
-            linked: linked.name,
+            linked: linked.name(),
             emitted: type_name::<T>(),
             payload: payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
         })
@@ -1194,7 +1194,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> EmitError {
         let mismatch = PayloadMismatch {
             event: self.name_of(event, static_name),
-            expected: entry.takes.iter().map(|t| t.name).collect(),
+            expected: entry.takes.iter().map(|t| t.name()).collect(),
             given,
             payload,
         };
@@ -1341,8 +1341,11 @@ fn other_type<T: 'static>(typed: bool, direct: Option<&Arc<EventEntry>>) -> Opti
     if !typed {
         return None;
     }
-    let linked = direct?.event_type?;
-    (linked.id != std::any::TypeId::of::<T>()).then_some(linked)
+    let direct = direct?;
+    let linked = direct.event_type_id?;
+    (linked != std::any::TypeId::of::<T>())
+        .then_some(direct.event_type)
+        .flatten()
 }
 
 /// What an emission needs to know about the handlers it can run.

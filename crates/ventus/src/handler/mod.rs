@@ -434,27 +434,11 @@ pub struct ErasedHandler {
 }
 
 /// A payload type a handler declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PayloadType {
-    pub(crate) id: TypeId,
-    pub(crate) name: &'static str,
-}
+pub(crate) type PayloadType = crate::event::TypeTag;
 
-impl PayloadType {
-    /// What a handler taking `P` declares: nothing for [`AnyEvent`].
-    fn of<P: Any>() -> Option<Self> {
-        (TypeId::of::<P>() != TypeId::of::<AnyEvent>()).then(|| Self {
-            id: TypeId::of::<P>(),
-            name: type_name::<P>(),
-        })
-    }
-
-    /// Whether a handler of this type takes an emission whose payload is `given`
-    /// (`None`: no payload; a handler of `()` takes that).
-    #[inline]
-    pub(crate) fn takes(&self, given: Option<TypeId>) -> bool {
-        self.id == given.unwrap_or(TypeId::of::<()>())
-    }
+/// What a handler taking `P` declares: nothing for [`AnyEvent`].
+fn declares<P: Any>() -> Option<PayloadType> {
+    (TypeId::of::<P>() != TypeId::of::<AnyEvent>()).then(PayloadType::of::<P>)
 }
 
 pub(crate) enum ErasedCall {
@@ -891,7 +875,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
-            takes: PayloadType::of::<P>(),
+            takes: declares::<P>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = ctx.payload::<P>()?;
                 finish(
@@ -1016,7 +1000,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
-            takes: PayloadType::of::<P>(),
+            takes: declares::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 let payload = clone(ctx.payload::<P>()?);
                 Ok(finish_async(self(payload), OwnedStep::of(&success, ctx)))
@@ -1067,7 +1051,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
-            takes: PayloadType::of::<P>(),
+            takes: declares::<P>(),
             call: ErasedCall::Sync(Box::new(move |ctx: &Ctx<'_>| {
                 match self(ctx.payload::<P>()?) {}
             })),
@@ -1116,7 +1100,7 @@ where
         ErasedHandler {
             name: type_name::<F>(),
             wants_any_event: TypeId::of::<P>() == TypeId::of::<AnyEvent>(),
-            takes: PayloadType::of::<P>(),
+            takes: declares::<P>(),
             call: ErasedCall::Async(Box::new(move |ctx: &Ctx<'_>| {
                 Ok(diverging(self(clone(ctx.payload::<P>()?))))
             })),

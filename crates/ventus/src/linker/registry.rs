@@ -243,11 +243,14 @@ pub(crate) struct EventEntry {
     /// `on_event`, which `link` keeps to one type. `emit_event` of another type is
     /// refused.
     pub(crate) event_type: Option<EventType>,
+    /// `event_type`'s `TypeId`, read on every typed emission without a call.
+    pub(crate) event_type_id: Option<std::any::TypeId>,
 }
 
 impl EventEntry {
     fn new(name: Arc<str>, subscribers: Box<[Arc<Subscriber>]>) -> Self {
         let takes = declared_types(&subscribers);
+        let event_type = subscribers.iter().find_map(|s| s.event_type);
         Self {
             lean: subscribers
                 .iter()
@@ -259,12 +262,13 @@ impl EventEntry {
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
             takes_one: match &takes[..] {
-                [one] => Some(one.id),
+                [one] => Some(one.id()),
                 _ => None,
             },
             takes,
             report_name: EventName::copied(&name, Some(&name)),
-            event_type: subscribers.iter().find_map(|s| s.event_type),
+            event_type_id: event_type.map(EventType::id),
+            event_type,
             name,
             subscribers,
         }
@@ -289,7 +293,10 @@ impl EventEntry {
     pub(crate) fn accepts(&self, given: Option<std::any::TypeId>) -> bool {
         match self.takes_one {
             Some(one) => one == given.unwrap_or(std::any::TypeId::of::<()>()),
-            None => self.takes.is_empty() || self.takes.iter().any(|t| t.takes(given)),
+            None => {
+                let given = given.unwrap_or(std::any::TypeId::of::<()>());
+                self.takes.is_empty() || self.takes.iter().any(|t| t.id() == given)
+            }
         }
     }
 }
@@ -559,11 +566,11 @@ impl Registry {
             if let Some(new_type) = new.event_type {
                 for key in &keys {
                     if let Some(linked) = state.type_of(events, guard, key) {
-                        if linked.id != new_type.id {
+                        if linked != new_type {
                             return Err(SubscribeError::NameCollision {
                                 event: target_of(key).to_string(),
-                                linked: linked.name,
-                                subscribed: new_type.name,
+                                linked: linked.name(),
+                                subscribed: new_type.name(),
                             });
                         }
                     }
