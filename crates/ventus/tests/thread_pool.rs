@@ -745,6 +745,16 @@ fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
         let (outer, refused, inner) = within_for("wait on a worker", HANG_BOUND, move || {
             let linker = linker();
             let runs = link_counter(&linker, "Inner");
+            // The inner emission cannot finish before the outer handler's wait returned
+            // (on another worker it could, and the wait would rightly return its report).
+            let (gate_tx, gate_rx) = mpsc::channel::<()>();
+            let gate_rx = Mutex::new(gate_rx);
+            linker
+                .on("Inner")
+                .subscribe(move || {
+                    let _ = gate_rx.lock().unwrap().recv_timeout(DEADLOCK_TIMEOUT);
+                })
+                .unwrap();
             let (tx, rx) = mpsc::channel::<Result<EmissionReport, Emitted>>();
             let tx = Mutex::new(tx);
             linker
@@ -763,6 +773,7 @@ fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
                 .unwrap();
             let waited = rx.recv_timeout(DEADLOCK_TIMEOUT).unwrap();
             let refused = waited.is_err();
+            gate_tx.send(()).unwrap();
             // Given back, the handle still gets its report, here off the pool.
             let inner = match waited {
                 Ok(report) => report,
@@ -774,7 +785,7 @@ fn waiting_on_a_worker_for_an_emission_of_its_own_pool_is_refused() {
         });
         assert_eq!(
             (outer, refused, inner),
-            (1, true, 1),
+            (1, true, 2),
             "{threads} worker(s): the wait was refused and the inner emission still ran"
         );
     }
