@@ -681,6 +681,56 @@ fn a_pool_handlers_emissions_on_a_tokio_emitter_run_their_handlers() {
     }
 }
 
+/// An emission a pool handler made on a `TokioEventEmitter` that never ends does not
+/// keep the pool from shutting down: when the pool has nothing left to run, the worker
+/// stops waiting for it and shuts its runtime down, which cancels it and reports it, as
+/// a runtime's shutdown does.
+#[test]
+fn a_never_ending_tokio_emission_of_a_pool_handler_is_cancelled_when_the_pool_shuts_down() {
+    for deadline in [false, true] {
+        let report = within_for("shutdown of the pool", HANG_BOUND, move || {
+            let linker = linker();
+            let inner = TokioEventEmitter::with_linker(&linker);
+            linker
+                .on("Stuck")
+                .subscribe(|| std::future::pending::<()>())
+                .unwrap();
+            let (handle_tx, handle_rx) = mpsc::channel::<Emitted>();
+            let handle_tx = Mutex::new(handle_tx);
+            linker
+                .on("Outer")
+                .subscribe(move || {
+                    let inner = inner.clone();
+                    let handle_tx = handle_tx.lock().unwrap().clone();
+                    async move {
+                        handle_tx.send(inner.emit("Stuck")?).unwrap();
+                        Ok::<_, EmitError>(())
+                    }
+                })
+                .unwrap();
+            let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+            let outer = pool.emit("Outer").unwrap().wait().unwrap();
+            assert_eq!(outer.counts().succeeded, 1);
+            let stuck = handle_rx.recv_timeout(HANG_BOUND).unwrap();
+            if deadline {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(pool.shutdown(Duration::from_millis(20)));
+            } else {
+                pool.processor().shutdown(true);
+            }
+            stuck.wait().unwrap()
+        });
+        assert_eq!(
+            report.counts().cancelled,
+            1,
+            "deadline {deadline}: {report}"
+        );
+    }
+}
+
 /// As above, with the inner emit made where the handler's task-local scope does not
 /// reach: on a blocking thread the handler awaits. It is still on the worker's runtime,
 /// which the worker must drive until that emission ends.

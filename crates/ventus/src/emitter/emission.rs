@@ -574,7 +574,11 @@ impl<'a> Emission<'a> {
     /// without being counted as finished or cancelled.
     #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
     pub(crate) fn refused(mut self) {
-        let ticket = self.tracker.as_mut().and_then(|g| g.ticket.take());
+        let ticket = self.tracker.as_mut().and_then(|guard| {
+            // `emit` returned an error for it: no handler counts as cancelled.
+            guard.handlers = 0;
+            guard.ticket.take()
+        });
         drop(ticket);
         drop(self);
     }

@@ -576,6 +576,11 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// For a [`TokioEventEmitter`], that is every emission scheduled in an async context,
     /// including those emitted while waiting.
     ///
+    /// Every handler of those emissions has ended when it returns. An emission leaves the
+    /// in-flight count just before its report is published, so on a multi-thread runtime
+    /// a handle's report may be published an instant after this returns, by the thread
+    /// that ran the emission: await the handle itself for its report.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future stops the wait and nothing else.

@@ -119,7 +119,9 @@ pub trait Processor: Send + Sync + 'static {
 
     /// Completes when every emission this processor has in flight has finished.
     /// Processors that finish each emission inside `process` keep the default, which
-    /// is ready at once.
+    /// is ready at once. The count an emission leaves drops just before its report is
+    /// published (see [`in_flight`](Self::in_flight)): the handlers have all ended, and
+    /// on another thread the report may follow an instant later.
     ///
     /// # Examples
     ///

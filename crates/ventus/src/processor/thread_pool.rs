@@ -56,7 +56,7 @@ use super::tokio::Pooled;
 
 use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
-use crate::emitter::{Emission, Emitted};
+use crate::emitter::{Cancel, Emission, Emitted};
 
 thread_local! {
     /// The id of the pool this thread is a worker of; 0 on other threads.
@@ -132,6 +132,10 @@ struct Shared {
     /// Emissions accepted and not finished, how they ended, and the token that cancels
     /// them at a shutdown's deadline; each accepted emission holds a count of it.
     drain: Arc<Drain>,
+    /// Set once the pool is closed and its queue is empty: a worker still waiting for
+    /// the emissions its handlers scheduled on its runtime stops waiting, and its
+    /// runtime's shutdown cancels them (and reports them), as a runtime's shutdown does.
+    drained: Cancel,
 }
 
 /// Guarded by `Shared::state`.
@@ -481,6 +485,7 @@ impl ThreadPoolBuilder {
             available: Condvar::new(),
             exited: Condvar::new(),
             drain: Arc::new(Drain::on_pool(id)),
+            drained: Cancel::default(),
         });
         let mut workers = Vec::with_capacity(self.threads);
         let mut spawn_error = None;
@@ -516,10 +521,18 @@ impl ThreadPoolBuilder {
 impl Shared {
     /// Refuses new emissions and tells idle workers to exit once the queue is empty.
     fn close(&self) {
-        let was_closed = std::mem::replace(&mut self.state.lock().closed, true);
+        let (was_closed, empty) = {
+            let mut state = self.state.lock();
+            (
+                std::mem::replace(&mut state.closed, true),
+                state.queue.is_empty(),
+            )
+        };
         if !was_closed {
-            // Woken after the lock is released (at the end of the statement above).
             self.available.notify_all();
+        }
+        if empty {
+            self.drained.cancel();
         }
     }
 
@@ -532,6 +545,9 @@ impl Shared {
                 return Some(emission);
             }
             if state.closed {
+                drop(state);
+                // Woken outside the lock: nothing is left to run.
+                self.drained.cancel();
                 return None;
             }
             self.available.wait(&mut state);
@@ -543,7 +559,9 @@ impl Shared {
     /// also if it is dropped by an unwind.
     fn run(&self, emission: Emission<'static>, worker: &mut Worker) {
         let id = emission.id();
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| drive(emission, worker))) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+            drive(emission, worker, &self.drained, &self.drain.cancel_all)
+        })) {
             // Handler panics are caught inside the emission; this is ventus's own bug.
             tracing::error!(
                 emission = id.as_u64(),
@@ -610,7 +628,7 @@ impl Drop for Live<'_> {
 
 /// Runs `emission` to its end on this thread, and with it the emissions its handlers
 /// scheduled on the worker's runtime.
-fn drive(emission: Emission<'static>, worker: &mut Worker) {
+fn drive(emission: Emission<'static>, worker: &mut Worker, drained: &Cancel, deadline: &Cancel) {
     if emission.is_cancelled() {
         // Cancelled before it started (a shutdown's deadline, or `Emitted::cancel`):
         // its run reports every handler cancelled at its first poll, with no runtime.
@@ -645,7 +663,7 @@ fn drive(emission: Emission<'static>, worker: &mut Worker) {
     // as a sync-context `emit` waits for them. Left undriven, they would stall until a
     // later emission, or be dropped with the runtime.
     let scope = worker.scope.clone();
-    rt.block_on_scoped(&scope, emission.run());
+    rt.block_on_scoped(&scope, [drained, deadline], emission.run());
     // Still shared (a `blocking` handler's thread holds it): a late entry must not hold
     // up the next emission.
     if Arc::strong_count(&scope) > 2 {

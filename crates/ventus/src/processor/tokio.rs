@@ -555,15 +555,40 @@ impl Pooled {
     /// `future`'s task, from tasks spawned on this runtime and from its blocking threads.
     /// For a thread-pool worker, whose handlers see its runtime entered and schedule
     /// their `TokioEventEmitter` emissions there.
+    ///
+    /// The wait for the emissions that joined stops when one of `stop` is cancelled (the
+    /// pool closed with nothing left to run, or a shutdown's deadline): the worker then
+    /// shuts the runtime down, which cancels what is left and reports it.
     #[cfg(feature = "thread-pool")]
-    pub(crate) fn block_on_scoped<F: Future>(&self, scope: &Arc<InFlight>, future: F) -> F::Output {
+    pub(crate) fn block_on_scoped<F: Future>(
+        &self,
+        scope: &Arc<InFlight>,
+        stop: [&crate::emitter::Cancel; 2],
+        future: F,
+    ) -> F::Output {
         self.driving.publish(scope);
         let mut driving = DrivingGuard::enter(&self.driving);
         driving.on_this_thread();
         self.runtime
             .block_on(SYNC_SCOPE.scope(scope.clone(), async {
                 let out = future.await;
-                scope.wait().await;
+                let stopped = async {
+                    loop {
+                        // Made before the flags are tested, so a cancel in between wakes it.
+                        let (a, b) = (stop[0].notified(), stop[1].notified());
+                        if stop.iter().any(|s| s.is_cancelled()) {
+                            return;
+                        }
+                        tokio::select! {
+                            () = a => {}
+                            () = b => {}
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = scope.wait() => {}
+                    () = stopped => {}
+                }
                 out
             }))
     }
