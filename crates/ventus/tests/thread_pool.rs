@@ -693,7 +693,7 @@ fn a_never_ending_tokio_emission_of_a_pool_handler_is_cancelled_when_the_pool_sh
             let inner = TokioEventEmitter::with_linker(&linker);
             linker
                 .on("Stuck")
-                .subscribe(|| std::future::pending::<()>())
+                .subscribe(std::future::pending::<()>)
                 .unwrap();
             let (handle_tx, handle_rx) = mpsc::channel::<Emitted>();
             let handle_tx = Mutex::new(handle_tx);
