@@ -21,16 +21,14 @@
 //! counts are the same on both; dropping the `run` future drops the handlers not finished
 //! on both.
 
-use std::any::{type_name, Any, TypeId};
+use std::any::{type_name, Any};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use super::emission::{fail, spans_enabled, walk_caught, Isolated, NameRef};
 use super::report::{Counts, EmissionReport, Outcome};
-use super::{
-    claim_once, name_ref, next_emission_id, other_type, EmissionId, EmitError, EventEmitter,
-};
+use super::{claim_once, name_ref, next_emission_id, EmissionId, EmitError, EventEmitter};
 use crate::event::EventName;
 use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::{EventEntry, Subscriber};
@@ -101,21 +99,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // future must stay `Send`.
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
-        if let Some(linked) = other_type::<T>(typed, direct) {
-            // The caller owns the event and hands it back.
-            let err = self.collision::<T>(event, static_name, linked, None);
-            return Poll::Ready(Step::Done(Err(err)));
-        }
         if direct.is_none() && any.is_none() {
             return self.no_handler_step(event, static_name);
         }
-        if let Some(entry) = direct {
-            if !entry.accepts(payload.map(|_| TypeId::of::<T>())) {
-                // `run` owns the payload and hands it back in the error.
-                let given = payload.map(|_| type_name::<T>());
-                let err = self.mismatch(event, static_name, entry, given, None);
-                return Poll::Ready(Step::Done(Err(err)));
-            }
+        // `run` owns the payload and hands it back in a refusal.
+        if let Err(err) = self.admit::<T>(event, static_name, typed, payload.is_some(), direct) {
+            return Poll::Ready(Step::Done(Err(err)));
         }
         if !self.can_run_awaited(direct, any) {
             return Poll::Ready(Step::Full);

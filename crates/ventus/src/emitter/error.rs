@@ -67,6 +67,20 @@ impl fmt::Display for EmitError {
     }
 }
 
+impl EmitError {
+    /// Hands `payload` back in a refusal that carries one (a payload mismatch, a name
+    /// collision, made without it by the checks that only borrowed it).
+    pub(crate) fn with_payload<T: Send + Sync + 'static>(mut self, payload: Option<T>) -> Self {
+        let slot = match &mut self {
+            Self::PayloadType(mismatch) => &mut mismatch.payload,
+            Self::NameCollision(collision) => &mut collision.payload,
+            _ => return self,
+        };
+        *slot = payload.map(|p| Box::new(p) as Box<dyn Any + Send + Sync>);
+        self
+    }
+}
+
 impl std::error::Error for EmitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

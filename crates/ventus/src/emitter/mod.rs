@@ -798,15 +798,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 self.poll_awaited(cx, &mut running, event, static_name, payload, typed)
             })
             .await;
-            if let awaited::Step::Done(mut result) = step {
+            if let awaited::Step::Done(result) = step {
                 // The first pass only borrowed the payload: a refusal hands it back here.
-                let boxed = || payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
-                match &mut result {
-                    Err(EmitError::PayloadType(mismatch)) => mismatch.payload = boxed(),
-                    Err(EmitError::NameCollision(collision)) => collision.payload = boxed(),
-                    _ => {}
-                }
-                return result;
+                return result.map_err(|err| err.with_payload(payload));
             }
         }
         // Boxed: its state is about 2 KB, and every `run` future would otherwise be as
@@ -910,13 +904,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         };
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
-        if let Some(linked) = other_type::<T>(typed, direct) {
-            return Err(self.collision(event, static_name, linked, payload));
-        }
         if direct.is_none() && any.is_none() {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
-        self.check_payload(event, static_name, direct, &mut payload)?;
+        if let Err(err) = self.admit::<T>(event, static_name, typed, payload.is_some(), direct) {
+            return Err(err.with_payload(payload));
+        }
         if permit.is_none() {
             match self.route(direct, any) {
                 lean::Route::Lean => {
@@ -1053,21 +1046,20 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         EmitError::Processor(format!("the processor panicked: {message}").into())
     }
 
-    /// The refusal of a typed event whose name is `linked`'s, with the event handed back.
+    /// The refusal of a typed event of type `T` whose name is `linked`'s.
     #[cold]
     #[inline(never)]
-    fn collision<T: Send + Sync + 'static>(
+    fn collision<T: 'static>(
         &self,
         event: &str,
         static_name: Option<&'static str>,
         linked: EventType,
-        payload: Option<T>,
     ) -> EmitError {
         EmitError::NameCollision(Collision {
             event: self.name_of(event, static_name),
             linked: linked.name(),
             emitted: type_name::<T>(),
-            payload: payload.map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>),
+            payload: None,
         })
     }
 
@@ -1162,24 +1154,27 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         (direct, any)
     }
 
-    /// Refuses an emission whose payload none of the event's handlers takes, handing the
-    /// payload back; see [`PayloadMismatch`].
+    /// The checks an emission of a `T` (or of no payload) passes once its event is
+    /// looked up: a typed emission of a name that belongs to another type is refused (see
+    /// [`Collision`]), and so is a payload none of the event's handlers takes (see
+    /// [`PayloadMismatch`]). The error carries no payload: the caller, which owns it,
+    /// hands it back with [`EmitError::with_payload`].
     #[inline]
-    fn check_payload<T: Send + Sync + 'static>(
+    pub(super) fn admit<T: 'static>(
         &self,
         event: &str,
         static_name: Option<&'static str>,
+        typed: bool,
+        has_payload: bool,
         direct: Option<&Arc<EventEntry>>,
-        payload: &mut Option<T>,
     ) -> Result<(), EmitError> {
-        let given = payload.as_ref().map(|_| TypeId::of::<T>());
+        if let Some(linked) = other_type::<T>(typed, direct) {
+            return Err(self.collision::<T>(event, static_name, linked));
+        }
         match direct {
-            Some(entry) if !entry.accepts(given) => {
-                let payload = payload
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn std::any::Any + Send + Sync>);
-                let given = payload.as_ref().map(|_| type_name::<T>());
-                Err(self.mismatch(event, static_name, entry, given, payload))
+            Some(entry) if !entry.accepts(has_payload.then(TypeId::of::<T>)) => {
+                let given = has_payload.then(type_name::<T>);
+                Err(self.mismatch(event, static_name, entry, given))
             }
             _ => Ok(()),
         }
@@ -1195,13 +1190,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         static_name: Option<&'static str>,
         entry: &EventEntry,
         given: Option<&'static str>,
-        payload: Option<Box<dyn std::any::Any + Send + Sync>>,
     ) -> EmitError {
         let mismatch = PayloadMismatch {
             event: self.name_of(event, static_name),
             expected: entry.takes.iter().map(|t| t.name()).collect(),
             given,
-            payload,
+            payload: None,
         };
         tracing::debug!(event, error = %mismatch, "ventus emit refused");
         EmitError::PayloadType(mismatch)
@@ -1244,15 +1238,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         self.check(event, static_name)?;
         let guard = self.linker.inner.registry.events.guard();
         let (direct, any) = self.lookup(event, &guard);
-        if let Some(linked) = other_type::<T>(typed, direct) {
-            return Err(self.collision(event, static_name, linked, payload));
-        }
         // The caller counts an emission that finds no handler (`no_handler`).
         if direct.is_none() && any.is_none() {
             return Ok(then(None));
         }
+        if let Err(err) = self.admit::<T>(event, static_name, typed, payload.is_some(), direct) {
+            return Err(err.with_payload(payload));
+        }
         let mut slot = payload;
-        self.check_payload(event, static_name, direct, &mut slot)?;
         let Some(emission) =
             self.build(event, static_name, &mut slot, permit, detailed, direct, any)
         else {
