@@ -1168,15 +1168,31 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         has_payload: bool,
         direct: Option<&Arc<EventEntry>>,
     ) -> Result<(), EmitError> {
-        if let Some(linked) = other_type::<T>(typed, direct) {
-            return Err(self.collision::<T>(event, static_name, linked));
+        let Some(entry) = direct else { return Ok(()) };
+        let collides = typed
+            && entry
+                .event_type_id
+                .is_some_and(|id| id != TypeId::of::<T>());
+        if collides || !entry.accepts(has_payload.then(TypeId::of::<T>)) {
+            return Err(self.refusal_of::<T>(event, static_name, entry, collides, has_payload));
         }
-        match direct {
-            Some(entry) if !entry.accepts(has_payload.then(TypeId::of::<T>)) => {
-                let given = has_payload.then(type_name::<T>);
-                Err(self.mismatch(event, static_name, entry, given))
-            }
-            _ => Ok(()),
+        Ok(())
+    }
+
+    /// The error of an emission `admit` refused.
+    #[cold]
+    #[inline(never)]
+    fn refusal_of<T: 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        entry: &EventEntry,
+        collides: bool,
+        has_payload: bool,
+    ) -> EmitError {
+        match entry.event_type.filter(|_| collides) {
+            Some(linked) => self.collision::<T>(event, static_name, linked),
+            None => self.mismatch(event, static_name, entry, has_payload.then(type_name::<T>)),
         }
     }
 
@@ -1330,20 +1346,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
         Some(emission)
     }
-}
-
-/// The typed event `direct`'s name belongs to, if a typed emission (`typed`) of `T` must
-/// be refused because it is another type: one comparison per emission of a typed event.
-#[inline]
-fn other_type<T: 'static>(typed: bool, direct: Option<&Arc<EventEntry>>) -> Option<EventType> {
-    if !typed {
-        return None;
-    }
-    let direct = direct?;
-    let linked = direct.event_type_id?;
-    (linked != std::any::TypeId::of::<T>())
-        .then_some(direct.event_type)
-        .flatten()
 }
 
 /// What an emission needs to know about the handlers it can run.
