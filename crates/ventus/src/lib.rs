@@ -131,44 +131,47 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod claim;
+mod emission;
 mod emitter;
 mod event;
 mod handler;
 mod linker;
 pub mod plumbing;
 mod processor;
-#[cfg(feature = "macros")]
-mod registration;
-mod subscription;
 
+pub use crate::emission::settings::Overflow;
+pub use crate::emission::{
+    Counts, Emission, EmissionReport, Emitted, EmitterMetrics, HandlerReport, Outcome,
+};
 #[cfg(feature = "thread-pool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
 pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
-    Collision, Counts, Emission, EmissionId, EmissionReport, EmitError, EmitPermit, Emitted,
-    EmitterMetrics, EventEmitter, EventEmitterBuilder, HandlerReport, Outcome, Overflow,
-    PayloadMismatch, Rejected, TokioEventEmitter,
+    Collision, EmitError, EmitPermit, EventEmitter, EventEmitterBuilder, PayloadMismatch, Rejected,
+    TokioEventEmitter,
 };
-pub use crate::event::{Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName};
+pub use crate::event::{
+    EmissionId, Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName,
+    SubscriptionId,
+};
 pub use crate::handler::{
     AnyEvent, BoxError, Handler, HandlerError, HandlerErrorKind, HandlerOutput, Value,
 };
 pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
+pub use crate::linker::{SubscribeBuilder, Subscription, SubscriptionGuard};
 pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 #[cfg(feature = "thread-pool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
 pub use crate::processor::{ThreadPoolBuilder, ThreadPoolProcessor};
-pub use crate::subscription::{SubscribeBuilder, Subscription, SubscriptionGuard, SubscriptionId};
 pub use tokio_util::sync::CancellationToken;
 
 // Declarative registration (feature `macros`).
 #[cfg(feature = "macros")]
 #[doc(hidden)]
-pub use crate::registration::__private;
+pub use crate::linker::declared::__private;
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
-pub use crate::registration::NamedLinker;
+pub use crate::linker::declared::NamedLinker;
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use ventus_macros::{linker, on, once, Event};

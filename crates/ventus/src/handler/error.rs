@@ -4,9 +4,9 @@ use std::any::type_name;
 use std::error::Error;
 use std::fmt;
 
-use crate::emitter::EmissionId;
+use crate::event::EmissionId;
 use crate::event::EventName;
-use crate::subscription::SubscriptionId;
+use crate::event::SubscriptionId;
 
 /// A boxed error, as handlers and processors return them.
 ///

@@ -63,10 +63,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::claim::ClaimState;
+use super::claim::ClaimState;
+use crate::event::SubscriptionId;
 use crate::event::{EventName, EventTarget, EventType};
 use crate::handler::{drop_caught, ErasedHandler, FailureCallback, PayloadType};
-use crate::subscription::SubscriptionId;
 
 use super::error::SubscribeError;
 
@@ -222,11 +222,11 @@ pub(crate) struct EventEntry {
     /// Some subscriber needs the payload shared.
     pub(crate) needs_shared: bool,
     /// Every subscriber runs inline, borrows the payload and has no timeout of its own:
-    /// a sync-context emission may take the emitter's lean path (`emitter/lean.rs`).
+    /// a sync-context emission may take the emitter's lean path (`emission/inline.rs`).
     pub(crate) lean: bool,
     /// Every subscriber borrows the payload (none is `blocking` or takes `AnyEvent`) and
     /// has no timeout of its own; async ones allowed: an awaited emission (`run`) may take
-    /// the emitter's lean awaited path (`emitter/awaited.rs`).
+    /// the emitter's lean awaited path (`emission/awaited.rs`).
     pub(crate) lean_run: bool,
     /// The payload types the subscribers declare, each once; empty when none declares
     /// one (all take no argument or `AnyEvent`). An emission whose payload none of them

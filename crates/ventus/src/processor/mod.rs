@@ -10,7 +10,6 @@
 //! [`Processor::drive_inline`], without building an [`Emission`] for either.
 
 mod batch;
-pub(crate) mod drain;
 #[cfg(feature = "thread-pool")]
 mod thread_pool;
 pub(crate) mod tokio;
@@ -26,23 +25,9 @@ pub use self::tokio::TokioProcessor;
 use std::fmt;
 use std::time::Duration;
 
-use crate::emitter::{Emission, Emitted};
+pub use crate::emission::ShutdownReport;
+use crate::emission::{Emission, Emitted};
 use crate::handler::BoxError;
-
-/// Whether this thread is a worker of the thread pool `pool` (a
-/// [`ThreadPoolProcessor`]'s id; 0 is no pool), where blocking to wait for one of the
-/// pool's emissions could wait for itself.
-pub(crate) fn is_worker_of(pool: u64) -> bool {
-    #[cfg(feature = "thread-pool")]
-    {
-        pool != 0 && thread_pool::is_worker_of(pool)
-    }
-    #[cfg(not(feature = "thread-pool"))]
-    {
-        let _ = pool;
-        false
-    }
-}
 
 /// Decides where emissions run. Object safe: `EventEmitter` (that is,
 /// `EventEmitter<dyn Processor>`) holds any processor.
@@ -411,34 +396,4 @@ impl std::error::Error for ProcessError {
             Self::Closed => None,
         }
     }
-}
-
-/// What a shutdown did, from [`EventEmitter::shutdown`](crate::EventEmitter::shutdown).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let linker = ventus::EventLinker::builder().build()?;
-/// linker.on("Quick").subscribe(|| async {})?;
-/// linker.on("Stuck").subscribe(|| std::future::pending::<()>())?;
-/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
-/// emitter.emit("Quick")?;
-/// emitter.emit("Stuck")?;
-///
-/// let report: ventus::ShutdownReport = emitter.shutdown(Duration::from_millis(200)).await;
-/// assert_eq!((report.finished, report.cancelled), (1, 1));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShutdownReport {
-    /// Emissions that finished during the shutdown.
-    pub finished: usize,
-    /// Emissions cancelled at the deadline.
-    pub cancelled: usize,
 }

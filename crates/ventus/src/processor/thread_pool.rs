@@ -53,15 +53,9 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use super::tokio::Pooled;
-
-use super::drain::{Drain, InFlight};
 use super::{ProcessError, Processor, ShutdownReport};
-use crate::emitter::{Cancel, Emission, Emitted};
-
-thread_local! {
-    /// The id of the pool this thread is a worker of; 0 on other threads.
-    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
+use crate::emission::drain::{Drain, InFlight};
+use crate::emission::{is_worker_of, set_worker_of, Cancel, Emission, Emitted};
 
 /// Runs emissions on a pool of worker threads, as Pyventus's `ExecutorEventEmitter`
 /// does; the processor of [`ThreadPoolEventEmitter`](crate::ThreadPoolEventEmitter).
@@ -575,17 +569,11 @@ impl Shared {
     }
 }
 
-/// Whether this thread is a worker of the pool `id`. A thread whose thread-local is gone
-/// (it is exiting) may be one: say yes, as `on_worker_thread` does.
-pub(crate) fn is_worker_of(id: u64) -> bool {
-    WORKER_OF.try_with(|pool| pool.get() == id).unwrap_or(true)
-}
-
 /// A worker: runs queued emissions until the queue is closed and empty.
 fn work(shared: Arc<Shared>, runtime_name: String) {
     // Declared first, so dropped last: after the runtime, also when unwinding.
     let _live = Live(&shared);
-    let _ = WORKER_OF.try_with(|pool| pool.set(shared.id));
+    set_worker_of(shared.id);
     let mut worker = Worker {
         runtime: None,
         scope: Arc::default(),

@@ -12,7 +12,7 @@ use std::ops::Deref;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::linker::{EventLinker, EventLinkerBuilder};
+use super::{EventLinker, EventLinkerBuilder};
 
 /// A named linker (namespace) declared as a static with [`linker!`](macro@crate::linker).
 ///
@@ -193,9 +193,9 @@ pub(crate) fn register_declared(linker: &EventLinker, target: Option<&NamedLinke
 pub mod __private {
     pub use inventory;
 
+    use crate::linker::declared::NamedLinker;
+    use crate::linker::Subscription;
     use crate::linker::{EventLinker, SubscribeError};
-    use crate::registration::NamedLinker;
-    use crate::subscription::Subscription;
 
     /// One handler declared with `#[ventus::on]` or `#[ventus::once]`.
     #[derive(Debug)]

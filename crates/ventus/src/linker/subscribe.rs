@@ -5,55 +5,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::{EventTarget, EventType};
+use super::registry::{key_of, NewSubscriber, Subscriber};
+use super::{EventLinker, SubscribeError};
+use crate::event::{EventTarget, EventType, SubscriptionId};
 use crate::handler::marker::{Accepts, Ready, Untyped};
 use crate::handler::{
     FailureCallback, Handler, HandlerError, LinkerDefault, OnSuccess, SuccessStep, WithSuccess,
 };
-use crate::linker::registry::{key_of, NewSubscriber, Subscriber};
-use crate::linker::{EventLinker, SubscribeError};
-
-/// Identifies a subscription within its linker; ids grow in subscription order.
-///
-/// # Examples
-///
-/// ```
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let linker = ventus::EventLinker::builder().build()?;
-/// let first = linker.on("Tick").subscribe(|| ())?;
-/// let second = linker.on("Tick").subscribe(|| ())?;
-/// assert!(first.id() < second.id(), "ids grow in subscription order");
-/// assert_eq!(first.id().to_string(), format!("subscription#{}", first.id().as_u64()));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriptionId(pub(crate) u64);
-
-impl SubscriptionId {
-    /// The id as a number.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let linker = ventus::EventLinker::builder().build()?;
-    /// let first = linker.on("Tick").subscribe(|| ())?;
-    /// let second = linker.on("Tick").subscribe(|| ())?;
-    /// assert!(second.id().as_u64() > first.id().as_u64());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for SubscriptionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "subscription#{}", self.0)
-    }
-}
 
 /// Options of a subscription being made; started by [`EventLinker::on`] and its
 /// siblings, finished by [`subscribe`](Self::subscribe).

@@ -8,13 +8,12 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Waker};
 
 use parking_lot::{Condvar, Mutex};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::cancel::Cancel;
+use super::drain::DrainGuard;
 use super::report::{Counts, EmissionReport};
-use super::EmissionId;
-use crate::event::EventName;
-use crate::processor::drain::DrainGuard;
+use crate::event::{EmissionId, EventName};
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -52,40 +51,6 @@ enum Inner {
     Counted(Counts, EventName),
     Done(EmissionReport),
     Tracked(Arc<Tracker>),
-}
-
-/// A cancellation signal that costs no lock until someone waits for it: a flag, and a
-/// `Notify` for the emissions that are waiting (tokio-util's `CancellationToken` takes a
-/// mutex to create, clone, test and drop, which an emission that never waits should not
-/// pay).
-#[derive(Default)]
-pub(crate) struct Cancel {
-    /// Set once, by `cancel`.
-    flag: AtomicBool,
-    /// Woken (`notify_waiters`) after `flag` is set.
-    notify: Notify,
-}
-
-impl Cancel {
-    /// Sets the flag and wakes the waiters; `false` if it was set already.
-    pub(crate) fn cancel(&self) -> bool {
-        // AcqRel: a waiter that sees the flag sees what happened before the cancel.
-        if self.flag.swap(true, Ordering::AcqRel) {
-            return false;
-        }
-        self.notify.notify_waiters();
-        true
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
-    }
-
-    /// A wait for the flag; it completes on a `cancel` made after this call, so test the
-    /// flag after making it (`notify_waiters` wakes every `Notified` made before it).
-    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.notify.notified()
-    }
 }
 
 /// The state an emission running elsewhere shares with its handle.
@@ -470,7 +435,7 @@ impl Emitted {
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
         };
-        if crate::processor::is_worker_of(tracker.pool) {
+        if is_worker_of(tracker.pool) {
             return Err(self);
         }
         let block = || tracker.block();
@@ -521,4 +486,20 @@ impl fmt::Debug for Emitted {
             .field("finished", &self.is_finished())
             .finish()
     }
+}
+
+thread_local! {
+    /// The id of the thread pool whose worker this thread is; 0 elsewhere.
+    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks this thread as a worker of pool `id` (ids start at 1), for the rest of its life.
+pub(crate) fn set_worker_of(id: u64) {
+    let _ = WORKER_OF.try_with(|pool| pool.set(id));
+}
+
+/// Whether this thread is a worker of pool `pool` (0: no pool). Unknown during
+/// thread-local destruction: taken as yes, so a wait there is refused, never stuck.
+pub(crate) fn is_worker_of(pool: u64) -> bool {
+    pool != 0 && WORKER_OF.try_with(|id| id.get() == pool).unwrap_or(true)
 }

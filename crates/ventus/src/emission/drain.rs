@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(ventus_loom))]
 use tokio::sync::Notify;
 
-use crate::emitter::Cancel;
-
-use super::ShutdownReport;
+use super::cancel::Cancel;
+use super::report::ShutdownReport;
 
 /// Counts emissions in flight and wakes async waiters when none is left.
 #[derive(Default)]

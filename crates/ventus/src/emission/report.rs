@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::emitter::EmissionId;
+use crate::event::EmissionId;
 use crate::event::EventName;
+use crate::event::SubscriptionId;
 use crate::handler::HandlerError;
-use crate::subscription::SubscriptionId;
 
 /// How one handler of an emission ended.
 ///
@@ -346,4 +346,34 @@ impl fmt::Display for EmissionReport {
             self.id, self.event, c.succeeded, c.failed, c.panicked, c.timed_out, c.cancelled
         )
     }
+}
+
+/// What a shutdown did, from [`EventEmitter::shutdown`](crate::EventEmitter::shutdown).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Quick").subscribe(|| async {})?;
+/// linker.on("Stuck").subscribe(|| std::future::pending::<()>())?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+/// emitter.emit("Quick")?;
+/// emitter.emit("Stuck")?;
+///
+/// let report: ventus::ShutdownReport = emitter.shutdown(Duration::from_millis(200)).await;
+/// assert_eq!((report.finished, report.cancelled), (1, 1));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Emissions that finished during the shutdown.
+    pub finished: usize,
+    /// Emissions cancelled at the deadline.
+    pub cancelled: usize,
 }

@@ -1,0 +1,255 @@
+//! The emitter's builder.
+
+use std::any::type_name;
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::EventEmitter;
+use crate::emission::settings::{EmitterShared, Limit, Overflow};
+use crate::emission::Metrics;
+use crate::linker::EventLinker;
+use crate::processor::Processor;
+
+/// Settings of a new [`EventEmitter`]; made by [`EventEmitter::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ventus::{EventEmitter, EventLinker, Overflow};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// let emitter = EventEmitter::builder()
+///     .linker(&linker)
+///     .timeout(Duration::from_secs(5))
+///     .detailed_reports(true)
+///     .max_in_flight(64, Overflow::Wait)
+///     .build();
+/// assert!(emitter.linker().same_as(&linker));
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct EventEmitterBuilder<P> {
+    pub(super) linker: Option<EventLinker>,
+    pub(super) debug: Option<bool>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) detailed: bool,
+    pub(super) limit: Option<(usize, Overflow)>,
+    pub(super) processor: P,
+}
+
+impl<P: Processor> EventEmitterBuilder<P> {
+    /// The largest bound [`max_in_flight`](Self::max_in_flight) takes: tokio's
+    /// [`Semaphore::MAX_PERMITS`]. Larger values are clamped to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitterBuilder, TokioProcessor};
+    ///
+    /// assert_eq!(
+    ///     EventEmitterBuilder::<TokioProcessor>::MAX_IN_FLIGHT,
+    ///     tokio::sync::Semaphore::MAX_PERMITS
+    /// );
+    /// ```
+    pub const MAX_IN_FLIGHT: usize = Semaphore::MAX_PERMITS;
+
+    /// The linker whose handlers the emitter runs; the global one if not set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// assert!(EventEmitter::builder().linker(&linker).build().linker().same_as(&linker));
+    /// assert!(EventEmitter::builder().build().linker().same_as(EventLinker::global()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn linker(mut self, linker: &EventLinker) -> Self {
+        self.linker = Some(linker.clone());
+        self
+    }
+
+    /// Logs each emission at debug level; defaults to the linker's debug switch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let quiet = EventLinker::builder().build()?;
+    /// let emitter = EventEmitter::builder().linker(&quiet).debug(true).build();
+    /// assert!(emitter.is_debug() && !quiet.is_debug());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = Some(debug);
+        self
+    }
+
+    /// The timeout of handlers that have none of their own (see
+    /// [`SubscribeBuilder::timeout`](crate::SubscribeBuilder::timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Fetch").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .timeout(Duration::from_millis(10))
+    ///     .build();
+    ///
+    /// let report = emitter.emit("Fetch")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.counts().timed_out, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Records each handler's outcome and duration in [`EmissionReport`](crate::EmissionReport)s, those of
+    /// [`emit`](EventEmitter::emit) and of [`run`](EventEmitter::run) alike (off by
+    /// default: it costs two clock reads per handler and an allocation per emission).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Ping").subscribe(|| "pong")?;
+    /// let emitter = EventEmitter::builder().linker(&linker).detailed_reports(true).build();
+    ///
+    /// let report = emitter.emit("Ping")?.wait().expect("no runtime on this thread");
+    /// assert_eq!(report.handlers().len(), 1);
+    /// assert!(report.handlers()[0].outcome.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn detailed_reports(mut self, detailed: bool) -> Self {
+        self.detailed = detailed;
+        self
+    }
+
+    /// At most `max` emissions in flight at once, with `overflow` deciding what `emit`
+    /// does when the bound is reached. Without it there is no bound.
+    ///
+    /// `max` is clamped to `1..=`[`MAX_IN_FLIGHT`](Self::MAX_IN_FLIGHT): 0 would refuse
+    /// every emission, and a larger bound than tokio's semaphore holds is one no process
+    /// can reach, so `usize::MAX` means "as good as unbounded" and never panics. The
+    /// clamped value is the one [`EmitError::Full`](super::EmitError::Full) reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, Overflow};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| async {})?;
+    /// let emitter = EventEmitter::builder().linker(&linker).max_in_flight(1, Overflow::Reject).build();
+    ///
+    /// let _first = emitter.emit("Job")?; // scheduled, holds the only place
+    /// assert!(emitter.emit("Job").is_err());
+    /// emitter.wait_for_tasks().await;
+    ///
+    /// // Beyond what the semaphore holds: clamped, not a panic.
+    /// let unbounded = EventEmitter::builder().linker(&linker).max_in_flight(usize::MAX, Overflow::Reject).build();
+    /// let _ = unbounded.emit("Job")?;
+    /// unbounded.wait_for_tasks().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_in_flight(mut self, max: usize, overflow: Overflow) -> Self {
+        self.limit = Some((max.clamp(1, Self::MAX_IN_FLIGHT), overflow));
+        self
+    }
+
+    /// The processor that decides where emissions run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioProcessor};
+    ///
+    /// let emitter = EventEmitter::builder().processor(TokioProcessor::new()).build();
+    /// let any: EventEmitter = emitter.into(); // `EventEmitter` holds any processor
+    /// assert!(!any.is_closed());
+    /// ```
+    pub fn processor<Q: Processor>(self, processor: Q) -> EventEmitterBuilder<Q> {
+        EventEmitterBuilder {
+            linker: self.linker,
+            debug: self.debug,
+            timeout: self.timeout,
+            detailed: self.detailed,
+            limit: self.limit,
+            processor,
+        }
+    }
+
+    /// Makes the emitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// let emitter = EventEmitter::builder().build();
+    /// assert!(emitter.linker().same_as(EventLinker::global()));
+    /// assert!(!emitter.is_closed());
+    /// ```
+    pub fn build(self) -> EventEmitter<P> {
+        let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
+        let debug = self.debug.unwrap_or(linker.inner.debug);
+        EventEmitter {
+            shared: Arc::new(EmitterShared {
+                lean: !debug && self.timeout.is_none() && !self.detailed && self.limit.is_none(),
+                debug,
+                timeout: self.timeout,
+                detailed: self.detailed,
+                limit: self.limit.map(|(max, overflow)| Limit {
+                    permits: Arc::new(Semaphore::new(max)),
+                    max,
+                    overflow,
+                }),
+                closed: AtomicBool::new(false),
+                metrics: Metrics::default(),
+            }),
+            linker,
+            processor: Arc::new(self.processor),
+        }
+    }
+}
+
+impl<P> fmt::Debug for EventEmitterBuilder<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventEmitterBuilder")
+            .field("linker", &self.linker)
+            .field("processor", &type_name::<P>())
+            .field("debug", &self.debug)
+            .field("timeout", &self.timeout)
+            .field("detailed", &self.detailed)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
