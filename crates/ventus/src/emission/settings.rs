@@ -1,11 +1,14 @@
 //! What an emitter shares with its clones and its emissions: its settings, its bound
 //! and its counters.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::metrics::Metrics;
 
@@ -38,6 +41,32 @@ impl Limit {
     /// Tells this bound apart from others on the `HOLDING` stack.
     pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.permits) as usize
+    }
+
+    /// Waits for a place, blocking this thread (which must not be a runtime's: it would
+    /// block the tasks that free places); `None` if the bound was closed meanwhile.
+    pub(crate) fn acquire_blocking(&self) -> Option<OwnedSemaphorePermit> {
+        /// Wakes the blocked thread.
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+            fn wake_by_ref(self: &Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        // The semaphore's future needs no runtime: it is woken by the release.
+        let mut acquire = pin!(self.permits.clone().acquire_owned());
+        loop {
+            match acquire.as_mut().poll(&mut cx) {
+                Poll::Ready(permit) => return permit.ok(),
+                // A spurious unpark only polls again.
+                Poll::Pending => std::thread::park(),
+            }
+        }
     }
 }
 

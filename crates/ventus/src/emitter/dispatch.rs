@@ -335,10 +335,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                     return None;
                 }
                 // No runtime here, so blocking this thread blocks no task.
-                let permits = limit.permits.clone();
-                crate::processor::tokio::block_on_pooled(permits.acquire_owned())
-                    .ok()
-                    .and_then(Result::ok)
+                limit.acquire_blocking()
             }
         }
     }

@@ -230,15 +230,6 @@ impl Processor for TokioProcessor {
     }
 }
 
-/// Runs `future` to completion on a pooled current-thread runtime; for sync callers
-/// (no runtime on this thread) that must wait for something async.
-pub(crate) fn block_on_pooled<F: Future>(future: F) -> Result<F::Output, BoxError> {
-    let pooled = RUNTIMES.take()?;
-    let output = pooled.runtime.block_on(future);
-    RUNTIMES.give_back(pooled);
-    Ok(output)
-}
-
 impl Default for TokioProcessor {
     fn default() -> Self {
         Self::new()
