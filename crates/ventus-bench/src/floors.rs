@@ -49,6 +49,17 @@ impl F1 {
         self.map.entry(event.to_owned()).or_default().push(handler);
     }
 
+    /// Looks `event` up and pushes `handler` onto its list (the key is allocated only
+    /// for a new event): W7's floor for one subscribe.
+    pub(crate) fn push(&mut self, event: &str, handler: SyncHandler) {
+        match self.map.get_mut(event) {
+            Some(handlers) => handlers.push(handler),
+            None => {
+                self.map.insert(event.to_owned(), vec![handler]);
+            }
+        }
+    }
+
     /// Looks `event` up and calls each handler; returns how many ran.
     pub(crate) fn emit(&self, event: &str, payload: &u64) -> usize {
         match self.map.get(event) {

@@ -16,6 +16,7 @@ mod harness;
 mod pyventus;
 mod report;
 mod w3;
+mod w7;
 mod workloads;
 
 use std::path::PathBuf;
@@ -114,6 +115,7 @@ fn main() -> ExitCode {
         rows
     });
     step("M", &mut || workloads::memory());
+    step("W7", &mut || w7::w7(&s));
 
     let elapsed = started.elapsed();
     let mode = if s.quick { "quick" } else { "full" };

@@ -20,7 +20,7 @@ pub(crate) struct Tick(#[allow(dead_code)] pub(crate) u64); // handlers ignore i
 
 impl Event for Tick {}
 
-fn linker() -> EventLinker {
+pub(crate) fn linker() -> EventLinker {
     EventLinker::builder()
         .build()
         .unwrap_or_else(|e| panic!("a fresh linker: {e}"))
