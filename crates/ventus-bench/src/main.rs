@@ -15,6 +15,7 @@ mod floors;
 mod harness;
 mod pyventus;
 mod report;
+mod w2;
 mod w3;
 mod w7;
 mod workloads;
@@ -97,10 +98,14 @@ fn main() -> ExitCode {
         vec![workloads::w1(&s, 1, true), workloads::w1(&s, 10, true)]
     });
     step("W2s", &mut || {
-        vec![workloads::w2(&s, 1, false), workloads::w2(&s, 10, false)]
+        let mut rows = w2::w2(&s, 1, false);
+        rows.extend(w2::w2(&s, 10, false));
+        rows
     });
     step("W2a", &mut || {
-        vec![workloads::w2(&s, 1, true), workloads::w2(&s, 10, true)]
+        let mut rows = w2::w2(&s, 1, true);
+        rows.extend(w2::w2(&s, 10, true));
+        rows
     });
     step("W3", &mut || w3::w3(&s));
     step("W4", &mut || vec![workloads::w4(&s)]);
