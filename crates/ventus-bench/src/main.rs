@@ -17,6 +17,7 @@ mod pyventus;
 mod report;
 mod w2;
 mod w3;
+mod w6;
 mod w7;
 mod workloads;
 
@@ -120,6 +121,7 @@ fn main() -> ExitCode {
         rows
     });
     step("M", &mut || workloads::memory());
+    step("W6", &mut || w6::w6(&s));
     step("W7", &mut || w7::w7(&s));
 
     let elapsed = started.elapsed();
