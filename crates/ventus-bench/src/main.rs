@@ -120,6 +120,7 @@ fn main() -> ExitCode {
         rows.extend(workloads::allocs_async());
         rows
     });
+    step("A2", &mut || vec![workloads::in_flight_bytes()]);
     step("M", &mut || workloads::memory());
     step("W6", &mut || w6::w6(&s));
     step("W7", &mut || w7::w7(&s));

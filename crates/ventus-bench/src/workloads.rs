@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
+
 use ventus::{Event, EventLinker, TokioEventEmitter};
 
 use crate::floors::{counting, counting_async, AsyncFloor, F1};
@@ -316,6 +318,138 @@ fn alloc_row(param: &str, v: f64, floor_name: &str, f: f64, target: Target, befo
         target,
         rounds: 1,
         note: String::new(),
+        valid: failure_count() == before,
+    }
+}
+
+/// A2's handler: says it started, waits for the gate, then counts its run.
+async fn wait_for_gate(
+    counter: &'static AtomicU64,
+    started: &'static Semaphore,
+    gate: &'static Semaphore,
+) {
+    started.add_permits(1);
+    match gate.acquire().await {
+        Ok(permit) => permit.forget(),
+        Err(_) => fail("A2: the gate was closed"),
+    }
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Waits until `m` handlers have started; fails (instead of hanging) if they do not
+/// within 30 s, as when an emission's handler never runs.
+async fn all_started(what: &str, started: &Semaphore, m: u32) {
+    match tokio::time::timeout(Duration::from_secs(30), started.acquire_many(m)).await {
+        Ok(Ok(permits)) => permits.forget(),
+        Ok(Err(_)) => fail(format!("{what}: the start signal was closed")),
+        Err(_) => fail(format!("{what}: {m} handlers did not all start")),
+    }
+}
+
+/// A2: heap bytes per scheduled emission in flight, K = 1 async handler. In a task,
+/// schedule M emissions whose handler waits on a gate, wait until all M handlers have
+/// started (all M emissions in flight at once), and count the net bytes allocated
+/// meanwhile / M; then open the gate and `wait_for_tasks`. The floor: a bare
+/// `tokio::spawn` of the same handler future per emission. A current-thread runtime, so
+/// that every task runs on the thread the counting allocator measures.
+pub(crate) fn in_flight_bytes() -> Row {
+    const M: u32 = 1_000;
+    const CYCLES: usize = 3;
+    let before = failure_count();
+    let leak_sem = || -> &'static Semaphore { Box::leak(Box::new(Semaphore::new(0))) };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+
+    let linker = linker();
+    let (vc, vs, vg) = (leak_counter(), leak_sem(), leak_sem());
+    linker
+        .on("E")
+        .subscribe(move |_: u64| wait_for_gate(vc, vs, vg))
+        .unwrap_or_else(|e| panic!("subscribe: {e}"));
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let mut ev = Expect::new("A2 ventus", vec![vc]);
+    let mut ventus_cycle = || {
+        let mut errors = 0;
+        let info = allocation_counter::measure(|| {
+            rt.block_on(async {
+                for i in 0..M {
+                    if emitter.emit_with("E", u64::from(i)).is_err() {
+                        errors += 1;
+                    }
+                }
+                all_started("A2 ventus", vs, M).await;
+            });
+        });
+        if errors > 0 {
+            fail(format!("A2 ventus: {errors} emissions returned an error"));
+        }
+        rt.block_on(async {
+            vg.add_permits(M as usize);
+            emitter.wait_for_tasks().await;
+        });
+        ev.ran(u64::from(M));
+        info
+    };
+
+    let (fc, fs, fg) = (leak_counter(), leak_sem(), leak_sem());
+    let mut ef = Expect::new("A2 tokio::spawn", vec![fc]);
+    let mut handles = Vec::with_capacity(M as usize);
+    let mut floor_cycle = || {
+        let info = allocation_counter::measure(|| {
+            rt.block_on(async {
+                for _ in 0..M {
+                    handles.push(tokio::spawn(wait_for_gate(fc, fs, fg)));
+                }
+                all_started("A2 tokio::spawn", fs, M).await;
+            });
+        });
+        rt.block_on(async {
+            fg.add_permits(M as usize);
+            for h in handles.drain(..) {
+                if h.await.is_err() {
+                    fail("A2 tokio::spawn: a task failed");
+                }
+            }
+        });
+        ef.ran(u64::from(M));
+        info
+    };
+
+    // Warm-up: queues and lazily built state reach their size before anything counts.
+    let _ = (ventus_cycle(), floor_cycle());
+    let mut v = Vec::new();
+    let mut f = Vec::new();
+    for _ in 0..CYCLES {
+        v.push(ventus_cycle());
+        f.push(floor_cycle());
+    }
+    let per = |infos: &[allocation_counter::AllocationInfo],
+               field: fn(&allocation_counter::AllocationInfo) -> f64| {
+        crate::harness::median(&infos.iter().map(field).collect::<Vec<_>>()) / f64::from(M)
+    };
+    let bytes = |i: &allocation_counter::AllocationInfo| i.bytes_current as f64;
+    let count = |i: &allocation_counter::AllocationInfo| i.count_current as f64;
+    let (vb, fb) = (per(&v, bytes), per(&f, bytes));
+    Row {
+        workload: "A2".to_owned(),
+        param: format!("K=1, {M} in flight"),
+        ventus: vb,
+        floor_name: "tokio::spawn".to_owned(),
+        floor: fb,
+        ratio: vb / fb,
+        ratio_kind: "ventus / floor (bytes per emission in flight)",
+        ratio_of_rounds: None,
+        unit: "bytes",
+        target: Target::ValueAtMost(256.0),
+        rounds: CYCLES,
+        note: format!(
+            "net bytes while {M} emissions wait in their handler, median of {CYCLES}; \
+             allocations held: {:.2} per emission, floor {:.2}; current-thread runtime",
+            per(&v, count),
+            per(&f, count)
+        ),
         valid: failure_count() == before,
     }
 }
