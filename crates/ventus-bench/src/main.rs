@@ -15,7 +15,10 @@ mod floors;
 mod harness;
 mod pyventus;
 mod report;
+mod w2;
 mod w3;
+mod w6;
+mod w7;
 mod workloads;
 
 use std::path::PathBuf;
@@ -96,10 +99,14 @@ fn main() -> ExitCode {
         vec![workloads::w1(&s, 1, true), workloads::w1(&s, 10, true)]
     });
     step("W2s", &mut || {
-        vec![workloads::w2(&s, 1, false), workloads::w2(&s, 10, false)]
+        let mut rows = w2::w2(&s, 1, false);
+        rows.extend(w2::w2(&s, 10, false));
+        rows
     });
     step("W2a", &mut || {
-        vec![workloads::w2(&s, 1, true), workloads::w2(&s, 10, true)]
+        let mut rows = w2::w2(&s, 1, true);
+        rows.extend(w2::w2(&s, 10, true));
+        rows
     });
     step("W3", &mut || w3::w3(&s));
     step("W4", &mut || vec![workloads::w4(&s)]);
@@ -113,7 +120,10 @@ fn main() -> ExitCode {
         rows.extend(workloads::allocs_async());
         rows
     });
+    step("A2", &mut || vec![workloads::in_flight_bytes()]);
     step("M", &mut || workloads::memory());
+    step("W6", &mut || w6::w6(&s));
+    step("W7", &mut || w7::w7(&s));
 
     let elapsed = started.elapsed();
     let mode = if s.quick { "quick" } else { "full" };

@@ -159,7 +159,8 @@ pub(crate) fn markdown(rows: &[Row], header: &str) -> String {
     let _ = writeln!(
         s,
         "\n{met} of {} targets met. Ratios are `ventus / floor` of medians over the rounds \
-         (W5: two-thread throughput / one-thread throughput).",
+         (W5, W6: throughput with two threads or tasks / with one; W3 and W7 scale: the \
+         largest size against the smallest).",
         targeted.len()
     );
     s
@@ -254,7 +255,7 @@ fn draw_svg(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>>
                 _ => String::new(),
             })
             .x_label_formatter(&|x| format!("{x}×"))
-            .x_desc("ratio (W5: two-thread / one-thread throughput)")
+            .x_desc("ratio (W5, W6: two-thread or two-task / one-thread or one-task throughput)")
             .draw()?;
         chart.draw_series(bars.iter().enumerate().map(|(i, r)| {
             let color = match r.met() {

@@ -1,9 +1,12 @@
-//! W1, W1t, W2s, W2a, W4, W5, A and M (W3 is in `w3.rs`).
+//! W1, W1t, W4, W5, A and M (W2s and W2a are in `w2.rs`, W3 in `w3.rs`, W6 in `w6.rs`,
+//! W7 in `w7.rs`).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use ventus::{Event, EventLinker, TokioEventEmitter};
 
@@ -12,7 +15,7 @@ use crate::harness::{fail, failure_count, interleave, leak_counter, Expect, Samp
 use crate::report::{Row, Target};
 
 /// Emissions per batch; the handlers' counters are checked after every batch.
-const N: u64 = 1_000;
+pub(crate) const N: u64 = 1_000;
 
 /// The typed event of W1t.
 #[derive(Debug, Clone)]
@@ -20,7 +23,7 @@ pub(crate) struct Tick(#[allow(dead_code)] pub(crate) u64); // handlers ignore i
 
 impl Event for Tick {}
 
-fn linker() -> EventLinker {
+pub(crate) fn linker() -> EventLinker {
     EventLinker::builder()
         .build()
         .unwrap_or_else(|e| panic!("a fresh linker: {e}"))
@@ -44,7 +47,7 @@ fn timed(what: &str, n: u64, mut emit: impl FnMut(u64) -> bool) -> Duration {
     elapsed
 }
 
-fn per_op(total: Duration, ops: u64) -> f64 {
+pub(crate) fn per_op(total: Duration, ops: u64) -> f64 {
     total.as_nanos() as f64 / ops as f64
 }
 
@@ -66,7 +69,7 @@ fn rounds(
     )
 }
 
-fn validity(row: Row, failures_before: usize) -> Row {
+pub(crate) fn validity(row: Row, failures_before: usize) -> Row {
     Row {
         valid: failure_count() == failures_before,
         ..row
@@ -319,6 +322,138 @@ fn alloc_row(param: &str, v: f64, floor_name: &str, f: f64, target: Target, befo
     }
 }
 
+/// A2's handler: says it started, waits for the gate, then counts its run.
+async fn wait_for_gate(
+    counter: &'static AtomicU64,
+    started: &'static Semaphore,
+    gate: &'static Semaphore,
+) {
+    started.add_permits(1);
+    match gate.acquire().await {
+        Ok(permit) => permit.forget(),
+        Err(_) => fail("A2: the gate was closed"),
+    }
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Waits until `m` handlers have started; fails (instead of hanging) if they do not
+/// within 30 s, as when an emission's handler never runs.
+async fn all_started(what: &str, started: &Semaphore, m: u32) {
+    match tokio::time::timeout(Duration::from_secs(30), started.acquire_many(m)).await {
+        Ok(Ok(permits)) => permits.forget(),
+        Ok(Err(_)) => fail(format!("{what}: the start signal was closed")),
+        Err(_) => fail(format!("{what}: {m} handlers did not all start")),
+    }
+}
+
+/// A2: heap bytes per scheduled emission in flight, K = 1 async handler. In a task,
+/// schedule M emissions whose handler waits on a gate, wait until all M handlers have
+/// started (all M emissions in flight at once), and count the net bytes allocated
+/// meanwhile / M; then open the gate and `wait_for_tasks`. The floor: a bare
+/// `tokio::spawn` of the same handler future per emission. A current-thread runtime, so
+/// that every task runs on the thread the counting allocator measures.
+pub(crate) fn in_flight_bytes() -> Row {
+    const M: u32 = 1_000;
+    const CYCLES: usize = 3;
+    let before = failure_count();
+    let leak_sem = || -> &'static Semaphore { Box::leak(Box::new(Semaphore::new(0))) };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+
+    let linker = linker();
+    let (vc, vs, vg) = (leak_counter(), leak_sem(), leak_sem());
+    linker
+        .on("E")
+        .subscribe(move |_: u64| wait_for_gate(vc, vs, vg))
+        .unwrap_or_else(|e| panic!("subscribe: {e}"));
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let mut ev = Expect::new("A2 ventus", vec![vc]);
+    let mut ventus_cycle = || {
+        let mut errors = 0;
+        let info = allocation_counter::measure(|| {
+            rt.block_on(async {
+                for i in 0..M {
+                    if emitter.emit_with("E", u64::from(i)).is_err() {
+                        errors += 1;
+                    }
+                }
+                all_started("A2 ventus", vs, M).await;
+            });
+        });
+        if errors > 0 {
+            fail(format!("A2 ventus: {errors} emissions returned an error"));
+        }
+        rt.block_on(async {
+            vg.add_permits(M as usize);
+            emitter.wait_for_tasks().await;
+        });
+        ev.ran(u64::from(M));
+        info
+    };
+
+    let (fc, fs, fg) = (leak_counter(), leak_sem(), leak_sem());
+    let mut ef = Expect::new("A2 tokio::spawn", vec![fc]);
+    let mut handles = Vec::with_capacity(M as usize);
+    let mut floor_cycle = || {
+        let info = allocation_counter::measure(|| {
+            rt.block_on(async {
+                for _ in 0..M {
+                    handles.push(tokio::spawn(wait_for_gate(fc, fs, fg)));
+                }
+                all_started("A2 tokio::spawn", fs, M).await;
+            });
+        });
+        rt.block_on(async {
+            fg.add_permits(M as usize);
+            for h in handles.drain(..) {
+                if h.await.is_err() {
+                    fail("A2 tokio::spawn: a task failed");
+                }
+            }
+        });
+        ef.ran(u64::from(M));
+        info
+    };
+
+    // Warm-up: queues and lazily built state reach their size before anything counts.
+    let _ = (ventus_cycle(), floor_cycle());
+    let mut v = Vec::new();
+    let mut f = Vec::new();
+    for _ in 0..CYCLES {
+        v.push(ventus_cycle());
+        f.push(floor_cycle());
+    }
+    let per = |infos: &[allocation_counter::AllocationInfo],
+               field: fn(&allocation_counter::AllocationInfo) -> f64| {
+        crate::harness::median(&infos.iter().map(field).collect::<Vec<_>>()) / f64::from(M)
+    };
+    let bytes = |i: &allocation_counter::AllocationInfo| i.bytes_current as f64;
+    let count = |i: &allocation_counter::AllocationInfo| i.count_current as f64;
+    let (vb, fb) = (per(&v, bytes), per(&f, bytes));
+    Row {
+        workload: "A2".to_owned(),
+        param: format!("K=1, {M} in flight"),
+        ventus: vb,
+        floor_name: "tokio::spawn".to_owned(),
+        floor: fb,
+        ratio: vb / fb,
+        ratio_kind: "ventus / floor (bytes per emission in flight)",
+        ratio_of_rounds: None,
+        unit: "bytes",
+        target: Target::ValueAtMost(256.0),
+        rounds: CYCLES,
+        note: format!(
+            "net bytes while {M} emissions wait in their handler, median of {CYCLES}; \
+             allocations held: {:.2} per emission, floor {:.2}; current-thread runtime",
+            per(&v, count),
+            per(&f, count)
+        ),
+        valid: failure_count() == before,
+    }
+}
+
 /// M: heap bytes per subscription: 100 000 subscriptions of a handler capturing
 /// nothing, over √100 000 = 316 events (and, as context, over 100 000 events), counted
 /// as the net bytes the subscribing thread left allocated, divided by 100 000.
@@ -392,7 +527,7 @@ pub(crate) fn isqrt(n: usize) -> usize {
 
 /// A ventus linker with `k` counting async handlers on `E`, and the F2/F3/F4 floor
 /// with `k` of its own.
-fn async_setup(k: usize, what: &str) -> (TokioEventEmitter, Expect, AsyncFloor, Expect) {
+pub(crate) fn async_setup(k: usize, what: &str) -> (TokioEventEmitter, Expect, AsyncFloor, Expect) {
     let linker = linker();
     let vc: Vec<_> = (0..k).map(|_| leak_counter()).collect();
     for &c in &vc {
@@ -448,153 +583,6 @@ pub(crate) fn w4(s: &Settings) -> Row {
         .note("F4: cached current-thread runtime, block_on per emission"),
         before,
     )
-}
-
-/// State of W2s/W2a, moved into a task on a worker thread of the runtime.
-struct W2 {
-    emitter: TokioEventEmitter,
-    ventus: Expect,
-    floor: AsyncFloor,
-    floor_expect: Expect,
-    awaited: bool,
-}
-
-impl W2 {
-    async fn ventus_batch(&mut self) -> Duration {
-        let mut errors = 0;
-        let start = Instant::now();
-        if self.awaited {
-            for i in 0..N {
-                if self.emitter.run_with("E", black_box(i)).await.is_err() {
-                    errors += 1;
-                }
-            }
-        } else {
-            for i in 0..N {
-                if self.emitter.emit_with("E", black_box(i)).is_err() {
-                    errors += 1;
-                }
-            }
-            self.emitter.wait_for_tasks().await;
-        }
-        let d = start.elapsed();
-        if errors > 0 {
-            fail(format!("W2 ventus: {errors} emissions returned an error"));
-        }
-        self.ventus.ran(N);
-        d
-    }
-
-    async fn f3_batch(&mut self) -> Duration {
-        let start = Instant::now();
-        for i in 0..N {
-            self.floor.emit_joined(black_box(i)).await;
-        }
-        let d = start.elapsed();
-        self.floor_expect.ran(N);
-        d
-    }
-
-    async fn f2_batch(&mut self, handles: &mut Vec<tokio::task::JoinHandle<()>>) -> Duration {
-        let start = Instant::now();
-        for i in 0..N {
-            handles.push(self.floor.emit_spawned(black_box(i)));
-        }
-        for h in handles.drain(..) {
-            if h.await.is_err() {
-                fail("W2 F2: a spawned emission failed");
-            }
-        }
-        let d = start.elapsed();
-        self.floor_expect.ran(N);
-        d
-    }
-
-    /// Rounds of ventus and F3 (and F2 as context for W2s), rotating the order.
-    async fn run(mut self, s: Settings) -> (Samples, Vec<f64>) {
-        let mut handles = Vec::with_capacity(N as usize);
-        let _ = (self.ventus_batch().await, self.f3_batch().await);
-        let bv = s.batches_for(self.ventus_batch().await, 10_000);
-        let bf = s.batches_for(self.f3_batch().await, 10_000);
-        let b2 = if self.awaited {
-            0
-        } else {
-            s.batches_for(self.f2_batch(&mut handles).await, 10_000)
-        };
-        let mut samples = Samples::default();
-        let mut f2 = Vec::new();
-        for round in 0..s.rounds {
-            for side in 0..3 {
-                match (round + side) % 3 {
-                    0 => {
-                        let mut t = Duration::ZERO;
-                        for _ in 0..bv {
-                            t += self.ventus_batch().await;
-                        }
-                        samples.ventus.push(per_op(t, N * bv as u64));
-                    }
-                    1 => {
-                        let mut t = Duration::ZERO;
-                        for _ in 0..bf {
-                            t += self.f3_batch().await;
-                        }
-                        samples.floor.push(per_op(t, N * bf as u64));
-                    }
-                    _ if !self.awaited => {
-                        let mut t = Duration::ZERO;
-                        for _ in 0..b2 {
-                            t += self.f2_batch(&mut handles).await;
-                        }
-                        f2.push(per_op(t, N * b2 as u64));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        (samples, f2)
-    }
-}
-
-/// W2s (`awaited = false`: `emit_with` N times, then `wait_for_tasks`) and W2a
-/// (`run_with(..).await` per emission): async context in a task on a worker of a
-/// 2-worker multi-thread runtime, K async handlers, against F3 (F2 printed beside W2s).
-pub(crate) fn w2(s: &Settings, k: usize, awaited: bool) -> Row {
-    let before = failure_count();
-    let workload = if awaited { "W2a" } else { "W2s" };
-    let (emitter, ventus, floor, floor_expect) = async_setup(k, &format!("{workload} K={k}"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let state = W2 {
-        emitter,
-        ventus,
-        floor,
-        floor_expect,
-        awaited,
-    };
-    let settings = *s;
-    let (samples, f2) = rt
-        .block_on(rt.spawn(state.run(settings)))
-        .unwrap_or_else(|e| panic!("{workload} task: {e}"));
-    drop(rt);
-    let target = if awaited {
-        Target::RatioAtMost(1.2)
-    } else {
-        Target::RatioAtMost(2.0)
-    };
-    let mut row = Row::timing(workload, format!("K={k}"), &samples, "F3", target);
-    if !awaited {
-        let f2 = crate::harness::median(&f2);
-        let note = format!(
-            "F2 (spawn per emission): {:.1} ns = {:.1}× F3",
-            f2,
-            f2 / row.floor
-        );
-        row = row.note(note);
-    }
-    validity(row, before)
 }
 
 thread_local! {
