@@ -5,6 +5,7 @@ mod calls;
 mod cancel;
 pub(crate) mod claims;
 pub(crate) mod drain;
+mod first_pass;
 mod handle;
 pub(crate) mod inline;
 mod metrics;
@@ -93,6 +94,13 @@ pub(crate) enum Shared<'a, T> {
 
 impl<T> Shared<'_, T> {
     fn get(&self) -> &T {
+        match self {
+            Self::Borrowed(t) => t,
+            Self::Owned(t) => t,
+        }
+    }
+
+    fn get_arc(&self) -> &Arc<T> {
         match self {
             Self::Borrowed(t) => t,
             Self::Owned(t) => t,

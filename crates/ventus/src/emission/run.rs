@@ -114,7 +114,7 @@ impl<'a> Emission<'a> {
         }
     }
 
-    fn ctx(&self) -> Ctx<'_> {
+    pub(super) fn ctx(&self) -> Ctx<'_> {
         Ctx::new(
             &self.event,
             self.id,
@@ -280,7 +280,7 @@ impl<'a> Emission<'a> {
     /// retired when it starts: from then on its claim is final, and the handler sees
     /// itself unlinked. The emitter retires the claims not started.
     #[inline]
-    fn may_start(&self, sub: &Subscriber) -> bool {
+    pub(super) fn may_start(&self, sub: &Subscriber) -> bool {
         if !sub.state.start(sub.once, self.id.0) {
             return false;
         }
@@ -479,7 +479,7 @@ impl<'a> Emission<'a> {
 
     /// Publishes the outcome: counters, the processor's in-flight count, the handle's
     /// report, in this order. `cancelled`: the emission was cancelled.
-    fn finish(mut self, mut rec: Recorder, cancelled: bool) -> Emitted {
+    pub(super) fn finish(mut self, mut rec: Recorder, cancelled: bool) -> Emitted {
         let ticket = match rec.unfinished.take() {
             Some(unfinished) => unfinished.ticket,
             None => self.tracker.as_mut().and_then(|g| g.ticket.take()),

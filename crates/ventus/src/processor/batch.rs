@@ -1,11 +1,12 @@
 //! Scheduling without a spawn per emission.
 //!
-//! An emission scheduled in an async context becomes a *job* (the future that runs it and
-//! counts its end). Jobs scheduled from one thread onto one runtime go into that thread's
-//! [`Batch`], which *drainer* tasks empty: a drainer polls each job once, in its own task;
-//! a job whose handlers all finish at that poll is done, and a job still pending after it
-//! is spawned as a task of its own (which polls it again with its own waker), so a slow
-//! emission never holds up the others. A drainer yields to the runtime after
+//! An emission scheduled in an async context is queued as it is, an owned [`Emission`]
+//! (a *job*), with no future built for it. Jobs scheduled from one thread onto one
+//! runtime go into that thread's [`Batch`], which *drainer* tasks empty: a drainer
+//! starts each job in its own task ([`Emission::start_here`]: sync handlers to their
+//! end, async ones polled once); a job whose handlers all finish then is done, and what
+//! is left of one still running is spawned as a task of its own (which polls it again
+//! with its own waker), so a slow emission never holds up the others. A drainer yields to the runtime after
 //! [`FAIRNESS_BUDGET`] jobs, and a batch runs up to one drainer per worker thread, so
 //! emissions keep the parallelism that a task per emission would have had.
 //!
@@ -26,17 +27,18 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 
-/// A scheduled emission: runs it and counts its end.
-pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+use crate::emission::Emission;
+
+/// A scheduled emission, tracked: it counts its own end.
+pub(crate) type Job = Emission<'static>;
 
 /// Jobs a drainer runs before it yields to the runtime's other tasks.
 const FAIRNESS_BUDGET: usize = 64;
@@ -105,7 +107,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         // The thread is ending and its batch is gone: a task of its own.
         Err(_) => {
             if let Some(job) = job {
-                drop(handle.spawn(job));
+                drop(handle.spawn(job.run()));
             }
         }
     }
@@ -174,13 +176,13 @@ async fn drain(mut lease: Lease) {
             };
             let mut job = Some(job);
             poll_fn(|cx| {
-                if let Some(mut job) = job.take() {
-                    match catch_unwind(AssertUnwindSafe(|| job.as_mut().poll(cx))) {
-                        Ok(Poll::Ready(())) => {}
+                if let Some(job) = job.take() {
+                    match catch_unwind(AssertUnwindSafe(|| job.start_here(cx))) {
+                        Ok(None) => {}
                         // Its own task from now on; polled again there, with that
                         // task's waker, so a wake-up sent to this drainer is only a
                         // spurious one.
-                        Ok(Poll::Pending) => drop(tokio::spawn(job)),
+                        Ok(Some(rest)) => drop(tokio::spawn(rest)),
                         // Handler panics are caught inside the emission; this is a bug
                         // of ventus. The job is dropped, which reports it.
                         Err(panic) => tracing::error!(

@@ -100,23 +100,18 @@ impl TokioProcessor {
     fn spawn(&self, handle: &Handle, emission: Emission<'_>) -> Emitted {
         // Counted in flight until just before its report is published.
         let (emission, emitted) = emission.track_in(&self.drain);
-        // Made here, not inside the block: the block then holds the emission once, in
-        // the run's state, instead of a second copy waiting to be moved into it.
-        let run = emission.run_report();
-        let task = async move {
-            let _ = run.await;
-        };
         match current_scope() {
             // Scheduled from a sync-context emission: that `emit` waits for this one too.
             Some(scope) => {
                 let scope_guard = scope.guard();
                 handle.spawn(SYNC_SCOPE.scope(scope, async move {
-                    task.await;
+                    emission.run().await;
                     drop(scope_guard);
                 }));
             }
-            // No task per emission: queued for this thread's drainers (see `batch`).
-            None => batch::schedule(handle, Box::pin(task)),
+            // No task per emission, no future built before it starts: queued as it is
+            // for this thread's drainers (see `batch`).
+            None => batch::schedule(handle, emission),
         }
         emitted
     }
