@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use super::calls::{fail, walk_caught, Isolated};
-use super::claims::{claim_once, name_ref};
+use super::claims::{claim_once, name_ref, no_handler};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::settings::EmitterShared;
 use crate::event::{next_emission_id, EmissionId, EventName, NameRef};
@@ -47,8 +47,6 @@ pub(crate) struct Running {
 
 /// The first pass over `direct` and `any`, which the caller looked up and found fit
 /// for this path (see `can_run_awaited`).
-/// `Ready(None)`: only once-subscribers claimed earlier were left, the same as no
-/// handler; nothing was done.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn first_pass<T: Send + Sync + 'static>(
     shared: &EmitterShared,
@@ -60,12 +58,13 @@ pub(crate) fn first_pass<T: Send + Sync + 'static>(
     payload: Option<&T>,
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
-) -> Poll<Option<EmissionReport>> {
+) -> Poll<EmissionReport> {
     let id = next_emission_id();
     if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
         && claim_once(Some(&linker.registry), id, direct, any).is_none()
     {
-        return Poll::Ready(None);
+        // Only once-subscribers claimed earlier are left: the same as no handler.
+        return Poll::Ready(no_handler(shared, event, static_name));
     }
     let name = name_ref(event, static_name, direct);
     let time = OnceLock::new();
@@ -96,12 +95,12 @@ pub(crate) fn first_pass<T: Send + Sync + 'static>(
     let event = name.into_report();
     if pending.is_empty() {
         shared.metrics.emitted_and_record(&counts);
-        return Poll::Ready(Some(EmissionReport {
+        return Poll::Ready(EmissionReport {
             id: EmissionId(id),
             event,
             counts,
             handlers: Vec::new(),
-        }));
+        });
     }
     shared.metrics.emitted();
     *running = Some(Running {

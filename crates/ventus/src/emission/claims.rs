@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::event::{EventName, NameRef};
+use super::report::EmissionReport;
+use super::settings::EmitterShared;
+use crate::event::{next_emission_id, EmissionId, EventName, NameRef};
 use crate::linker::registry::{EventEntry, Registry, Subscriber};
 
 /// What an emission needs to know about the handlers it can run.
@@ -105,4 +107,31 @@ pub(crate) fn name_ref<'a>(
         (None, Some(name)) => NameRef::Owned(EventName::from_static(name)),
         (None, None) => NameRef::Owned(EventName::from_arc(Arc::from(event))),
     }
+}
+
+/// Counts (and logs, in debug) an emission of an event nobody is linked to, or whose
+/// once-subscribers were all claimed earlier, and returns its report: an id of its own,
+/// the name, nothing run.
+#[cold]
+#[inline(never)]
+pub(crate) fn no_handler(
+    shared: &EmitterShared,
+    event: &str,
+    static_name: Option<&'static str>,
+) -> EmissionReport {
+    shared.metrics.emitted();
+    let id = next_emission_id();
+    if shared.debug {
+        tracing::debug!(
+            event,
+            emission = id,
+            handlers = 0,
+            "ventus emit: no handler is linked"
+        );
+    }
+    let name = match static_name {
+        Some(name) => EventName::from_static(name),
+        None => EventName::copied(event, None),
+    };
+    EmissionReport::new(EmissionId(id), name)
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::any::Any;
 
 use super::calls::{fail, walk_caught};
-use super::claims::{claim_once, name_ref};
+use super::claims::{claim_once, name_ref, no_handler};
 use super::handle::Emitted;
 use super::report::{Counts, Outcome};
 use super::settings::EmitterShared;
@@ -31,8 +31,8 @@ use crate::linker::registry::EventEntry;
 use crate::linker::LinkerInner;
 
 /// Runs a lean emission of `direct` and `any` (entries of sync handlers only) in the
-/// caller's frame; `None` if only once-subscribers claimed earlier were left, which is
-/// the same as no handler (nothing was done then).
+/// caller's frame. If only once-subscribers claimed earlier are left, that is the same
+/// as no handler.
 #[inline]
 pub(crate) fn run_lean<T: Send + Sync + 'static>(
     shared: &EmitterShared,
@@ -42,12 +42,12 @@ pub(crate) fn run_lean<T: Send + Sync + 'static>(
     payload: Option<T>,
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
-) -> Option<Emitted> {
+) -> Emitted {
     let id = next_emission_id();
     if (direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once))
         && claim_once(Some(&linker.registry), id, direct, any).is_none()
     {
-        return None;
+        return Emitted::done(no_handler(shared, event, static_name));
     }
     let name = name_ref(event, static_name, direct);
     let time = OnceLock::new();
@@ -96,5 +96,5 @@ pub(crate) fn run_lean<T: Send + Sync + 'static>(
         },
     );
     shared.metrics.emitted_and_record(&counts);
-    Some(Emitted::counted(EmissionId(id), name.into_report(), counts))
+    Emitted::counted(EmissionId(id), name.into_report(), counts)
 }

@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 use super::error::{Collision, EmitError, PayloadMismatch, Rejected};
 use super::EventEmitter;
 use crate::emission::awaited::{self, Running};
-use crate::emission::claims::{claim_once, name_ref, settle_claims, Flags};
+use crate::emission::claims::{claim_once, name_ref, no_handler, settle_claims, Flags};
 use crate::emission::inline::run_lean;
 use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
@@ -130,16 +130,16 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             match self.route(direct, any) {
                 Route::Lean => {
                     let linker = &*self.linker.inner;
+                    let shared = &self.shared;
                     return Ok(run_lean(
-                        &self.shared,
+                        shared,
                         linker,
                         event,
                         static_name,
                         payload,
                         direct,
                         any,
-                    )
-                    .unwrap_or_else(|| Emitted::done(self.no_handler(event, static_name))));
+                    ));
                 }
                 Route::Drive => {
                     let driven = self.drive(event, static_name, payload.as_ref(), direct, any)?;
@@ -444,29 +444,14 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         EmitError::PayloadType(mismatch)
     }
 
-    /// Counts (and logs, in debug) an emission of an event nobody is linked to, and
-    /// returns its report: an id of its own, the name, nothing run.
-    #[cold]
+    /// The report of an emission that found no handler (see [`no_handler`]).
+    #[inline]
     pub(super) fn no_handler(
         &self,
         event: &str,
         static_name: Option<&'static str>,
     ) -> EmissionReport {
-        self.shared.metrics.emitted();
-        let id = next_emission_id();
-        if self.shared.debug {
-            tracing::debug!(
-                event,
-                emission = id,
-                handlers = 0,
-                "ventus emit: no handler is linked"
-            );
-        }
-        let name = match static_name {
-            Some(name) => EventName::from_static(name),
-            None => EventName::copied(event, None),
-        };
-        EmissionReport::new(EmissionId(id), name)
+        no_handler(&self.shared, event, static_name)
     }
 
     /// Resolves the handlers of `event` and hands the emission to `then` (`None` when no
@@ -695,8 +680,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             direct,
             any,
         ) {
-            Poll::Ready(Some(report)) => Poll::Ready(Step::Done(Ok(report))),
-            Poll::Ready(None) => self.no_handler_step(event, static_name),
+            Poll::Ready(report) => Poll::Ready(Step::Done(Ok(report))),
             Poll::Pending => Poll::Pending,
         }
     }
