@@ -23,7 +23,7 @@ use crate::handler::{
     drop_caught, guard_callback, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind,
     HandlerFuture, SharedPayload,
 };
-use crate::linker::registry::{EventEntry, Subscriber};
+use crate::linker::registry::{EventEntry, Slot, Subscriber};
 use crate::linker::LinkerInner;
 use crate::processor::drain::{Drain, DrainGuard};
 use crate::processor::tokio::{in_scope, SyncScope};
@@ -1525,8 +1525,8 @@ pub(crate) fn walk_caught<'e, S>(
 /// The handlers of an event and of "any event", merged in subscription order; a
 /// subscriber linked to both comes once.
 struct Merge<'e> {
-    a: &'e [Arc<Subscriber>],
-    b: &'e [Arc<Subscriber>],
+    a: &'e [Slot],
+    b: &'e [Slot],
 }
 
 impl<'e> Iterator for Merge<'e> {
@@ -1548,7 +1548,7 @@ impl<'e> Iterator for Merge<'e> {
         let slice = if take_a { &mut self.a } else { &mut self.b };
         let (first, rest) = slice.split_first()?;
         *slice = rest;
-        Some(first)
+        Some(&**first)
     }
 }
 

@@ -30,7 +30,7 @@ pub use self::report::{Counts, EmissionReport, HandlerReport, Outcome};
 use self::emission::{PayloadSlot, Shared};
 use self::metrics::Metrics;
 use crate::event::{error_name, Event, EventKey, EventName, EventType};
-use crate::linker::registry::{EventEntry, Registry, Subscriber, ANY_KEY};
+use crate::linker::registry::{EventEntry, Registry, Slot, ANY_KEY};
 use crate::linker::EventLinker;
 use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 
@@ -1369,14 +1369,14 @@ pub(super) fn claim_once(
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
 ) -> Option<Flags> {
-    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
-    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
+    let direct: &[Slot] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Slot] = any.map_or(&[], |e| &e.subscribers[..]);
     let mut flags = Flags {
         inline: true,
         needs_shared: false,
     };
     let mut runnable = false;
-    for sub in direct.iter().chain(any) {
+    for sub in direct.iter().chain(any).map(|s| &**s) {
         let runs = if sub.once {
             // A subscriber on both lists is claimed by the first `claim`; the second
             // fails, and the first already counted it.
@@ -1415,9 +1415,9 @@ fn settle_claims(
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
 ) {
-    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
-    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
-    for sub in direct.iter().chain(any).filter(|s| s.once) {
+    let direct: &[Slot] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Slot] = any.map_or(&[], |e| &e.subscribers[..]);
+    for sub in direct.iter().chain(any).map(|s| &**s).filter(|s| s.once) {
         if refused && sub.state.release(id) {
             continue;
         }
