@@ -456,7 +456,9 @@ struct State {
 
 struct Record {
     subscriber: Arc<Subscriber>,
-    keys: Vec<Arc<str>>,
+    /// A boxed slice rather than a `Vec`: a record per subscription, and removals
+    /// from it are rare.
+    keys: Box<[Arc<str>]>,
 }
 
 impl State {
@@ -763,7 +765,7 @@ impl Registry {
                 id,
                 Record {
                     subscriber: subscriber.clone(),
-                    keys,
+                    keys: keys.into_boxed_slice(),
                 },
             );
             Ok(subscriber)
@@ -809,7 +811,9 @@ impl Registry {
             let Some(pos) = record.keys.iter().position(|k| k == key) else {
                 return false;
             };
-            record.keys.remove(pos);
+            let mut keys = std::mem::take(&mut record.keys).into_vec();
+            keys.remove(pos);
+            record.keys = keys.into_boxed_slice();
             if record.keys.is_empty() {
                 if let Some(record) = state.records.remove(&id) {
                     record.subscriber.state.end();
@@ -830,7 +834,7 @@ impl Registry {
             for subscriber in entry.subscribers.iter() {
                 // Retired subscribers have no record and are left out.
                 if let Some(record) = state.records.get_mut(&subscriber.id) {
-                    record.keys.retain(|k| k != key);
+                    record.keys = record.keys.iter().filter(|k| *k != key).cloned().collect();
                     state.live_links -= 1;
                     if record.keys.is_empty() {
                         subscriber.state.end();
