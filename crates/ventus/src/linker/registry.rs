@@ -31,7 +31,9 @@
 //!   counts the retired subscribers in `key`'s entry and `state.dead_links` is the sum;
 //!   every entry has at least one subscriber that is not retired (an event left with
 //!   only retired subscribers is removed). Every published entry is built without
-//!   retired subscribers, so a key leaves `state.dead` whenever its entry is replaced.
+//!   retired subscribers (a subscribe appends only to an entry that holds none, and
+//!   builds a new list otherwise), so a key leaves `state.dead` whenever its entry is
+//!   replaced.
 //! - `state.live_links` is the number of keys over all records.
 //!
 //! # Removing claimed once-subscribers
@@ -56,8 +58,10 @@
 //!
 //! A replaced snapshot keeps its buffer, so also the subscribers appended to it after
 //! that snapshot was replaced: they go when the last snapshot sharing the buffer is
-//! reclaimed, as the replaced snapshot's own subscribers do. The current snapshot holds
-//! no subscriber it does not list (it ends where its buffer is filled).
+//! reclaimed, as the replaced snapshot's own subscribers do. That is at most the
+//! buffer's room past the snapshot's end, no more than the snapshot's own length (or
+//! four): a buffer has twice the room of the snapshot it was copied for. The current
+//! snapshot holds no subscriber it does not list (it ends where its buffer is filled).
 //!
 //! If nothing takes `state` again, what is left is bounded: one id per claimed
 //! subscriber in `retired`, and the claimed subscribers themselves in the snapshots
@@ -698,12 +702,9 @@ impl Registry {
     ) {
         match events.get(key, guard) {
             Some(entry) if !state.dead.contains_key(&**key) => {
+                // Replaces an entry: `has_any` is already right.
                 let entry = entry.appended(Arc::clone(new));
                 events.insert(key.clone(), Arc::new(entry), guard);
-                if key.is_empty() {
-                    // Release: see `has_any`.
-                    self.has_any.store(true, Ordering::Release);
-                }
             }
             _ => {
                 let mut subscribers = state.live_of(events, guard, key);
