@@ -11,7 +11,7 @@ use crate::event::{EmissionId, NameRef};
 use crate::handler::{
     drop_caught, guard_callback, panic_message, HandlerError, HandlerErrorKind, HandlerFuture,
 };
-use crate::linker::registry::{EventEntry, Subscriber};
+use crate::linker::registry::{EventEntry, Slot, Subscriber};
 use crate::linker::LinkerInner;
 
 /// A handler's future whose drop is isolated as its polls are: dropping it runs the
@@ -173,8 +173,8 @@ pub(crate) fn walk_caught<'e, S>(
 /// The handlers of an event and of "any event", merged in subscription order; a
 /// subscriber linked to both comes once.
 pub(crate) struct Merge<'e> {
-    pub(crate) a: &'e [Arc<Subscriber>],
-    pub(crate) b: &'e [Arc<Subscriber>],
+    pub(crate) a: &'e [Slot],
+    pub(crate) b: &'e [Slot],
 }
 
 impl<'e> Iterator for Merge<'e> {
@@ -196,6 +196,6 @@ impl<'e> Iterator for Merge<'e> {
         let slice = if take_a { &mut self.a } else { &mut self.b };
         let (first, rest) = slice.split_first()?;
         *slice = rest;
-        Some(first)
+        Some(&**first)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::report::EmissionReport;
 use super::settings::EmitterShared;
 use crate::event::{next_emission_id, EmissionId, EventName, NameRef};
-use crate::linker::registry::{EventEntry, Registry, Subscriber};
+use crate::linker::registry::{EventEntry, Registry, Slot};
 
 /// What an emission needs to know about the handlers it can run.
 pub(crate) struct Flags {
@@ -29,14 +29,14 @@ pub(crate) fn claim_once(
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
 ) -> Option<Flags> {
-    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
-    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
+    let direct: &[Slot] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Slot] = any.map_or(&[], |e| &e.subscribers[..]);
     let mut flags = Flags {
         inline: true,
         needs_shared: false,
     };
     let mut runnable = false;
-    for sub in direct.iter().chain(any) {
+    for sub in direct.iter().chain(any).map(|s| &**s) {
         let runs = if sub.once {
             // A subscriber on both lists is claimed by the first `claim`; the second
             // fails, and the first already counted it.
@@ -75,9 +75,9 @@ pub(crate) fn settle_claims(
     direct: Option<&Arc<EventEntry>>,
     any: Option<&Arc<EventEntry>>,
 ) {
-    let direct: &[Arc<Subscriber>] = direct.map_or(&[], |e| &e.subscribers[..]);
-    let any: &[Arc<Subscriber>] = any.map_or(&[], |e| &e.subscribers[..]);
-    for sub in direct.iter().chain(any).filter(|s| s.once) {
+    let direct: &[Slot] = direct.map_or(&[], |e| &e.subscribers[..]);
+    let any: &[Slot] = any.map_or(&[], |e| &e.subscribers[..]);
+    for sub in direct.iter().chain(any).map(|s| &**s).filter(|s| s.once) {
         if refused && sub.state.release(id) {
             continue;
         }

@@ -5,6 +5,22 @@
 //! - `events` maps an event key to an immutable [`EventEntry`] snapshot. It is written
 //!   only while `state` is locked, so writers are serialised; readers (emissions) never
 //!   lock and see either the old or the new snapshot of an event.
+//! - A snapshot's subscribers are the first `len` slots of a buffer ([`Subscribers`])
+//!   that it may share with the other snapshots of its event: a subscribe that finds
+//!   room in the current snapshot's buffer fills the next slot and publishes a snapshot
+//!   one longer over the same buffer; the snapshot it replaces keeps its length. A slot
+//!   is a `OnceLock`, filled at most once, under `state`. The current snapshot of an
+//!   event always ends where its buffer is filled: every snapshot not made by such an
+//!   append gets a buffer of its own, filled to its length. So an append fills a slot
+//!   that no published snapshot covers, the replaced snapshots (all shorter) never read
+//!   it, and the list a snapshot covers never changes: an emission walking it does not
+//!   see a subscriber linked meanwhile. A slot is filled before the snapshot covering it
+//!   is published (`papaya`'s insert releases what its lookups acquire), so a reader
+//!   finds every slot of its snapshot filled; `OnceLock` makes the slot's own store and
+//!   load sound whatever the order. This adds no atomic protocol of ventus's own: the
+//!   only cross-thread hand-over is the map's, as before. A full buffer is copied into
+//!   one of twice the room, so `n` subscribes to one event copy fewer than `2n`
+//!   subscribers in all.
 //! - The any-event target is stored under the key `""`, which no user event can have
 //!   (empty names are rejected), and `has_any` says whether that key is present.
 //! - A subscriber with a record in `state.records` is in the entry of every key its
@@ -15,7 +31,9 @@
 //!   counts the retired subscribers in `key`'s entry and `state.dead_links` is the sum;
 //!   every entry has at least one subscriber that is not retired (an event left with
 //!   only retired subscribers is removed). Every published entry is built without
-//!   retired subscribers, so a key leaves `state.dead` whenever its entry is replaced.
+//!   retired subscribers (a subscribe appends only to an entry that holds none, and
+//!   builds a new list otherwise), so a key leaves `state.dead` whenever its entry is
+//!   replaced.
 //! - `state.live_links` is the number of keys over all records.
 //!
 //! # Removing claimed once-subscribers
@@ -38,6 +56,13 @@
 //! costs at most the size of those entries, under three times the dead links it
 //! removes, so removal is amortised O(1) per link.
 //!
+//! A replaced snapshot keeps its buffer, so also the subscribers appended to it after
+//! that snapshot was replaced: they go when the last snapshot sharing the buffer is
+//! reclaimed, as the replaced snapshot's own subscribers do. That is at most the
+//! buffer's room past the snapshot's end, no more than the snapshot's own length (or
+//! four): a buffer has twice the room of the snapshot it was copied for. The current
+//! snapshot holds no subscriber it does not list (it ends where its buffer is filled).
+//!
 //! If nothing takes `state` again, what is left is bounded: one id per claimed
 //! subscriber in `retired`, and the claimed subscribers themselves in the snapshots
 //! that held them, which are no larger than they were before the claims. A claimed
@@ -57,8 +82,9 @@
 //! are moved.
 
 use std::cell::{Cell, RefCell};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -211,10 +237,88 @@ impl Drop for DeferDrops {
     }
 }
 
+/// One place in a subscriber list, filled once, under `state`, before any snapshot
+/// that covers it is published (see the module invariants). Reads as the subscriber.
+pub(crate) struct Slot(OnceLock<Arc<Subscriber>>);
+
+impl Deref for Slot {
+    type Target = Arc<Subscriber>;
+
+    #[inline]
+    fn deref(&self) -> &Arc<Subscriber> {
+        match self.0.get() {
+            Some(subscriber) => subscriber,
+            None => unfilled(),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unfilled() -> ! {
+    unreachable!("a snapshot covers only filled slots")
+}
+
+/// A snapshot's subscribers: the first `len` slots of `slots`, a buffer that the
+/// snapshots of one event share while subscribes only append to it. Later snapshots
+/// may have filled slots after `len`; this one never reads them.
+pub(crate) struct Subscribers {
+    slots: Arc<[Slot]>,
+    len: usize,
+}
+
+impl Subscribers {
+    /// A buffer of its own holding the `len` subscribers of `live`, with room for
+    /// `capacity` in all.
+    fn copied(
+        mut live: impl Iterator<Item = Arc<Subscriber>>,
+        len: usize,
+        capacity: usize,
+    ) -> Self {
+        #[cfg(all(test, not(ventus_loom)))]
+        tests::COPIED.with(|c| c.set(c.get() + len));
+        // A mapped range: collected straight into the buffer, with one allocation.
+        let slots: Arc<[Slot]> = (0..capacity.max(len))
+            .map(|_| Slot(live.next().map_or_else(OnceLock::new, OnceLock::from)))
+            .collect();
+        debug_assert!(live.next().is_none() && slots.iter().take(len).all(|s| s.0.get().is_some()));
+        Self { slots, len }
+    }
+
+    /// These subscribers and then `new`: in the shared buffer's next slot when this
+    /// snapshot ends where the buffer is filled, else in a new buffer with twice the
+    /// room, so that `n` appends copy fewer than `2n` subscribers in all.
+    fn appended(&self, new: Arc<Subscriber>) -> Self {
+        match self.slots.get(self.len) {
+            // `set` fails only if a later snapshot filled the slot already; a buffer is
+            // only appended to from its event's current snapshot, which ends where the
+            // buffer is filled (see the module invariants), so this is a safety net.
+            Some(next) if next.0.set(Arc::clone(&new)).is_ok() => Self {
+                slots: Arc::clone(&self.slots),
+                len: self.len + 1,
+            },
+            _ => Self::copied(
+                self.iter().map(|s| Arc::clone(s)).chain(Some(new)),
+                self.len + 1,
+                (2 * self.len).max(4),
+            ),
+        }
+    }
+}
+
+impl Deref for Subscribers {
+    type Target = [Slot];
+
+    #[inline]
+    fn deref(&self) -> &[Slot] {
+        &self.slots[..self.len]
+    }
+}
+
 /// An immutable snapshot of one event's subscribers, in subscription order.
 pub(crate) struct EventEntry {
     pub(crate) name: Arc<str>,
-    pub(crate) subscribers: Box<[Arc<Subscriber>]>,
+    pub(crate) subscribers: Subscribers,
     /// Every subscriber runs inline (see [`Subscriber::is_inline`]).
     pub(crate) inline: bool,
     /// Some subscriber is a once-subscriber.
@@ -248,23 +352,16 @@ pub(crate) struct EventEntry {
 }
 
 impl EventEntry {
-    fn new(name: Arc<str>, subscribers: Box<[Arc<Subscriber>]>) -> Self {
+    fn new(name: Arc<str>, subscribers: Subscribers) -> Self {
         let takes = declared_types(&subscribers);
         let event_type = subscribers.iter().find_map(|s| s.event_type);
         Self {
-            lean: subscribers
-                .iter()
-                .all(|s| s.is_inline() && !s.needs_shared() && s.timeout.is_none()),
-            lean_run: subscribers
-                .iter()
-                .all(|s| !s.needs_shared() && s.timeout.is_none()),
+            lean: subscribers.iter().all(|s| is_lean(s)),
+            lean_run: subscribers.iter().all(|s| is_lean_run(s)),
             inline: subscribers.iter().all(|s| s.is_inline()),
             has_once: subscribers.iter().any(|s| s.once),
             needs_shared: subscribers.iter().any(|s| s.needs_shared()),
-            takes_one: match &takes[..] {
-                [one] => Some(one.id()),
-                _ => None,
-            },
+            takes_one: takes_one(&takes),
             takes,
             report_name: EventName::copied(&name, Some(&name)),
             event_type_id: event_type.map(EventType::id),
@@ -273,10 +370,54 @@ impl EventEntry {
             subscribers,
         }
     }
+
+    /// This entry with `new` subscribed last, its fields worked out from this entry's
+    /// and `new`'s alone: the same as [`EventEntry::new`] over the longer list.
+    fn appended(&self, new: Arc<Subscriber>) -> Self {
+        let takes = match new.handler.takes {
+            Some(declared) if !self.takes.contains(&declared) => {
+                self.takes.iter().copied().chain(Some(declared)).collect()
+            }
+            _ => self.takes.clone(),
+        };
+        let event_type = self.event_type.or(new.event_type);
+        Self {
+            lean: self.lean && is_lean(&new),
+            lean_run: self.lean_run && is_lean_run(&new),
+            inline: self.inline && new.is_inline(),
+            has_once: self.has_once || new.once,
+            needs_shared: self.needs_shared || new.needs_shared(),
+            takes_one: takes_one(&takes),
+            takes,
+            report_name: EventName::copied(&self.name, Some(&self.name)),
+            event_type_id: event_type.map(EventType::id),
+            event_type,
+            name: Arc::clone(&self.name),
+            subscribers: self.subscribers.appended(new),
+        }
+    }
+}
+
+/// See [`EventEntry::lean`].
+fn is_lean(s: &Subscriber) -> bool {
+    s.is_inline() && !s.needs_shared() && s.timeout.is_none()
+}
+
+/// See [`EventEntry::lean_run`].
+fn is_lean_run(s: &Subscriber) -> bool {
+    !s.needs_shared() && s.timeout.is_none()
+}
+
+/// See [`EventEntry::takes_one`].
+fn takes_one(takes: &[PayloadType]) -> Option<std::any::TypeId> {
+    match takes {
+        [one] => Some(one.id()),
+        _ => None,
+    }
 }
 
 /// The payload types `subscribers` declare, each once, in subscription order.
-fn declared_types(subscribers: &[Arc<Subscriber>]) -> Box<[PayloadType]> {
+fn declared_types(subscribers: &[Slot]) -> Box<[PayloadType]> {
     let mut types: Vec<PayloadType> = Vec::new();
     for declared in subscribers.iter().filter_map(|s| s.handler.takes) {
         if !types.contains(&declared) {
@@ -319,7 +460,9 @@ struct State {
 
 struct Record {
     subscriber: Arc<Subscriber>,
-    keys: Vec<Arc<str>>,
+    /// A boxed slice rather than a `Vec`: a record per subscription, and removals
+    /// from it are rare.
+    keys: Box<[Arc<str>]>,
 }
 
 impl State {
@@ -363,10 +506,10 @@ impl State {
                 .subscribers
                 .iter()
                 .filter(|s| self.records.contains_key(&s.id))
-                .cloned()
+                .map(|s| Arc::clone(s))
                 .collect()
         } else {
-            entry.subscribers.to_vec()
+            entry.subscribers.iter().map(|s| Arc::clone(s)).collect()
         }
     }
 }
@@ -534,13 +677,40 @@ impl Registry {
         if subscribers.is_empty() {
             events.remove(key, guard);
         } else {
-            let entry = EventEntry::new(key.clone(), subscribers.into_boxed_slice());
+            let len = subscribers.len();
+            let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
+            let entry = EventEntry::new(key.clone(), subscribers);
             events.insert(key.clone(), Arc::new(entry), guard);
         }
         if key.is_empty() {
             // Release: see `has_any`.
             self.has_any
                 .store(events.contains_key(ANY_KEY, guard), Ordering::Release);
+        }
+    }
+
+    /// Publishes `key`'s entry with `new` subscribed last. Amortised O(1) when the entry
+    /// holds no retired subscriber: `new` goes into the buffer the entry shares with
+    /// the one it replaces (see [`Subscribers::appended`]).
+    fn append(
+        &self,
+        state: &mut State,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        key: &Arc<str>,
+        new: &Arc<Subscriber>,
+    ) {
+        match events.get(key, guard) {
+            Some(entry) if !state.dead.contains_key(&**key) => {
+                // Replaces an entry: `has_any` is already right.
+                let entry = entry.appended(Arc::clone(new));
+                events.insert(key.clone(), Arc::new(entry), guard);
+            }
+            _ => {
+                let mut subscribers = state.live_of(events, guard, key);
+                subscribers.push(Arc::clone(new));
+                self.publish(state, events, guard, key, subscribers);
+            }
         }
     }
 
@@ -589,16 +759,14 @@ impl Registry {
                 event_type: new.event_type,
             });
             for key in &keys {
-                let mut subscribers = state.live_of(events, guard, key);
-                subscribers.push(subscriber.clone());
-                self.publish(state, events, guard, key, subscribers);
+                self.append(state, events, guard, key, &subscriber);
             }
             state.live_links += keys.len();
             state.records.insert(
                 id,
                 Record {
                     subscriber: subscriber.clone(),
-                    keys,
+                    keys: keys.into_boxed_slice(),
                 },
             );
             Ok(subscriber)
@@ -644,7 +812,9 @@ impl Registry {
             let Some(pos) = record.keys.iter().position(|k| k == key) else {
                 return false;
             };
-            record.keys.remove(pos);
+            let mut keys = std::mem::take(&mut record.keys).into_vec();
+            keys.remove(pos);
+            record.keys = keys.into_boxed_slice();
             if record.keys.is_empty() {
                 if let Some(record) = state.records.remove(&id) {
                     record.subscriber.state.end();
@@ -665,7 +835,7 @@ impl Registry {
             for subscriber in entry.subscribers.iter() {
                 // Retired subscribers have no record and are left out.
                 if let Some(record) = state.records.get_mut(&subscriber.id) {
-                    record.keys.retain(|k| k != key);
+                    record.keys = record.keys.iter().filter(|k| *k != key).cloned().collect();
                     state.live_links -= 1;
                     if record.keys.is_empty() {
                         subscriber.state.end();
@@ -775,6 +945,7 @@ impl View<'_> {
             .get(key, self.guard)
             .into_iter()
             .flat_map(|e| e.subscribers.iter())
+            .map(|s| &**s)
             .filter(move |s| !retired || records.contains_key(&s.id))
     }
 
@@ -808,6 +979,11 @@ impl View<'_> {
 #[cfg(all(test, not(ventus_loom)))]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// How many subscribers this thread has copied into new buffers.
+        pub(super) static COPIED: Cell<usize> = const { Cell::new(0) };
+    }
 
     fn key(name: &str) -> Arc<str> {
         Arc::from(name)
@@ -950,6 +1126,154 @@ mod tests {
         for e in events {
             assert!(snapshot_len(&registry, e) <= 10 + 5, "{e}");
             assert_eq!(registry.view(|v| v.subscriber_count_of(e)), 10);
+        }
+    }
+
+    fn entry(registry: &Registry, name: &str) -> Arc<EventEntry> {
+        let guard = registry.events.guard();
+        registry.events.get(name, &guard).unwrap().clone()
+    }
+
+    fn ids_of(subscribers: &Subscribers) -> Vec<SubscriptionId> {
+        subscribers.iter().map(|s| s.id).collect()
+    }
+
+    /// Subscribing `S` handlers to one event copies O(S) subscribers in all: each
+    /// subscribe appends, and only a full buffer is copied, into one of twice the room.
+    /// Copying the list on each subscribe would copy about `S²/2`.
+    #[test]
+    fn subscribing_to_one_event_copies_o_s_subscribers() {
+        const S: usize = 10_000;
+        let registry = Registry::new();
+        let any = link(&registry, &[ANY_KEY, "B"], false);
+        COPIED.with(|c| c.set(0));
+        let mut linked = Vec::new();
+        for n in 0..S {
+            // Some subscribers on two events, so that both buffers grow in turn.
+            let keys: &[&str] = if n % 3 == 0 { &["A", "B"] } else { &["A"] };
+            linked.push(link(&registry, keys, n % 7 == 0));
+        }
+        let copied = COPIED.with(Cell::get);
+        let links = S + S.div_ceil(3);
+        assert!(
+            copied <= 4 * links,
+            "{copied} subscribers copied for {links} links"
+        );
+        let expected: Vec<_> = linked.iter().map(|s| s.id).collect();
+        assert_eq!(ids(&registry, "A"), expected);
+        assert_eq!(ids_of(&entry(&registry, "A").subscribers), expected);
+        let on_b: Vec<_> = std::iter::once(any.id)
+            .chain(linked.iter().step_by(3).map(|s| s.id))
+            .collect();
+        assert_eq!(ids(&registry, "B"), on_b);
+        assert_eq!(registry.view(|v| v.subscriber_count_of("A")), S);
+    }
+
+    /// An append shares the replaced snapshot's buffer and leaves that snapshot as it
+    /// was; appending to a replaced snapshot again, whose next slot is taken, copies.
+    #[test]
+    fn an_append_leaves_the_replaced_snapshot_as_it_was() {
+        let registry = Registry::new();
+        let a = link(&registry, &["A"], false);
+        // The second subscriber outgrows the first buffer (room for one): a copy with
+        // room for four.
+        let b = link(&registry, &["A"], false);
+        let old = entry(&registry, "A");
+        let c = link(&registry, &["A"], false);
+        let new = entry(&registry, "A");
+        assert!(Arc::ptr_eq(&old.subscribers.slots, &new.subscribers.slots));
+        assert_eq!(ids_of(&old.subscribers), [a.id, b.id]);
+        assert_eq!(ids_of(&new.subscribers), [a.id, b.id, c.id]);
+        assert!(!old.has_once && !new.has_once);
+
+        let d = link(&registry, &["Other"], true);
+        let forked = old.appended(d.clone());
+        assert!(!Arc::ptr_eq(
+            &forked.subscribers.slots,
+            &old.subscribers.slots
+        ));
+        assert_eq!(ids_of(&forked.subscribers), [a.id, b.id, d.id]);
+        assert!(forked.has_once);
+        assert_eq!(ids_of(&new.subscribers), [a.id, b.id, c.id]);
+        assert_eq!(ids_of(&old.subscribers), [a.id, b.id]);
+
+        // Filling the shared buffer to its end, then once more: a copy.
+        let e = link(&registry, &["A"], false);
+        let full = entry(&registry, "A");
+        assert!(Arc::ptr_eq(&full.subscribers.slots, &old.subscribers.slots));
+        let f = link(&registry, &["A"], false);
+        let grown = entry(&registry, "A");
+        assert!(!Arc::ptr_eq(
+            &grown.subscribers.slots,
+            &full.subscribers.slots
+        ));
+        assert_eq!(grown.subscribers.slots.len(), 8);
+        assert_eq!(ids_of(&grown.subscribers), [a.id, b.id, c.id, e.id, f.id]);
+        assert_eq!(ids_of(&full.subscribers), [a.id, b.id, c.id, e.id]);
+        registry.check();
+    }
+
+    /// A subscriber of one of a few kinds, for comparing entries' fields.
+    fn kind(n: usize, id: u64) -> Arc<Subscriber> {
+        let mut handler = ErasedHandler::noop();
+        handler.takes = match n % 4 {
+            0 => None,
+            1 => Some(PayloadType::of::<u32>()),
+            2 => Some(PayloadType::of::<String>()),
+            _ => Some(PayloadType::of::<u32>()),
+        };
+        handler.wants_any_event = n % 11 == 5;
+        Arc::new(Subscriber {
+            id: SubscriptionId(id),
+            state: ClaimState::new(),
+            once: n % 5 == 1,
+            blocking: n % 7 == 3,
+            timeout: (n % 9 == 4).then(|| Duration::from_secs(1)),
+            handler,
+            on_failure: None,
+            event_type: (n % 6 == 2).then(EventType::of::<u8>),
+        })
+    }
+
+    fn fields(e: &EventEntry) -> impl PartialEq + std::fmt::Debug {
+        (
+            (e.lean, e.lean_run, e.inline, e.has_once, e.needs_shared),
+            e.takes.iter().map(|t| t.id()).collect::<Vec<_>>(),
+            e.takes_one,
+            e.event_type_id,
+            e.event_type.map(EventType::name),
+            (e.report_name.as_str().to_owned(), e.name.clone()),
+            ids_of(&e.subscribers),
+        )
+    }
+
+    /// An appended entry's fields, worked out from the old entry and the new
+    /// subscriber, are those of an entry built over the whole list.
+    #[test]
+    fn appended_entries_have_the_fields_of_built_ones() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..300 {
+            let mut list = Vec::new();
+            let mut built = None::<EventEntry>;
+            for i in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let new = kind((seed % 1_000) as usize, i + 1);
+                list.push(new.clone());
+                let appended = match &built {
+                    Some(entry) => entry.appended(new),
+                    None => {
+                        EventEntry::new(key("E"), Subscribers::copied(list.iter().cloned(), 1, 1))
+                    }
+                };
+                let fresh = EventEntry::new(
+                    key("E"),
+                    Subscribers::copied(list.iter().cloned(), list.len(), list.len()),
+                );
+                assert_eq!(fields(&appended), fields(&fresh));
+                built = Some(appended);
+            }
         }
     }
 
