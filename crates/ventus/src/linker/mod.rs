@@ -4,9 +4,11 @@ mod builder;
 pub(crate) mod claim;
 #[cfg(feature = "macros")]
 pub(crate) mod declared;
+mod entry;
 mod error;
 pub(crate) mod registry;
 mod subscribe;
+mod subscriber;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
