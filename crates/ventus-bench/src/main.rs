@@ -11,6 +11,7 @@
 //! See `docs/performance.md`.
 #![allow(clippy::print_stdout)]
 
+mod alloc;
 mod floors;
 mod harness;
 mod pyventus;
@@ -113,15 +114,15 @@ fn main() -> ExitCode {
     step("W5", &mut || workloads::w5(&s));
     step("A", &mut || {
         let mut rows = vec![
-            workloads::allocs_w1(1, false),
-            workloads::allocs_w1(10, false),
-            workloads::allocs_w1(1, true),
+            alloc::allocs_w1(1, false),
+            alloc::allocs_w1(10, false),
+            alloc::allocs_w1(1, true),
         ];
-        rows.extend(workloads::allocs_async());
+        rows.extend(alloc::allocs_async());
         rows
     });
-    step("A2", &mut || vec![workloads::in_flight_bytes()]);
-    step("M", &mut || workloads::memory());
+    step("A2", &mut || vec![alloc::in_flight_bytes()]);
+    step("M", &mut || alloc::memory());
     step("W6", &mut || w6::w6(&s));
     step("W7", &mut || w7::w7(&s));
 
