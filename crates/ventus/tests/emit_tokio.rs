@@ -503,3 +503,30 @@ fn emit_with_a_shut_down_runtimes_handle_entered_reports_every_handler_cancelled
         "{metrics:?}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_scheduled_emission_carries_the_time_it_was_emitted_not_the_time_it_ran() {
+    let linker = EventLinker::builder().build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    linker
+        .on("Stamp")
+        .subscribe(move |event: &ventus::AnyEvent| tx.send(event.time()).unwrap())
+        .unwrap();
+    // A second handler that never looks at the time, as most do.
+    linker
+        .on("Stamp")
+        .subscribe(|n: u32| async move { n })
+        .unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let before = std::time::SystemTime::now();
+    let emitted = emitter.emit_with("Stamp", 1_u32).unwrap();
+    let after = std::time::SystemTime::now();
+    // The handlers run only once this task yields; the clock moves on meanwhile.
+    while std::time::SystemTime::now() <= after {}
+    assert_eq!(emitted.await.counts().succeeded, 2);
+    let seen = rx.recv().unwrap();
+    assert!(
+        before <= seen && seen <= after,
+        "{seen:?} not in [{before:?}, {after:?}]"
+    );
+}

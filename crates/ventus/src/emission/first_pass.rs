@@ -70,13 +70,17 @@ impl Emission<'static> {
             return full.as_mut().poll(cx).is_pending().then_some(full);
         }
         self.prepare();
-        let mut rec = Recorder::new(false, 0).tracking(&mut self);
+        // Not tracking yet: nothing between here and `finish` can drop the emission
+        // (handler panics are caught by the walk), so only a rest needs a recorder that
+        // reports if it is dropped.
+        let mut rec = Recorder::new(false, 0);
         let mut pending = Pending::new();
         self.first_pass(cx, &mut rec, &mut pending);
         if pending.is_empty() {
             let _ = self.finish(rec, false);
             return None;
         }
+        let rec = rec.tracking(&mut self);
         Some(Box::pin(self.rest(rec, pending)))
     }
 

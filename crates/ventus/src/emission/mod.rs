@@ -417,8 +417,18 @@ impl<'a> Emission<'a> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_owned(mut self) -> Emission<'static> {
-        self.time();
+    pub fn into_owned(self) -> Emission<'static> {
+        self.owned(true)
+    }
+
+    /// [`into_owned`](Self::into_owned); the clock is read now only with `keep_time`.
+    /// Without it, [`time`](Self::time) reads it when first asked: for an emission
+    /// whose handlers cannot ask (none takes `AnyEvent` or is `blocking`, the ones that
+    /// need the payload shared) and whose processor does not.
+    fn owned(mut self, keep_time: bool) -> Emission<'static> {
+        if keep_time {
+            self.time();
+        }
         self.payload.share();
         let payload = match self.payload {
             PayloadSlot::Shared(p) => PayloadSlot::Shared(p),
@@ -511,9 +521,11 @@ impl<'a> Emission<'a> {
         external: Option<CancellationToken>,
         drain: Option<(DrainGuard, u64)>,
     ) -> (Emission<'static>, Emitted) {
+        // A processor of this crate (with `drain`) never asks for the time itself.
+        let keep_time = drain.is_none() || self.needs_shared;
         let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
         let tracker = Tracker::new(pool);
-        let mut emission = self.into_owned();
+        let mut emission = self.owned(keep_time);
         let emitter = match &emission.emitter {
             Shared::Owned(shared) => shared.clone(),
             Shared::Borrowed(shared) => Arc::clone(shared),
