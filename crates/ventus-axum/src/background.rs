@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -74,6 +75,10 @@ struct Inner {
     emitter: EventEmitter,
     /// Every hand-off task, so `shutdown` can wait for them.
     tasks: TaskTracker,
+    /// Hand-off tasks not yet ended; `wait_for_tasks` waits for it to reach zero.
+    running: AtomicU64,
+    /// Woken (`notify_waiters`) when `running` drops to zero.
+    idle: Notify,
     /// Cancelled at the shutdown deadline; every hand-off task watches it.
     cancel: CancellationToken,
     /// Set once by `shutdown`; read by `BackgroundEmitter::emit*` and at hand-off.
@@ -162,6 +167,8 @@ impl BackgroundBuilder {
             inner: Arc::new(Inner {
                 emitter: self.emitter,
                 tasks: TaskTracker::new(),
+                running: AtomicU64::new(0),
+                idle: Notify::new(),
                 cancel: CancellationToken::new(),
                 closed: AtomicBool::new(false),
                 on_failure: self.on_failure,
@@ -335,7 +342,7 @@ impl Background {
             finished: get(&c.finished),
             failed: get(&c.failed),
             cancelled: get(&c.cancelled),
-            in_flight: self.inner.tasks.len() as u64,
+            in_flight: self.inner.running.load(Ordering::Relaxed),
         }
     }
 
@@ -356,6 +363,41 @@ impl Background {
         // Acquire: pairs with the Release in `shutdown`; a reader that sees the flag also
         // sees the tracker closed.
         self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Waits until no handed-off emission is running (at once if none is), without
+    /// closing anything: emissions handed off meanwhile are waited for too.
+    ///
+    /// When it returns, the metrics count every run that ended (`finished`, `failed`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future stops the wait and nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+    /// background.wait_for_tasks().await; // nothing in flight: returns at once
+    /// assert!(!background.is_closed());
+    /// # }
+    /// ```
+    pub async fn wait_for_tasks(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            tokio::pin!(idle);
+            // Registered before the count is read: a task that ends between the read and
+            // the await still wakes this waiter.
+            idle.as_mut().enable();
+            // Acquire: pairs with the AcqRel decrement, so the counters the ended tasks
+            // bumped before it are visible once zero is seen.
+            if self.inner.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 
     /// Stops taking emissions, waits up to `deadline` for those in flight, cancels the
@@ -512,8 +554,10 @@ impl Background {
         let tasks = self.inner.tasks.clone();
         let cancel = self.inner.cancel.clone();
         let started = run(self.inner.emitter.clone());
+        let running = Running::enter(&self);
         tasks.spawn(
             async move {
+                let _running = running;
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => {
@@ -591,11 +635,32 @@ impl Background {
     }
 }
 
+/// One hand-off task in `Inner::running`, from before its spawn until it ends (or is
+/// dropped unpolled by a runtime shutting down).
+struct Running(Arc<Inner>);
+
+impl Running {
+    fn enter(background: &Background) -> Self {
+        // Relaxed: only the decrement to zero publishes anything.
+        background.inner.running.fetch_add(1, Ordering::Relaxed);
+        Self(background.inner.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // AcqRel: releases this task's counter updates to the waiter that sees zero.
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 impl fmt::Debug for Background {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Background")
             .field("closed", &self.is_closed())
-            .field("in_flight", &self.inner.tasks.len())
+            .field("in_flight", &self.inner.running.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }

@@ -78,13 +78,27 @@ async fn the_response_reaches_the_client_before_the_handler_finishes() {
         "the handler finished before the response was read"
     );
     within("handler started", started.recv()).await.unwrap();
+    let mut idle = Box::pin(background.wait_for_tasks());
+    assert!(
+        poll_once(&mut idle).await.is_pending(),
+        "the emission is in flight"
+    );
+    assert_eq!(background.metrics().in_flight, 1);
     release.notify_one();
-    within("handler finished", done.recv()).await.unwrap();
+    within("wait_for_tasks", idle).await;
+    assert!(
+        done.try_recv().is_ok(),
+        "wait_for_tasks returned before the handler ended"
+    );
+    let m = background.metrics();
+    assert_eq!(
+        (m.held, m.handed_off, m.finished, m.failed, m.in_flight),
+        (1, 1, 1, 0, 0)
+    );
+    assert!(!background.is_closed());
 
     let report = background.shutdown(Duration::from_secs(5)).await;
-    assert_eq!(report.cancelled, 0);
-    let m = background.metrics();
-    assert_eq!((m.held, m.handed_off, m.finished, m.failed), (1, 1, 1, 0));
+    assert_eq!((report.finished, report.cancelled), (0, 0));
     client.disconnect().await;
     server.stop().await;
 }
@@ -722,6 +736,8 @@ async fn a_thousand_requests_over_sixteen_connections_lose_no_emission() {
         within("client", client).await.unwrap();
     }
     server.stop().await;
+    within("wait_for_tasks", background.wait_for_tasks()).await;
+    assert_eq!(runs.load(Ordering::SeqCst), REQUESTS as usize);
     let report = background.shutdown(Duration::from_secs(30)).await;
     assert_eq!(report.cancelled, 0);
     assert_eq!(runs.load(Ordering::SeqCst), REQUESTS as usize);
