@@ -2,14 +2,15 @@
 //! counters, and the graceful-shutdown drain.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use ventus::{EmissionReport, EventEmitter, Outcome};
 
@@ -73,12 +74,14 @@ pub struct Background {
 struct Inner {
     /// The application's emitter; held emissions run on it. Immutable.
     emitter: EventEmitter,
-    /// Every hand-off task, so `shutdown` can wait for them.
-    tasks: TaskTracker,
-    /// Hand-off tasks not yet ended; `wait_for_tasks` waits for it to reach zero.
+    /// Hand-off tasks not yet ended; `wait_for_tasks` and `shutdown` wait for it to
+    /// reach zero.
     running: AtomicU64,
-    /// Woken (`notify_waiters`) when `running` drops to zero.
+    /// Woken (`notify_waiters`) when `running` drops to zero while `waiters` is not.
     idle: Notify,
+    /// Calls of `wait_for_tasks` in progress; a task reaching zero skips the wake (and
+    /// its lock) when there are none.
+    waiters: AtomicU64,
     /// Cancelled at the shutdown deadline; every hand-off task watches it.
     cancel: CancellationToken,
     /// Set once by `shutdown`; read by `BackgroundEmitter::emit*` and at hand-off.
@@ -166,9 +169,9 @@ impl BackgroundBuilder {
         Background {
             inner: Arc::new(Inner {
                 emitter: self.emitter,
-                tasks: TaskTracker::new(),
                 running: AtomicU64::new(0),
                 idle: Notify::new(),
+                waiters: AtomicU64::new(0),
                 cancel: CancellationToken::new(),
                 closed: AtomicBool::new(false),
                 on_failure: self.on_failure,
@@ -385,15 +388,20 @@ impl Background {
     /// # }
     /// ```
     pub async fn wait_for_tasks(&self) {
+        // SeqCst, with the decrement and the load of `waiters` in `Running::drop`: either
+        // the task that brings `running` to zero sees this waiter and wakes it, or this
+        // waiter's load below sees zero.
+        self.inner.waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.inner);
         loop {
             let idle = self.inner.idle.notified();
             tokio::pin!(idle);
             // Registered before the count is read: a task that ends between the read and
             // the await still wakes this waiter.
             idle.as_mut().enable();
-            // Acquire: pairs with the AcqRel decrement, so the counters the ended tasks
-            // bumped before it are visible once zero is seen.
-            if self.inner.running.load(Ordering::Acquire) == 0 {
+            // SeqCst: see above and `shutdown`; it also acquires the decrements, so the
+            // counters the ended tasks bumped are visible once zero is seen.
+            if self.inner.running.load(Ordering::SeqCst) == 0 {
                 return;
             }
             idle.await;
@@ -454,18 +462,18 @@ impl Background {
         let c = &self.inner.counters;
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let (finished, cancelled, refused) = (get(&c.finished), get(&c.cancelled), get(&c.refused));
-        // Release: a hand-off that sees the flag refuses; one that does not has spawned
-        // into the tracker before or after `close`, and `wait` waits for it either way.
-        self.inner.closed.store(true, Ordering::Release);
-        self.inner.tasks.close();
-        if tokio::time::timeout(deadline, self.inner.tasks.wait())
+        // SeqCst, with the increment and the load in `hand_off` and the load of `running`
+        // in `wait_for_tasks`: a hand-off either sees the flag and refuses, or has counted
+        // its task before the wait reads the count, so no run starts after this returns.
+        self.inner.closed.store(true, Ordering::SeqCst);
+        if tokio::time::timeout(deadline, self.wait_for_tasks())
             .await
             .is_err()
         {
             self.inner.cancel.cancel();
             // Each task ends at its next poll: it drops its run (dropping the handlers'
             // futures) and counts itself cancelled.
-            self.inner.tasks.wait().await;
+            self.wait_for_tasks().await;
         }
         DrainReport {
             finished: get(&c.finished) - finished,
@@ -497,7 +505,12 @@ impl Background {
     }
 
     /// A held emission whose response came: run it, or skip it by the policy.
-    pub(crate) fn settle(pending: Pending, slot: &Slot, status: StatusCode, router: RunPolicy) {
+    pub(crate) fn settle(
+        pending: Pending,
+        slot: &Arc<Slot>,
+        status: StatusCode,
+        router: RunPolicy,
+    ) {
         let policy = pending.policy.unwrap_or(router);
         if !policy.allows(status) {
             Counters::bump(&pending.background.inner.counters.skipped, 1);
@@ -515,11 +528,13 @@ impl Background {
         pending.background.clone().hand_off(pending, slot);
     }
 
-    fn hand_off(self, pending: Pending, slot: &Slot) {
+    fn hand_off(self, pending: Pending, slot: &Arc<Slot>) {
         let Pending {
             event, span, run, ..
         } = pending;
-        if self.is_closed() {
+        // Counted before the closed check: see `shutdown`.
+        let running = Running::enter(&self);
+        if self.inner.closed.load(Ordering::SeqCst) {
             self.count_refused();
             tracing::warn!(
                 parent: &span,
@@ -542,34 +557,44 @@ impl Background {
             return;
         }
         Counters::bump(&self.inner.counters.handed_off, 1);
-        let method = slot.method.clone();
-        let path = slot.uri.clone();
         let span = tracing::debug_span!(
             parent: &span,
             "ventus_axum.emission",
             event = %event,
-            method = %method,
-            path = path.path(),
+            method = %slot.method,
+            path = slot.path(),
         );
-        let tasks = self.inner.tasks.clone();
-        let cancel = self.inner.cancel.clone();
-        let started = run(self.inner.emitter.clone());
-        let running = Running::enter(&self);
-        tasks.spawn(
+        let slot = slot.clone();
+        tokio::spawn(
             async move {
                 let _running = running;
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => {
+                let mut run = run;
+                let cancelled = self.inner.cancel.cancelled();
+                let mut cancelled = std::pin::pin!(cancelled);
+                // A run handed off as the deadline passed never starts.
+                let skip = self.inner.cancel.is_cancelled();
+                // The run first: most runs end at their first poll, and then the token's
+                // waiter list (shared by every task, under a lock) is never touched.
+                let result = std::future::poll_fn(|cx| {
+                    if !skip {
+                        if let Poll::Ready(result) = run.as_mut().poll(cx) {
+                            return Poll::Ready(Some(result));
+                        }
+                    }
+                    cancelled.as_mut().poll(cx).map(|()| None)
+                })
+                .await;
+                match result {
+                    Some(result) => self.ended(&event, &slot.method, slot.path(), result),
+                    None => {
                         Counters::bump(&self.inner.counters.cancelled, 1);
                         tracing::warn!(
                             event = %event,
-                            method = %method,
-                            path = path.path(),
+                            method = %slot.method,
+                            path = slot.path(),
                             "emission cancelled: still running at the shutdown deadline"
                         );
                     }
-                    result = started => self.ended(&event, &method, path.path(), result),
                 }
             }
             .instrument(span),
@@ -636,23 +661,36 @@ impl Background {
 }
 
 /// One hand-off task in `Inner::running`, from before its spawn until it ends (or is
-/// dropped unpolled by a runtime shutting down).
+/// dropped by a runtime shutting down).
 struct Running(Arc<Inner>);
 
 impl Running {
     fn enter(background: &Background) -> Self {
-        // Relaxed: only the decrement to zero publishes anything.
-        background.inner.running.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: ordered against the closed flag; see `Background::shutdown`.
+        background.inner.running.fetch_add(1, Ordering::SeqCst);
         Self(background.inner.clone())
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // AcqRel: releases this task's counter updates to the waiter that sees zero.
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SeqCst: releases this task's counter updates to the waiter that sees zero, and
+        // is ordered against `wait_for_tasks`'s increment of `waiters`.
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.waiters.load(Ordering::SeqCst) > 0
+        {
             self.0.idle.notify_waiters();
         }
+    }
+}
+
+/// One call of `wait_for_tasks` in `Inner::waiters`, until it returns or is dropped.
+struct Waiting<'a>(&'a Inner);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a stale positive count only costs a task an unneeded wake.
+        self.0.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

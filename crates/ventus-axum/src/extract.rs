@@ -11,7 +11,7 @@ use ventus::{Event, EventEmitter, EventName};
 use crate::background::Background;
 use crate::error::{HoldError, MissingLayer};
 use crate::policy::RunPolicy;
-use crate::slot::{Deferred, Pending, Slot, SlotHandle};
+use crate::slot::{Pending, RunFuture, Slot, SlotHandle};
 
 /// Emits events that run after the response: the extractor a handler takes, as a
 /// FastAPI endpoint takes `Depends(FastAPIEventEmitter())`.
@@ -100,13 +100,8 @@ impl BackgroundEmitter {
     /// ```
     pub fn emit(&self, event: &str) -> Result<(), HoldError> {
         let name = self.name(event)?;
-        let run_name = name.clone();
-        self.hold(
-            name,
-            Box::new(move |emitter: EventEmitter| {
-                Box::pin(async move { emitter.run(&run_name).await })
-            }),
-        )
+        let (run_name, emitter) = (name.clone(), self.emitter());
+        self.hold(name, Box::pin(async move { emitter.run(&run_name).await }))
     }
 
     /// Holds an emission of `event` with `payload`; its handlers take `&T` (sync) or `T`
@@ -133,12 +128,10 @@ impl BackgroundEmitter {
         payload: T,
     ) -> Result<(), HoldError> {
         let name = self.name(event)?;
-        let run_name = name.clone();
+        let (run_name, emitter) = (name.clone(), self.emitter());
         self.hold(
             name,
-            Box::new(move |emitter: EventEmitter| {
-                Box::pin(async move { emitter.run_with(&run_name, payload).await })
-            }),
+            Box::pin(async move { emitter.run_with(&run_name, payload).await }),
         )
     }
 
@@ -164,11 +157,10 @@ impl BackgroundEmitter {
     /// ```
     pub fn emit_event<E: Event>(&self, event: E) -> Result<(), HoldError> {
         let name = self.name(E::name())?;
+        let emitter = self.emitter();
         self.hold(
             name,
-            Box::new(move |emitter: EventEmitter| {
-                Box::pin(async move { emitter.run_event(event).await })
-            }),
+            Box::pin(async move { emitter.run_event(event).await }),
         )
     }
 
@@ -210,6 +202,10 @@ impl BackgroundEmitter {
         &self.background
     }
 
+    fn emitter(&self) -> EventEmitter {
+        self.background.emitter().clone()
+    }
+
     fn name(&self, event: &str) -> Result<EventName, HoldError> {
         EventName::new(event).map_err(|_| {
             self.background.count_refused();
@@ -217,7 +213,7 @@ impl BackgroundEmitter {
         })
     }
 
-    fn hold(&self, event: EventName, run: Deferred) -> Result<(), HoldError> {
+    fn hold(&self, event: EventName, run: RunFuture) -> Result<(), HoldError> {
         if self.background.is_closed() {
             self.background.count_refused();
             return Err(HoldError::Closed {

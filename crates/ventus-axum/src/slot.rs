@@ -13,16 +13,14 @@ use std::pin::Pin;
 use http::{Method, Uri};
 use parking_lot::Mutex;
 use tracing::Span;
-use ventus::{EmissionReport, EmitError, EventEmitter, EventName};
+use ventus::{EmissionReport, EmitError, EventName};
 
 use crate::background::Background;
 use crate::policy::RunPolicy;
 
-/// The emission's run on the application's emitter, made at hand-off.
+/// The emission's run on the application's emitter (`EventEmitter::run*` with the
+/// owned payload), made when the handler emits and first polled at hand-off.
 pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<EmissionReport, EmitError>> + Send>>;
-
-/// Starts the held emission on an emitter (`EventEmitter::run*` with the owned payload).
-pub(crate) type Deferred = Box<dyn FnOnce(EventEmitter) -> RunFuture + Send>;
 
 /// One emission held with a request.
 pub(crate) struct Pending {
@@ -34,8 +32,8 @@ pub(crate) struct Pending {
     pub(crate) policy: Option<RunPolicy>,
     /// The span current when the handler emitted: the parent of the emission's span.
     pub(crate) span: Span,
-    /// Starts the run.
-    pub(crate) run: Deferred,
+    /// The run, not yet polled.
+    pub(crate) run: RunFuture,
 }
 
 /// What a request's emissions share with its response future.
@@ -44,9 +42,9 @@ pub(crate) struct Slot {
     pub(crate) method: Method,
     /// The request's URI (its path is logged), as the layer saw it.
     pub(crate) uri: Uri,
-    /// `Some` (the emissions held so far) until sealed, `None` after. Guarded by the
-    /// lock; no user code runs under it and nothing is awaited while it is held.
-    held: Mutex<Option<Vec<Pending>>>,
+    /// The emissions held so far, until sealed. Guarded by the lock; no user code runs
+    /// under it and nothing is awaited while it is held.
+    held: Mutex<Held>,
 }
 
 impl Slot {
@@ -54,29 +52,43 @@ impl Slot {
         Self {
             method,
             uri,
-            held: Mutex::new(Some(Vec::new())),
+            held: Mutex::new(Held::Open(None, Vec::new())),
         }
     }
 
     /// Holds `pending`, or hands it back if the slot was sealed.
     pub(crate) fn push(&self, pending: Pending) -> Result<(), Pending> {
         match &mut *self.held.lock() {
-            Some(held) => {
-                held.push(pending);
-                Ok(())
-            }
-            None => Err(pending),
+            Held::Open(first @ None, _) => *first = Some(pending),
+            Held::Open(Some(_), rest) => rest.push(pending),
+            Held::Sealed => return Err(pending),
         }
+        Ok(())
     }
 
-    /// Seals the slot and takes what it held; empty if it was sealed already.
-    pub(crate) fn seal(&self) -> Vec<Pending> {
-        self.held.lock().take().unwrap_or_default()
+    /// Seals the slot and takes what it held, in the order it was held; nothing if it
+    /// was sealed already.
+    pub(crate) fn seal(&self) -> impl Iterator<Item = Pending> {
+        let held = std::mem::replace(&mut *self.held.lock(), Held::Sealed);
+        let (first, rest) = match held {
+            Held::Open(first, rest) => (first, rest),
+            Held::Sealed => (None, Vec::new()),
+        };
+        first.into_iter().chain(rest)
     }
 
     pub(crate) fn path(&self) -> &str {
         self.uri.path()
     }
+}
+
+/// What a slot holds.
+enum Held {
+    /// Taking emissions: the first (most requests hold at most one, and then no `Vec`
+    /// is allocated) and the others.
+    Open(Option<Pending>, Vec<Pending>),
+    /// The response future resolved or was dropped.
+    Sealed,
 }
 
 /// The share of the slot that goes into the request's extensions.

@@ -1,16 +1,19 @@
 //! H1, H2 (`--axum`): an axum handler that emits one event through ventus-axum, against
-//! the same handler doing the handler's work itself, without ventus.
+//! the same handler without ventus.
 //!
-//! Two servers on loopback ports of one 2-worker multi-thread runtime: the ventus app
+//! Three servers on loopback ports of one 2-worker multi-thread runtime: the ventus app
 //! (`BackgroundEmitter` extractor, `VentusLayer`, one `emit_with("Hit", 1_u64)` per
-//! request, whose sync handler adds to a counter after the response) and the floor app
-//! (no layer, no extractor; the handler adds to the counter itself). A round sends N
+//! request, whose sync handler adds to a counter after the response); the inline floor
+//! (no layer, no extractor; the handler adds to the counter itself, before the response:
+//! the least such a handler can cost); and the spawn floor (the handler `tokio::spawn`s
+//! the addition, what axum code does today to run work after answering). A round sends N
 //! requests over C keep-alive HTTP/1 connections of a hyper client on the same runtime,
 //! each connection one request after the other, and measures the round's wall time
-//! (H1: ns per request, the inverse of requests/s) and the 99th percentile of the
-//! requests' latencies (H2). Rounds alternate which app goes first. After every ventus
-//! round, `Background::wait_for_tasks` waits for the emissions, and each app's counter
-//! must have grown by exactly N.
+//! (H1, H1s: ns per request, the inverse of requests/s) and the 99th percentile of the
+//! requests' latencies (H2, H2s). Rounds rotate which server goes first; the first round
+//! is a warm-up. After every round the server's counter must have grown by exactly N
+//! (after `Background::wait_for_tasks` for ventus, and once the spawned tasks ran for the
+//! spawn floor).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +39,13 @@ async fn hit(emitter: BackgroundEmitter) -> &'static str {
     if emitter.emit_with("Hit", 1_u64).is_err() {
         fail("H: an emission was refused");
     }
+    "ok"
+}
+
+async fn hit_spawn(State(count): State<&'static AtomicU64>) -> &'static str {
+    tokio::spawn(async move {
+        count.fetch_add(1, Ordering::Relaxed);
+    });
     "ok"
 }
 
@@ -117,7 +127,27 @@ async fn round(addr: SocketAddr, n: usize) -> (f64, f64) {
     (elapsed.as_nanos() as f64 / n as f64, p99)
 }
 
-/// H1 and H2.
+/// Waits, outside the timing, until `counter` has grown by `n` since `before` (the floor
+/// whose handler spawns its work answers before that work ran), for a bounded number of
+/// yields; the round's check then fails if it has not.
+async fn settle(counter: &AtomicU64, before: u64, n: usize) {
+    for _ in 0..1_000_000 {
+        if counter.load(Ordering::Relaxed) - before >= n as u64 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The three servers of a round.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Ventus,
+    Inline,
+    Spawn,
+}
+
+/// H1, H2 against the inline floor; H1s, H2s against the spawning floor.
 pub(crate) fn rows(s: &Settings) -> Vec<Row> {
     let failures_before = failure_count();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,7 +156,7 @@ pub(crate) fn rows(s: &Settings) -> Vec<Row> {
         .build()
         .expect("runtime");
     let n = if s.quick { 800 } else { 4_000 };
-    let (throughput, p99) = runtime.block_on(async {
+    let (tp, tp_spawn, p99, p99_spawn) = runtime.block_on(async {
         let linker = EventLinker::builder().build().expect("linker");
         let ventus_count = leak_counter();
         linker
@@ -140,50 +170,75 @@ pub(crate) fn rows(s: &Settings) -> Vec<Row> {
             .route("/hit", get(hit))
             .layer(VentusLayer::new())
             .with_state(background.clone());
-        let floor_count = leak_counter();
-        let floor_app = Router::new()
+        let inline_count = leak_counter();
+        let inline_app = Router::new()
             .route("/hit", get(hit_floor))
-            .with_state(floor_count);
-        let ventus_addr = serve(ventus_app).await;
-        let floor_addr = serve(floor_app).await;
+            .with_state(inline_count);
+        let spawn_count = leak_counter();
+        let spawn_app = Router::new()
+            .route("/hit", get(hit_spawn))
+            .with_state(spawn_count);
+        let sides = [
+            (
+                Side::Ventus,
+                serve(ventus_app).await,
+                ventus_count,
+                "ventus",
+            ),
+            (
+                Side::Inline,
+                serve(inline_app).await,
+                inline_count,
+                "inline floor",
+            ),
+            (
+                Side::Spawn,
+                serve(spawn_app).await,
+                spawn_count,
+                "spawn floor",
+            ),
+        ];
 
-        let check = |what: &str, counter: &AtomicU64, before: u64| {
-            let ran = counter.load(Ordering::Relaxed) - before;
-            if ran != n as u64 {
-                fail(format!("H ({what}): {ran} handler runs for {n} requests"));
-            }
-        };
-        // Warm-up, checked like the rounds.
-        for (addr, counter, what) in [
-            (ventus_addr, ventus_count, "ventus"),
-            (floor_addr, floor_count, "floor"),
-        ] {
-            let before = counter.load(Ordering::Relaxed);
-            round(addr, n).await;
-            background.wait_for_tasks().await;
-            check(what, counter, before);
-        }
-
-        let mut throughput = Samples::default();
+        let mut tp = Samples::default();
+        let mut tp_spawn = Samples::default();
         let mut p99 = Samples::default();
-        for r in 0..s.rounds {
-            for side in [r % 2 == 0, r % 2 != 0] {
-                if side {
-                    let before = ventus_count.load(Ordering::Relaxed);
-                    let (ns, tail) = round(ventus_addr, n).await;
-                    background.wait_for_tasks().await;
-                    check("ventus", ventus_count, before);
-                    throughput.ventus.push(ns);
-                    p99.ventus.push(tail);
-                } else {
-                    let before = floor_count.load(Ordering::Relaxed);
-                    let (ns, tail) = round(floor_addr, n).await;
-                    check("floor", floor_count, before);
-                    throughput.floor.push(ns);
-                    p99.floor.push(tail);
+        let mut p99_spawn = Samples::default();
+        // Round 0 is a warm-up, checked like the others and not kept.
+        for r in 0..=s.rounds {
+            for k in 0..sides.len() {
+                let (side, addr, counter, what) = sides[(r + k) % sides.len()];
+                let before = counter.load(Ordering::Relaxed);
+                let (ns, tail) = round(addr, n).await;
+                match side {
+                    Side::Ventus => background.wait_for_tasks().await,
+                    Side::Spawn => settle(counter, before, n).await,
+                    Side::Inline => {}
+                }
+                let ran = counter.load(Ordering::Relaxed) - before;
+                if ran != n as u64 {
+                    fail(format!("H ({what}): {ran} handler runs for {n} requests"));
+                }
+                if r == 0 {
+                    continue;
+                }
+                match side {
+                    Side::Ventus => {
+                        tp.ventus.push(ns);
+                        p99.ventus.push(tail);
+                    }
+                    Side::Inline => {
+                        tp.floor.push(ns);
+                        p99.floor.push(tail);
+                    }
+                    Side::Spawn => {
+                        tp_spawn.floor.push(ns);
+                        p99_spawn.floor.push(tail);
+                    }
                 }
             }
         }
+        tp_spawn.ventus = tp.ventus.clone();
+        p99_spawn.ventus = p99.ventus.clone();
         let report = background.shutdown(Duration::from_secs(10)).await;
         if report.cancelled != 0 {
             fail(format!(
@@ -195,21 +250,31 @@ pub(crate) fn rows(s: &Settings) -> Vec<Row> {
         if m.skipped + m.dropped + m.refused + m.failed != 0 {
             fail(format!("H: emissions lost or failed: {m:?}"));
         }
-        (throughput, p99)
+        (tp, tp_spawn, p99, p99_spawn)
     });
     let valid = failure_count() == failures_before;
     let param = format!("1 event/request, {CONNECTIONS} conns, N={n}");
-    let floor = "axum handler doing the work, no ventus";
+    let inline = "axum handler doing the work inline, no ventus";
+    let spawn = "axum handler tokio::spawn-ing the work, no ventus";
     let rps = |ns: f64| 1e9 / ns;
-    let mut h1 = Row::timing("H1", param.clone(), &throughput, floor, Target::RatioAtMost(1.1))
-        .note(format!(
+    let per_request = |samples: &Samples| {
+        format!(
             "ns per request (requests/s: ventus {:.0}, floor {:.0}); loopback hyper client on the same 2-worker runtime",
-            rps(median(&throughput.ventus)),
-            rps(median(&throughput.floor))
-        ));
-    let mut h2 = Row::timing("H2", param, &p99, floor, Target::None)
-        .note("p99 latency of one request (per round, median over rounds)");
-    h1.valid = valid;
-    h2.valid = valid;
-    vec![h1, h2]
+            rps(median(&samples.ventus)),
+            rps(median(&samples.floor))
+        )
+    };
+    let tail = "p99 latency of one request (per round, median over rounds)";
+    let mut rows = vec![
+        Row::timing("H1", param.clone(), &tp, inline, Target::RatioAtMost(1.1))
+            .note(per_request(&tp)),
+        Row::timing("H1s", param.clone(), &tp_spawn, spawn, Target::None)
+            .note(per_request(&tp_spawn)),
+        Row::timing("H2", param.clone(), &p99, inline, Target::None).note(tail),
+        Row::timing("H2s", param, &p99_spawn, spawn, Target::None).note(tail),
+    ];
+    for row in &mut rows {
+        row.valid = valid;
+    }
+    rows
 }
