@@ -880,3 +880,65 @@ async fn the_request_span_is_the_ancestor_of_the_emission_and_handler_spans() {
         "{spans:?}"
     );
 }
+
+#[derive(Clone)]
+struct Hanging {
+    background: Background,
+    emitted: mpsc::UnboundedSender<()>,
+    dropped: mpsc::UnboundedSender<()>,
+}
+
+impl axum::extract::FromRef<Hanging> for Background {
+    fn from_ref(state: &Hanging) -> Self {
+        state.background.clone()
+    }
+}
+
+async fn emit_and_hang(emitter: BackgroundEmitter, State(state): State<Hanging>) -> &'static str {
+    let _dropped = OnDrop(Some(state.dropped.clone()));
+    emitter.emit("Never").expect("held");
+    state.emitted.send(()).unwrap();
+    std::future::pending::<()>().await;
+    "unreachable"
+}
+
+#[tokio::test]
+async fn a_client_gone_before_the_response_drops_the_emissions_of_its_handler() {
+    let linker = linker();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let count = runs.clone();
+    linker
+        .on("Never")
+        .subscribe(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let background = Background::new(TokioEventEmitter::with_linker(&linker));
+    let (emitted_tx, mut emitted) = mpsc::unbounded_channel();
+    let (dropped_tx, mut dropped) = mpsc::unbounded_channel();
+    let app = Router::new()
+        .route("/", get(emit_and_hang))
+        .layer(VentusLayer::new().policy(RunPolicy::Always))
+        .with_state(Hanging {
+            background: background.clone(),
+            emitted: emitted_tx,
+            dropped: dropped_tx,
+        });
+    let server = Server::start(app).await;
+    let mut client = Client::connect(server.addr).await;
+    let call = tokio::spawn(async move {
+        let _ = client.send(request("GET", "/", "")).await;
+    });
+    within("handler emitted", emitted.recv()).await.unwrap();
+    // The client goes away while the handler runs: the server drops the handler.
+    call.abort();
+    let _ = call.await;
+    within("handler dropped by the server", dropped.recv())
+        .await
+        .unwrap();
+    let m = background.metrics();
+    assert_eq!((m.held, m.dropped, m.handed_off), (1, 1, 0), "{m:?}");
+    background.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    server.stop().await;
+}
