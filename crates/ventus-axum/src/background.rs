@@ -31,7 +31,8 @@ use crate::slot::{Pending, Slot};
 /// emission the [`RunPolicy`] lets through is handed to a task this handle spawns on the
 /// server's runtime (and tracks). That task runs in a `ventus_axum.emission` span (fields
 /// `event`, `method`, `path`) whose parent is the span that was current when the handler
-/// emitted, and drives the emission with the emitter's
+/// emitted (an `info`-level span, so it is there wherever a subscriber keeps `info`),
+/// and drives the emission with the emitter's
 /// [`run`](EventEmitter::run) family: the emitter's linker, timeouts, reports, metrics
 /// and closed state all apply, and ventus's `ventus.emission` and `ventus.handler` spans
 /// open inside that span, so the request's span is their ancestor. The emitter's
@@ -41,8 +42,9 @@ use crate::slot::{Pending, Slot};
 /// When the run ends with a handler that failed, panicked or timed out, the failure is
 /// logged at `error` level with the event, the method and the path (and each failing
 /// handler's name and error when the emitter was built with
-/// [`detailed_reports(true)`](ventus::EventEmitterBuilder::detailed_reports); ventus logs
-/// each failure itself too, inside the span), counted in
+/// [`detailed_reports(true)`](ventus::EventEmitterBuilder::detailed_reports)). ventus logs
+/// each failure itself too, with the event and the handler, inside the span, so that
+/// line carries the method and the path as well. The run is counted in
 /// [`BackgroundMetrics::failed`], and given to the
 /// [`on_failure`](BackgroundBuilder::on_failure) callback if there is one. A panic is
 /// caught by ventus and never reaches the server.
@@ -557,7 +559,7 @@ impl Background {
             return;
         }
         Counters::bump(&self.inner.counters.handed_off, 1);
-        let span = tracing::debug_span!(
+        let span = tracing::info_span!(
             parent: &span,
             "ventus_axum.emission",
             event = %event,

@@ -39,7 +39,9 @@ use crate::slot::{Slot, SlotHandle};
 /// [`HoldError::RequestFinished`](crate::HoldError::RequestFinished).
 ///
 /// Put the layer inside any tracing layer (`TraceLayer` added *after* this one, so it
-/// wraps it), so the handler runs in the request's span.
+/// wraps it), so the handler runs in the request's span. With `VentusLayer`s at several
+/// levels (a router's and a nested router's), the innermost — the closest to the
+/// handler — holds the request's emissions, and its policy is the router's.
 ///
 /// # Examples
 ///

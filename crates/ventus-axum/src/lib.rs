@@ -63,16 +63,18 @@
 //!   it. If the response future is dropped first (the handler was cancelled by a
 //!   timeout or by the server, or panicked), its held emissions are dropped, counted in
 //!   [`BackgroundMetrics::dropped`] and logged at `warn` level.
-//! - **Spans.** Each emission runs in a `ventus_axum.emission` span (`event`, `method`,
-//!   `path`) whose parent is the span current when the handler emitted — the request's
-//!   span under a tracing layer — and ventus's own `ventus.emission` and
-//!   `ventus.handler` spans open inside it.
+//! - **Spans.** Each emission runs in a `ventus_axum.emission` span (`info` level;
+//!   fields `event`, `method`, `path`) whose parent is the span current when the handler
+//!   emitted — the request's span under a tracing layer — and ventus's own
+//!   `ventus.emission` and `ventus.handler` spans (`debug`) open inside it.
 //! - **Failures.** A handler's error, panic or timeout goes to its failure callback
-//!   in ventus as usual, and is logged at `error` level with the event, the handler (with
-//!   [`detailed_reports`](ventus::EventEmitterBuilder::detailed_reports) on the emitter;
-//!   ventus's own log names it in any case), the method and the path; it is counted in
-//!   [`BackgroundMetrics::failed`] and given to [`BackgroundBuilder::on_failure`]. The
-//!   response, already produced, is never touched.
+//!   in ventus as usual, and ventus logs it with the event and the handler inside the
+//!   `ventus_axum.emission` span, so the line carries the method and the path too.
+//!   ventus-axum adds an `error` line of its own per failed run (naming each failed
+//!   handler when the emitter keeps
+//!   [`detailed_reports`](ventus::EventEmitterBuilder::detailed_reports)), counts it in
+//!   [`BackgroundMetrics::failed`] and gives it to [`BackgroundBuilder::on_failure`].
+//!   The response, already produced, is never touched.
 //! - **Shutdown.** [`Background::shutdown`] stops taking emissions, waits for those in
 //!   flight up to a deadline, cancels the rest and returns a [`DrainReport`] of how many
 //!   finished, were cancelled and were refused. Call it after

@@ -942,3 +942,173 @@ async fn a_client_gone_before_the_response_drops_the_emissions_of_its_handler() 
     assert_eq!(runs.load(Ordering::SeqCst), 0);
     server.stop().await;
 }
+
+/// One recorded event: its fields, then those of the spans around it.
+type Line = Vec<(String, String)>;
+
+/// Records every event with its own fields and those of the spans around it.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<Line>>>);
+
+/// A span's fields, kept in its extensions.
+struct Fields(Vec<(String, String)>);
+
+struct Collect<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for Collect<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .push((field.name().to_string(), format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push((field.name().to_string(), value.to_string()));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Lines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Vec::new();
+        attrs.record(&mut Collect(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Fields(fields));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Vec::new();
+        event.record(&mut Collect(&mut fields));
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(Fields(more)) = span.extensions().get::<Fields>() {
+                    fields.extend(more.iter().cloned());
+                }
+            }
+        }
+        self.0.lock().unwrap().push(fields);
+    }
+}
+
+#[tokio::test]
+async fn a_failure_is_logged_with_its_event_handler_method_and_path_at_info_level() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer as _;
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::registry().with(
+        lines
+            .clone()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let linker = linker();
+    linker
+        .on("Boom")
+        .name("send-receipt")
+        .subscribe(|_: &u64| -> Result<(), &'static str> { Err("smtp down") })
+        .unwrap();
+    // Plain reports: the handler is named by ventus's own log line.
+    let background = Background::new(TokioEventEmitter::with_linker(&linker));
+    let app = Router::new()
+        .route("/orders", post(boom))
+        .layer(VentusLayer::new())
+        .with_state(background.clone());
+    let server = Server::start(app).await;
+    let mut client = Client::connect(server.addr).await;
+    assert_eq!(
+        client.post_json("/orders", r#"{"id": 9}"#).await.0,
+        StatusCode::ACCEPTED
+    );
+    within("drain", background.wait_for_tasks()).await;
+    client.disconnect().await;
+    server.stop().await;
+    assert_eq!(background.metrics().failed, 1);
+
+    let lines = lines.0.lock().unwrap();
+    let has = |line: &Line, key: &str, value: &str| {
+        line.iter().any(|(k, v)| k == key && v.contains(value))
+    };
+    let failure = lines
+        .iter()
+        .find(|line| has(line, "handler", "send-receipt") && has(line, "error", "smtp down"))
+        .unwrap_or_else(|| panic!("no failure line among {lines:?}"));
+    for (key, value) in [("event", "Boom"), ("method", "POST"), ("path", "/orders")] {
+        assert!(has(failure, key, value), "{key} missing from {failure:?}");
+    }
+}
+
+async fn emit_then_panic(emitter: BackgroundEmitter) -> &'static str {
+    emitter.emit("Never").expect("held");
+    panic!("the handler failed before producing a response");
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_before_its_response_drops_its_emissions() {
+    let linker = linker();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let count = runs.clone();
+    linker
+        .on("Never")
+        .subscribe(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let background = Background::new(TokioEventEmitter::with_linker(&linker));
+    let app = Router::new()
+        .route("/", get(emit_then_panic))
+        .layer(VentusLayer::new().policy(RunPolicy::Always))
+        .with_state(background.clone());
+    let server = Server::start(app).await;
+    let mut client = Client::connect(server.addr).await;
+    // The connection's task panics with the handler: no response comes.
+    assert!(client.try_send(request("GET", "/", "")).await.is_err());
+    let m = background.metrics();
+    assert_eq!((m.held, m.dropped, m.handed_off), (1, 1, 0), "{m:?}");
+    background.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    client.disconnect().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_nested_layers_the_innermost_holds_the_emissions_and_its_policy_applies() {
+    let (tags, m) = {
+        let linker = linker();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let seen = ran.clone();
+        linker
+            .on("Tagged")
+            .subscribe(move |tag: &String| seen.lock().unwrap().push(tag.clone()))
+            .unwrap();
+        let background = Background::new(TokioEventEmitter::with_linker(&linker));
+        let inner: Router<Policy> = Router::new()
+            .route("/fail", get(fail))
+            .layer(VentusLayer::new().policy(RunPolicy::Always));
+        let app = Router::new()
+            .nest("/api", inner)
+            .layer(VentusLayer::new().policy(RunPolicy::Never))
+            .with_state(Policy {
+                background: background.clone(),
+            });
+        let server = Server::start(app).await;
+        let mut client = Client::connect(server.addr).await;
+        assert_eq!(
+            client.get("/api/fail").await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        background.shutdown(Duration::from_secs(5)).await;
+        client.disconnect().await;
+        server.stop().await;
+        let tags = ran.lock().unwrap().clone();
+        (tags, background.metrics())
+    };
+    assert_eq!(tags, ["fail"]);
+    assert_eq!((m.held, m.handed_off, m.skipped), (1, 1, 0));
+}

@@ -116,6 +116,15 @@ impl Client {
             .expect("response")
     }
 
+    /// Sends `req`; the error if the connection failed before a response came.
+    pub async fn try_send(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper::Error> {
+        within("connection ready", self.sender.ready()).await?;
+        within("response head", self.sender.send_request(req)).await
+    }
+
     /// Sends `req` and reads the whole response.
     pub async fn call(&mut self, req: Request<Full<Bytes>>) -> (StatusCode, String) {
         let response = self.send(req).await;
