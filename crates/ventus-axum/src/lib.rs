@@ -94,6 +94,14 @@
 //! the emitter's other work — at a shutdown deadline. The emitter's linker, timeouts,
 //! reports, metrics and closed state apply as with `emit`.
 //!
+//! What follows from it: the handlers run on the server's tokio runtime whatever the
+//! emitter's processor (a `ThreadPoolEventEmitter`'s pool is not used; mark a slow sync
+//! handler `.blocking()` to keep it off the runtime's workers); the emitter's
+//! `in_flight` and `wait_for_tasks` do not see these runs — ask the [`Background`]
+//! ([`BackgroundMetrics::in_flight`], [`Background::wait_for_tasks`]); and `emit`'s
+//! processor path, measured in the same benchmark, was the slower of the two for one
+//! emission per request.
+//!
 //! # Main types
 //!
 //! - [`Background`], [`BackgroundBuilder`] — the handle in the state: runs, counts,
