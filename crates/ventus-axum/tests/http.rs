@@ -1112,3 +1112,68 @@ async fn with_nested_layers_the_innermost_holds_the_emissions_and_its_policy_app
     assert_eq!(tags, ["fail"]);
     assert_eq!((m.held, m.handed_off, m.skipped), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn skipped_and_dropped_emissions_are_logged_with_event_status_method_and_path() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer as _;
+    let lines = Lines::default();
+    let subscriber = tracing_subscriber::registry().with(
+        lines
+            .clone()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let linker = linker();
+    linker.on("Tagged").subscribe(|_: &String| ()).unwrap();
+    linker.on("Never").subscribe(|| ()).unwrap();
+    let background = Background::new(TokioEventEmitter::with_linker(&linker));
+    let app = routes(None).with_state(Policy {
+        background: background.clone(),
+    });
+    let panicking = Router::new()
+        .route("/panic", get(emit_then_panic))
+        .layer(VentusLayer::new())
+        .with_state(background.clone());
+    let server = Server::start(app.merge(panicking)).await;
+    let mut client = Client::connect(server.addr).await;
+    assert_eq!(
+        client.get("/fail").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let mut other = Client::connect(server.addr).await;
+    assert!(other.try_send(request("GET", "/panic", "")).await.is_err());
+    background.shutdown(Duration::from_secs(5)).await;
+    client.disconnect().await;
+    other.disconnect().await;
+    server.stop().await;
+    let m = background.metrics();
+    assert_eq!((m.skipped, m.dropped), (1, 1));
+
+    let lines = lines.0.lock().unwrap();
+    let has = |line: &Line, key: &str, value: &str| {
+        line.iter().any(|(k, v)| k == key && v.contains(value))
+    };
+    let find = |message: &str| {
+        lines
+            .iter()
+            .find(|line| has(line, "message", message))
+            .unwrap_or_else(|| panic!("no {message:?} line among {lines:?}"))
+            .clone()
+    };
+    let skipped = find("emission skipped");
+    for (key, value) in [
+        ("event", "Tagged"),
+        ("status", "500"),
+        ("method", "GET"),
+        ("path", "/fail"),
+        ("policy", "on success"),
+    ] {
+        assert!(has(&skipped, key, value), "{key} missing from {skipped:?}");
+    }
+    let dropped = find("emission dropped");
+    for (key, value) in [("event", "Never"), ("method", "GET"), ("path", "/panic")] {
+        assert!(has(&dropped, key, value), "{key} missing from {dropped:?}");
+    }
+}
