@@ -6,7 +6,8 @@
 //! `target/ventus-bench/report.{json,md,svg}`. `-- --quick` runs every workload with
 //! fewer and shorter rounds; `-- --only W3` runs the workloads whose name starts with
 //! `W3`; `-- --pyventus` also times Pyventus 0.8 on W1 in a virtualenv under
-//! `target/ventus-bench/venv`. A failed check makes the run exit with status 1.
+//! `target/ventus-bench/venv`; `-- --axum` adds H1 and H2, ventus-axum against a plain
+//! axum handler over loopback HTTP. A failed check makes the run exit with status 1.
 //!
 //! See `docs/performance.md`.
 #![allow(clippy::print_stdout)]
@@ -20,6 +21,7 @@ mod w2;
 mod w3;
 mod w6;
 mod w7;
+mod web;
 mod workloads;
 
 use std::path::PathBuf;
@@ -32,6 +34,7 @@ use report::Row;
 struct Args {
     quick: bool,
     pyventus: bool,
+    axum: bool,
     only: Vec<String>,
 }
 
@@ -39,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         quick: false,
         pyventus: false,
+        axum: false,
         only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -46,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--quick" => args.quick = true,
             "--pyventus" => args.pyventus = true,
+            "--axum" => args.axum = true,
             "--only" => args
                 .only
                 .push(it.next().ok_or("--only needs a workload name")?),
@@ -53,7 +58,8 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => {}
             "-h" | "--help" => {
                 return Err(
-                    "usage: ventus-bench [--quick] [--pyventus] [--only WORKLOAD]...".into(),
+                    "usage: ventus-bench [--quick] [--pyventus] [--axum] [--only WORKLOAD]..."
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -125,6 +131,9 @@ fn main() -> ExitCode {
     step("M", &mut || alloc::memory());
     step("W6", &mut || w6::w6(&s));
     step("W7", &mut || w7::w7(&s));
+    if args.axum {
+        step("H", &mut || web::rows(&s));
+    }
 
     let elapsed = started.elapsed();
     let mode = if s.quick { "quick" } else { "full" };

@@ -1,0 +1,706 @@
+//! The handle the application keeps in its state: where held emissions run, their
+//! counters, and the graceful-shutdown drain.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use ventus::{EmissionReport, EventEmitter, Outcome};
+
+use crate::policy::RunPolicy;
+use crate::slot::{Pending, Slot};
+
+/// Runs the emissions that requests hold, after their responses, on the application's
+/// [`EventEmitter`]; counts them; and drains them at shutdown.
+///
+/// A cheap `Clone` handle: put it in the router's state (the
+/// [`BackgroundEmitter`](crate::BackgroundEmitter) extractor takes it from there through
+/// [`FromRef`](axum_core::extract::FromRef)), keep a clone for
+/// [`shutdown`](Self::shutdown) and [`metrics`](Self::metrics).
+///
+/// # How a held emission runs
+///
+/// When the response future of [`VentusLayer`](crate::VentusLayer) resolves, each
+/// emission the [`RunPolicy`] lets through is handed to a task this handle spawns on the
+/// server's runtime (and tracks). That task runs in a `ventus_axum.emission` span (fields
+/// `event`, `method`, `path`) whose parent is the span that was current when the handler
+/// emitted (an `info`-level span, so it is there wherever a subscriber keeps `info`),
+/// and drives the emission with the emitter's
+/// [`run`](EventEmitter::run) family: the emitter's linker, timeouts, reports, metrics
+/// and closed state all apply, and ventus's `ventus.emission` and `ventus.handler` spans
+/// open inside that span, so the request's span is their ancestor. The emitter's
+/// processor is not used: the task is where the emission is driven (see the crate docs
+/// for why).
+///
+/// When the run ends with a handler that failed, panicked or timed out, the failure is
+/// logged at `error` level with the event, the method and the path (and each failing
+/// handler's name and error when the emitter was built with
+/// [`detailed_reports(true)`](ventus::EventEmitterBuilder::detailed_reports)). ventus logs
+/// each failure itself too, with the event and the handler, inside the span, so that
+/// line carries the method and the path as well. The run is counted in
+/// [`BackgroundMetrics::failed`], and given to the
+/// [`on_failure`](BackgroundBuilder::on_failure) callback if there is one. A panic is
+/// caught by ventus and never reaches the server.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EventLinker, TokioEventEmitter};
+/// use ventus_axum::Background;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("UserCreated").subscribe(|name: &String| println!("welcome, {name}"))?;
+/// let background = Background::new(TokioEventEmitter::with_linker(&linker));
+/// assert_eq!(background.metrics().held, 0);
+/// let router: axum::Router = axum::Router::new()
+///     .layer(ventus_axum::VentusLayer::new())
+///     .with_state(background.clone());
+/// # let _ = router;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Background {
+    inner: Arc<Inner>,
+}
+
+/// What every clone of a [`Background`] shares.
+struct Inner {
+    /// The application's emitter; held emissions run on it. Immutable.
+    emitter: EventEmitter,
+    /// Hand-off tasks not yet ended; `wait_for_tasks` and `shutdown` wait for it to
+    /// reach zero.
+    running: AtomicU64,
+    /// Woken (`notify_waiters`) when `running` drops to zero while `waiters` is not.
+    idle: Notify,
+    /// Calls of `wait_for_tasks` in progress; a task reaching zero skips the wake (and
+    /// its lock) when there are none.
+    waiters: AtomicU64,
+    /// Cancelled at the shutdown deadline; every hand-off task watches it.
+    cancel: CancellationToken,
+    /// Set once by `shutdown`; read by `BackgroundEmitter::emit*` and at hand-off.
+    closed: AtomicBool,
+    /// Called with each run that had a failing handler. Immutable.
+    on_failure: Option<OnFailure>,
+    /// The counters of [`BackgroundMetrics`].
+    counters: Counters,
+}
+
+type OnFailure = Arc<dyn Fn(&Failure<'_>) + Send + Sync>;
+
+/// Monotonic counters. Each is only ever incremented, and read as a snapshot: they carry
+/// no ordering with other memory, so `Relaxed` is enough everywhere.
+#[derive(Default)]
+struct Counters {
+    held: AtomicU64,
+    handed_off: AtomicU64,
+    skipped: AtomicU64,
+    dropped: AtomicU64,
+    refused: AtomicU64,
+    finished: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Builds a [`Background`] with options.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let failures = Arc::new(AtomicUsize::new(0));
+/// let seen = failures.clone();
+/// let emitter = ventus::TokioEventEmitter::with_linker(&ventus::EventLinker::builder().build().unwrap());
+/// let background = ventus_axum::Background::builder(emitter)
+///     .on_failure(move |failure| {
+///         seen.fetch_add(1, Ordering::Relaxed);
+///         eprintln!("{} {}: `{}` failed", failure.method, failure.path, failure.event);
+///     })
+///     .build();
+/// # let _ = background;
+/// ```
+pub struct BackgroundBuilder {
+    emitter: EventEmitter,
+    on_failure: Option<OnFailure>,
+}
+
+impl BackgroundBuilder {
+    /// Calls `callback` after each run that had a handler fail, panic or time out, on
+    /// the task that ran it. It must not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&ventus::EventLinker::builder().build().unwrap());
+    /// let background = ventus_axum::Background::builder(emitter)
+    ///     .on_failure(|failure| eprintln!("{}: {}", failure.path, failure.report))
+    ///     .build();
+    /// # let _ = background;
+    /// ```
+    pub fn on_failure(mut self, callback: impl Fn(&Failure<'_>) + Send + Sync + 'static) -> Self {
+        self.on_failure = Some(Arc::new(callback));
+        self
+    }
+
+    /// The handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let emitter = ventus::TokioEventEmitter::new();
+    /// let background = ventus_axum::Background::builder(emitter).build();
+    /// assert!(!background.is_closed());
+    /// ```
+    pub fn build(self) -> Background {
+        Background {
+            inner: Arc::new(Inner {
+                emitter: self.emitter,
+                running: AtomicU64::new(0),
+                idle: Notify::new(),
+                waiters: AtomicU64::new(0),
+                cancel: CancellationToken::new(),
+                closed: AtomicBool::new(false),
+                on_failure: self.on_failure,
+                counters: Counters::default(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for BackgroundBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundBuilder")
+            .field("on_failure", &self.on_failure.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A run after a response that had a handler fail, panic or time out, as given to
+/// [`BackgroundBuilder::on_failure`].
+///
+/// # Examples
+///
+/// ```
+/// fn log(failure: &ventus_axum::Failure<'_>) {
+///     let counts = failure.report.counts();
+///     eprintln!(
+///         "{} {} `{}`: {} failed, {} panicked",
+///         failure.method, failure.path, failure.event, counts.failed, counts.panicked
+///     );
+/// }
+/// # let _ = log;
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Failure<'a> {
+    /// The event.
+    pub event: &'a str,
+    /// The request's method.
+    pub method: &'a Method,
+    /// The request's path.
+    pub path: &'a str,
+    /// The run's report (per handler too if the emitter keeps detailed reports).
+    pub report: &'a EmissionReport,
+}
+
+/// Counters of a [`Background`] and its clones, from [`Background::metrics`].
+///
+/// Every emission a handler asks for ends in exactly one of `refused`, `skipped`,
+/// `dropped`, `finished` or `cancelled`, unless it is still held with a request whose
+/// response has not come, or `in_flight`. Nothing is dropped uncounted.
+///
+/// # Examples
+///
+/// ```
+/// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+/// let m = background.metrics();
+/// assert_eq!((m.held, m.handed_off, m.skipped, m.dropped, m.in_flight), (0, 0, 0, 0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackgroundMetrics {
+    /// Emissions held with a request (`BackgroundEmitter::emit*` returned `Ok`).
+    pub held: u64,
+    /// Held emissions started after their response.
+    pub handed_off: u64,
+    /// Held emissions the [`RunPolicy`] kept from running (the status did not let them).
+    pub skipped: u64,
+    /// Held emissions whose request ended without a response: the handler was cancelled
+    /// (a timeout layer, a client gone before the response) or panicked, or the service
+    /// returned an error.
+    pub dropped: u64,
+    /// Emissions refused: at `emit*` (see [`HoldError`](crate::HoldError)), or at
+    /// hand-off because the handle was shut down or the emitter refused the run
+    /// ([`EmitError`](ventus::EmitError), logged with the event, method and path).
+    pub refused: u64,
+    /// Handed-off emissions whose run ended (whatever their handlers did).
+    pub finished: u64,
+    /// Finished runs in which some handler failed, panicked or timed out.
+    pub failed: u64,
+    /// Handed-off emissions cancelled at a [`shutdown`](Background::shutdown) deadline.
+    pub cancelled: u64,
+    /// Handed-off emissions whose run has not ended.
+    pub in_flight: u64,
+}
+
+/// What [`Background::shutdown`] did.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+/// let report = background.shutdown(std::time::Duration::from_secs(1)).await;
+/// assert_eq!((report.finished, report.cancelled, report.refused), (0, 0, 0));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Emissions whose run ended between the start of the shutdown and its return.
+    pub finished: u64,
+    /// Emissions still running at the deadline, cancelled.
+    pub cancelled: u64,
+    /// Emissions refused since the shutdown started (emitted, or reaching hand-off, on a
+    /// closed handle).
+    pub refused: u64,
+}
+
+impl Background {
+    /// A handle whose held emissions run on `emitter` (any `EventEmitter<P>`; a clone of
+    /// the one the rest of the application uses shares its linker, settings and metrics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let emitter = ventus::TokioEventEmitter::new();
+    /// let background = ventus_axum::Background::new(emitter.clone());
+    /// assert!(background.emitter().linker().same_as(emitter.linker()));
+    /// ```
+    pub fn new(emitter: impl Into<EventEmitter>) -> Self {
+        Self::builder(emitter).build()
+    }
+
+    /// A builder, for options such as [`on_failure`](BackgroundBuilder::on_failure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let background = ventus_axum::Background::builder(ventus::TokioEventEmitter::new())
+    ///     .on_failure(|failure| eprintln!("{}", failure.report))
+    ///     .build();
+    /// # let _ = background;
+    /// ```
+    pub fn builder(emitter: impl Into<EventEmitter>) -> BackgroundBuilder {
+        BackgroundBuilder {
+            emitter: emitter.into(),
+            on_failure: None,
+        }
+    }
+
+    /// The emitter held emissions run on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+    /// assert!(!background.emitter().is_closed());
+    /// ```
+    pub fn emitter(&self) -> &EventEmitter {
+        &self.inner.emitter
+    }
+
+    /// A snapshot of the counters shared by this handle and its clones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+    /// assert_eq!(background.clone().metrics(), background.metrics());
+    /// ```
+    pub fn metrics(&self) -> BackgroundMetrics {
+        let c = &self.inner.counters;
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        BackgroundMetrics {
+            held: get(&c.held),
+            handed_off: get(&c.handed_off),
+            skipped: get(&c.skipped),
+            dropped: get(&c.dropped),
+            refused: get(&c.refused),
+            finished: get(&c.finished),
+            failed: get(&c.failed),
+            cancelled: get(&c.cancelled),
+            in_flight: self.inner.running.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called on this handle or a clone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+    /// assert!(!background.is_closed());
+    /// background.shutdown(std::time::Duration::ZERO).await;
+    /// assert!(background.clone().is_closed());
+    /// # }
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        // Acquire: pairs with the Release in `shutdown`; a reader that sees the flag also
+        // sees the tracker closed.
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Waits until no handed-off emission is running (at once if none is), without
+    /// closing anything: emissions handed off meanwhile are waited for too.
+    ///
+    /// When it returns, the metrics count every run that ended (`finished`, `failed`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future stops the wait and nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let background = ventus_axum::Background::new(ventus::TokioEventEmitter::new());
+    /// background.wait_for_tasks().await; // nothing in flight: returns at once
+    /// assert!(!background.is_closed());
+    /// # }
+    /// ```
+    pub async fn wait_for_tasks(&self) {
+        // SeqCst, with the decrement and the load of `waiters` in `Running::drop`: either
+        // the task that brings `running` to zero sees this waiter and wakes it, or this
+        // waiter's load below sees zero.
+        self.inner.waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.inner);
+        loop {
+            let idle = self.inner.idle.notified();
+            tokio::pin!(idle);
+            // Registered before the count is read: a task that ends between the read and
+            // the await still wakes this waiter.
+            idle.as_mut().enable();
+            // SeqCst: see above and `shutdown`; it also acquires the decrements, so the
+            // counters the ended tasks bumped are visible once zero is seen.
+            if self.inner.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Stops taking emissions, waits up to `deadline` for those in flight, cancels the
+    /// rest, and reports.
+    ///
+    /// From the call on, `BackgroundEmitter::emit*` returns [`HoldError::Closed`](crate::HoldError::Closed) and a
+    /// held emission reaching hand-off is refused (both counted in
+    /// [`DrainReport::refused`] and logged). Emissions already handed off get until the
+    /// deadline to finish; those still running then are cancelled (their async handlers
+    /// dropped at their next await point, as with [`ventus::Emitted::cancel`]) and
+    /// counted in [`DrainReport::cancelled`]. The application's emitter stays open.
+    ///
+    /// With `axum::serve(..).with_graceful_shutdown(signal)`, call it once `serve` has
+    /// returned: every connection has been closed by then, so every request has produced
+    /// its response and handed its emissions on, and the drain sees them all.
+    ///
+    /// The deadline needs the runtime's time driver (`#[tokio::main]` and
+    /// `#[tokio::test]` enable it).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the wait; the handle stays closed, and nothing is
+    /// cancelled that was not already.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use axum::{routing::post, Router};
+    /// use ventus_axum::{Background, BackgroundEmitter, VentusLayer};
+    ///
+    /// async fn create(emitter: BackgroundEmitter) -> &'static str {
+    ///     emitter.emit("Created").ok();
+    ///     "created"
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let background = Background::new(ventus::TokioEventEmitter::new());
+    ///     let app = Router::new()
+    ///         .route("/", post(create))
+    ///         .layer(VentusLayer::new())
+    ///         .with_state(background.clone());
+    ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    ///     axum::serve(listener, app)
+    ///         .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+    ///         .await?;
+    ///     let report = background.shutdown(Duration::from_secs(10)).await;
+    ///     eprintln!("{} finished, {} cancelled", report.finished, report.cancelled);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn shutdown(&self, deadline: Duration) -> DrainReport {
+        let c = &self.inner.counters;
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (finished, cancelled, refused) = (get(&c.finished), get(&c.cancelled), get(&c.refused));
+        // SeqCst, with the increment and the load in `hand_off` and the load of `running`
+        // in `wait_for_tasks`: a hand-off either sees the flag and refuses, or has counted
+        // its task before the wait reads the count, so no run starts after this returns.
+        self.inner.closed.store(true, Ordering::SeqCst);
+        if tokio::time::timeout(deadline, self.wait_for_tasks())
+            .await
+            .is_err()
+        {
+            self.inner.cancel.cancel();
+            // Each task ends at its next poll: it drops its run (dropping the handlers'
+            // futures) and counts itself cancelled.
+            self.wait_for_tasks().await;
+        }
+        DrainReport {
+            finished: get(&c.finished) - finished,
+            cancelled: get(&c.cancelled) - cancelled,
+            refused: get(&c.refused) - refused,
+        }
+    }
+
+    // ---- used by the extractor and the layer ----
+
+    pub(crate) fn count_held(&self) {
+        Counters::bump(&self.inner.counters.held, 1);
+    }
+
+    pub(crate) fn count_refused(&self) {
+        Counters::bump(&self.inner.counters.refused, 1);
+    }
+
+    /// A held emission whose request ended without a response.
+    pub(crate) fn drop_pending(pending: Pending, slot: &Slot, why: &'static str) {
+        Counters::bump(&pending.background.inner.counters.dropped, 1);
+        tracing::warn!(
+            parent: &pending.span,
+            event = %pending.event,
+            method = %slot.method,
+            path = slot.path(),
+            "emission dropped: {why}"
+        );
+    }
+
+    /// A held emission whose response came: run it, or skip it by the policy.
+    pub(crate) fn settle(
+        pending: Pending,
+        slot: &Arc<Slot>,
+        status: StatusCode,
+        router: RunPolicy,
+    ) {
+        let policy = pending.policy.unwrap_or(router);
+        if !policy.allows(status) {
+            Counters::bump(&pending.background.inner.counters.skipped, 1);
+            tracing::info!(
+                parent: &pending.span,
+                event = %pending.event,
+                status = status.as_u16(),
+                method = %slot.method,
+                path = slot.path(),
+                policy = policy.as_str(),
+                "emission skipped: its policy does not run it after this status"
+            );
+            return;
+        }
+        pending.background.clone().hand_off(pending, slot);
+    }
+
+    fn hand_off(self, pending: Pending, slot: &Arc<Slot>) {
+        let Pending {
+            event, span, run, ..
+        } = pending;
+        // Counted before the closed check: see `shutdown`.
+        let running = Running::enter(&self);
+        if self.inner.closed.load(Ordering::SeqCst) {
+            self.count_refused();
+            tracing::warn!(
+                parent: &span,
+                event = %event,
+                method = %slot.method,
+                path = slot.path(),
+                "emission refused: the background emitter was shut down"
+            );
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.count_refused();
+            tracing::error!(
+                parent: &span,
+                event = %event,
+                method = %slot.method,
+                path = slot.path(),
+                "emission refused: the response was produced outside a tokio runtime"
+            );
+            return;
+        }
+        Counters::bump(&self.inner.counters.handed_off, 1);
+        let span = tracing::info_span!(
+            parent: &span,
+            "ventus_axum.emission",
+            event = %event,
+            method = %slot.method,
+            path = slot.path(),
+        );
+        let slot = slot.clone();
+        tokio::spawn(
+            async move {
+                let _running = running;
+                let mut run = run;
+                let cancelled = self.inner.cancel.cancelled();
+                let mut cancelled = std::pin::pin!(cancelled);
+                // A run handed off as the deadline passed never starts.
+                let skip = self.inner.cancel.is_cancelled();
+                // The run first: most runs end at their first poll, and then the token's
+                // waiter list (shared by every task, under a lock) is never touched.
+                let result = std::future::poll_fn(|cx| {
+                    if !skip {
+                        if let Poll::Ready(result) = run.as_mut().poll(cx) {
+                            return Poll::Ready(Some(result));
+                        }
+                    }
+                    cancelled.as_mut().poll(cx).map(|()| None)
+                })
+                .await;
+                match result {
+                    Some(result) => self.ended(&event, &slot.method, slot.path(), result),
+                    None => {
+                        Counters::bump(&self.inner.counters.cancelled, 1);
+                        tracing::warn!(
+                            event = %event,
+                            method = %slot.method,
+                            path = slot.path(),
+                            "emission cancelled: still running at the shutdown deadline"
+                        );
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+
+    fn ended(
+        &self,
+        event: &str,
+        method: &Method,
+        path: &str,
+        result: Result<EmissionReport, ventus::EmitError>,
+    ) {
+        let report = match result {
+            Ok(report) => report,
+            Err(err) => {
+                self.count_refused();
+                tracing::error!(event, %method, path, error = %err, "emission refused by the emitter");
+                return;
+            }
+        };
+        let counts = report.counts();
+        Counters::bump(&self.inner.counters.finished, 1);
+        if counts.failed + counts.panicked + counts.timed_out == 0 {
+            return;
+        }
+        Counters::bump(&self.inner.counters.failed, 1);
+        let mut named = false;
+        for handler in report.handlers() {
+            if let Outcome::Failed(err) = &handler.outcome {
+                named = true;
+                tracing::error!(
+                    event,
+                    handler = handler.handler,
+                    %method,
+                    path,
+                    error = %err,
+                    "handler failed after the response"
+                );
+            }
+        }
+        if !named {
+            tracing::error!(
+                event,
+                %method,
+                path,
+                failed = counts.failed,
+                panicked = counts.panicked,
+                timed_out = counts.timed_out,
+                "handlers failed after the response (ventus logged each, with its handler, \
+                 in this span; build the emitter with `detailed_reports(true)` to have them \
+                 named here too)"
+            );
+        }
+        if let Some(callback) = &self.inner.on_failure {
+            callback(&Failure {
+                event,
+                method,
+                path,
+                report: &report,
+            });
+        }
+    }
+}
+
+/// One hand-off task in `Inner::running`, from before its spawn until it ends (or is
+/// dropped by a runtime shutting down).
+struct Running(Arc<Inner>);
+
+impl Running {
+    fn enter(background: &Background) -> Self {
+        // SeqCst: ordered against the closed flag; see `Background::shutdown`.
+        background.inner.running.fetch_add(1, Ordering::SeqCst);
+        Self(background.inner.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SeqCst: releases this task's counter updates to the waiter that sees zero, and
+        // is ordered against `wait_for_tasks`'s increment of `waiters`.
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.waiters.load(Ordering::SeqCst) > 0
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// One call of `wait_for_tasks` in `Inner::waiters`, until it returns or is dropped.
+struct Waiting<'a>(&'a Inner);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a stale positive count only costs a task an unneeded wake.
+        self.0.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Background {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Background")
+            .field("closed", &self.is_closed())
+            .field("in_flight", &self.inner.running.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
