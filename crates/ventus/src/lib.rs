@@ -103,8 +103,8 @@
 //! | `macros` | on | declarative registration: [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`] and [`NamedLinker`] (adds `ventus-macros` and `inventory`) |
 //! | `thread-pool` | on | `ThreadPoolEventEmitter` and `ThreadPoolProcessor` (Pyventus's `ExecutorEventEmitter`): emissions run on a pool of worker threads, with `shutdown(wait)` and shutdown on drop |
 //!
-//! Planned, not yet available: an axum integration and a Redis Streams emitter, each
-//! behind its own feature or crate.
+//! Companion crates: `ventus-axum` runs the emissions a request handler makes after its
+//! response is produced. Planned, not yet available: a Redis Streams emitter.
 //!
 //! # Main types
 //!
