@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -11,11 +12,32 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
-use ventus::{EmissionReport, EventEmitter, Outcome};
+use tracing::{Instrument, Span};
+use ventus::{EmissionReport, EmitError, EventEmitter, EventName, Outcome};
 
 use crate::policy::RunPolicy;
-use crate::slot::{Pending, Slot};
+use crate::slot::Slot as HeldSlot;
+
+/// A request's slot of held emissions.
+pub(crate) type Slot = HeldSlot<Pending>;
+
+/// The emission's run on the application's emitter (`EventEmitter::run*` with the
+/// owned payload), made when the handler emits and first polled at hand-off.
+pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<EmissionReport, EmitError>> + Send>>;
+
+/// One emission held with a request.
+pub(crate) struct Pending {
+    /// Where it will run and be counted.
+    pub(crate) background: Background,
+    /// Its event, for the logs and the emitter.
+    pub(crate) event: EventName,
+    /// The per-emission override of the router's policy.
+    pub(crate) policy: Option<RunPolicy>,
+    /// The span current when the handler emitted: the parent of the emission's span.
+    pub(crate) span: Span,
+    /// The run, not yet polled.
+    pub(crate) run: RunFuture,
+}
 
 /// Runs the emissions that requests hold, after their responses, on the application's
 /// [`EventEmitter`]; counts them; and drains them at shutdown.

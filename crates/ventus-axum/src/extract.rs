@@ -9,9 +9,10 @@ use tracing::Span;
 use ventus::{Event, EventEmitter, EventName};
 
 use crate::background::Background;
+use crate::background::{Pending, RunFuture, Slot};
 use crate::error::{HoldError, MissingLayer};
 use crate::policy::RunPolicy;
-use crate::slot::{Pending, RunFuture, Slot, SlotHandle};
+use crate::slot::SlotHandle;
 
 /// Emits events that run after the response: the extractor a handler takes, as a
 /// FastAPI endpoint takes `Depends(FastAPIEventEmitter())`.
@@ -250,7 +251,7 @@ where
     type Rejection = MissingLayer;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let slot = match parts.extensions.get::<SlotHandle>() {
+        let slot = match parts.extensions.get::<SlotHandle<Pending>>() {
             Some(SlotHandle(slot)) => slot.clone(),
             None => return Err(MissingLayer::new()),
         };

@@ -12,8 +12,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::background::Background;
+use crate::background::Slot;
 use crate::policy::RunPolicy;
-use crate::slot::{Slot, SlotHandle};
+use crate::slot::SlotHandle;
 
 /// Holds the emissions a request's handler makes, and hands them on once its response
 /// has been produced.

@@ -7,47 +7,22 @@
 //! resolves, or when that future is dropped first — and takes what was held. A push
 //! after the seal is refused, so no emission can be left behind in a slot nobody reads.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use http::{Method, Uri};
 use parking_lot::Mutex;
-use tracing::Span;
-use ventus::{EmissionReport, EmitError, EventName};
 
-use crate::background::Background;
-use crate::policy::RunPolicy;
-
-/// The emission's run on the application's emitter (`EventEmitter::run*` with the
-/// owned payload), made when the handler emits and first polled at hand-off.
-pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<EmissionReport, EmitError>> + Send>>;
-
-/// One emission held with a request.
-pub(crate) struct Pending {
-    /// Where it will run and be counted.
-    pub(crate) background: Background,
-    /// Its event, for the logs and the emitter.
-    pub(crate) event: EventName,
-    /// The per-emission override of the router's policy.
-    pub(crate) policy: Option<RunPolicy>,
-    /// The span current when the handler emitted: the parent of the emission's span.
-    pub(crate) span: Span,
-    /// The run, not yet polled.
-    pub(crate) run: RunFuture,
-}
-
-/// What a request's emissions share with its response future.
-pub(crate) struct Slot {
+/// What a request's emissions (`T`: [`Pending`](crate::background::Pending)) share with
+/// its response future.
+pub(crate) struct Slot<T> {
     /// The request's method, for the logs.
     pub(crate) method: Method,
     /// The request's URI (its path is logged), as the layer saw it.
     pub(crate) uri: Uri,
     /// The emissions held so far, until sealed. Guarded by the lock; no user code runs
     /// under it and nothing is awaited while it is held.
-    held: Mutex<Held>,
+    held: Mutex<Held<T>>,
 }
 
-impl Slot {
+impl<T> Slot<T> {
     pub(crate) fn new(method: Method, uri: Uri) -> Self {
         Self {
             method,
@@ -57,7 +32,7 @@ impl Slot {
     }
 
     /// Holds `pending`, or hands it back if the slot was sealed.
-    pub(crate) fn push(&self, pending: Pending) -> Result<(), Pending> {
+    pub(crate) fn push(&self, pending: T) -> Result<(), T> {
         match &mut *self.held.lock() {
             Held::Open(first @ None, _) => *first = Some(pending),
             Held::Open(Some(_), rest) => rest.push(pending),
@@ -68,7 +43,7 @@ impl Slot {
 
     /// Seals the slot and takes what it held, in the order it was held; nothing if it
     /// was sealed already.
-    pub(crate) fn seal(&self) -> impl Iterator<Item = Pending> {
+    pub(crate) fn seal(&self) -> impl Iterator<Item = T> {
         let held = std::mem::replace(&mut *self.held.lock(), Held::Sealed);
         let (first, rest) = match held {
             Held::Open(first, rest) => (first, rest),
@@ -83,14 +58,19 @@ impl Slot {
 }
 
 /// What a slot holds.
-enum Held {
+enum Held<T> {
     /// Taking emissions: the first (most requests hold at most one, and then no `Vec`
     /// is allocated) and the others.
-    Open(Option<Pending>, Vec<Pending>),
+    Open(Option<T>, Vec<T>),
     /// The response future resolved or was dropped.
     Sealed,
 }
 
 /// The share of the slot that goes into the request's extensions.
-#[derive(Clone)]
-pub(crate) struct SlotHandle(pub(crate) std::sync::Arc<Slot>);
+pub(crate) struct SlotHandle<T>(pub(crate) std::sync::Arc<Slot<T>>);
+
+impl<T> Clone for SlotHandle<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
