@@ -26,7 +26,7 @@ use super::handle::Emitted;
 use super::report::{Counts, Outcome};
 use super::settings::EmitterShared;
 use crate::event::{next_emission_id, EmissionId};
-use crate::handler::{panic_message, Ctx, ErasedCall, HandlerErrorKind};
+use crate::handler::{drop_caught, panic_message, Ctx, ErasedCall, HandlerErrorKind};
 use crate::linker::registry::EventEntry;
 use crate::linker::LinkerInner;
 
@@ -96,5 +96,6 @@ pub(crate) fn run_lean<T: Send + Sync + 'static>(
         },
     );
     shared.metrics.emitted_and_record(&counts);
+    drop_caught("a payload", payload);
     Emitted::counted(EmissionId(id), name.into_report(), counts)
 }

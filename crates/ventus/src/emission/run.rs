@@ -17,10 +17,10 @@ use super::record::Recorder;
 use super::report::{EmissionReport, Outcome};
 use super::scope::{in_scope, SyncScope};
 use super::settings::Holding;
-use super::Emission;
+use super::{Emission, PayloadSlot};
 use crate::event::NameRef;
 use crate::handler::{
-    panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
+    drop_caught, panic_message, Ctx, ErasedCall, HandlerError, HandlerErrorKind, HandlerFuture,
 };
 use crate::linker::registry::Subscriber;
 
@@ -485,6 +485,12 @@ impl<'a> Emission<'a> {
             None => self.tracker.as_mut().and_then(|g| g.ticket.take()),
         };
         self.emitter.get().metrics.record(&rec.counts);
+        // The emission's share of the payload goes here, before the report is out; its
+        // `Drop` is user code.
+        drop_caught(
+            "a payload",
+            std::mem::replace(&mut self.payload, PayloadSlot::None),
+        );
         let report = EmissionReport {
             id: self.id,
             event: self.event.into_report(),

@@ -15,6 +15,7 @@ use crate::emission::inline::run_lean;
 use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
 use crate::event::{next_emission_id, EmissionId, EventName, EventType};
+use crate::handler::drop_caught;
 use crate::linker::registry::{EventEntry, ANY_KEY};
 use crate::processor::{ProcessError, Processor};
 
@@ -55,7 +56,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             .await;
             if let Step::Done(result) = step {
                 // The first pass only borrowed the payload: a refusal hands it back here.
-                return result.map_err(|err| err.with_payload(payload));
+                return match result {
+                    Ok(report) => {
+                        drop_caught("a payload", payload);
+                        Ok(report)
+                    }
+                    Err(err) => Err(err.with_payload(payload)),
+                };
             }
         }
         // Boxed: its state is about 2 KB, and every `run` future would otherwise be as
@@ -142,9 +149,16 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                     ));
                 }
                 Route::Drive => {
-                    let driven = self.drive(event, static_name, payload.as_ref(), direct, any)?;
-                    if let Some(emitted) = driven {
-                        return Ok(emitted);
+                    match self.drive(event, static_name, payload.as_ref(), direct, any) {
+                        Ok(Some(emitted)) => {
+                            drop_caught("a payload", payload);
+                            return Ok(emitted);
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            drop_caught("a payload", payload);
+                            return Err(err);
+                        }
                     }
                 }
                 Route::Full => {}
@@ -251,14 +265,17 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             let refused = !matches!(processed, Ok(Ok(_)));
             settle_claims(&self.linker.inner.registry, id, refused, direct, any);
         }
-        match processed {
+        let result = match processed {
             Ok(Ok(emitted)) => Ok(emitted),
             Ok(Err(ProcessError::Closed)) => Err(EmitError::Closed {
                 event: self.name_of(event, static_name),
             }),
             Ok(Err(ProcessError::Failed(err))) => Err(EmitError::Processor(err)),
             Err(panic) => Err(self.processor_panicked(&*panic)),
-        }
+        };
+        // Still here if the emission ran in this frame (or was refused) without sharing it.
+        drop_caught("a payload", slot);
+        result
     }
 
     #[cold]
