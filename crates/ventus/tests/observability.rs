@@ -340,3 +340,29 @@ fn a_named_handler_is_named_in_its_span() {
     check_handler(&spans, &named, "succeeded");
     assert_eq!(spans[&named.id().as_u64()].fields["handler"], "charge-card");
 }
+
+#[test]
+fn a_scheduled_emission_is_a_child_of_the_span_it_was_made_in() {
+    let linker = EventLinker::builder().build().unwrap();
+    linker.on("Job").subscribe(|| async {}).unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let (report, rec) = recorded(|| {
+        current_thread().block_on(async {
+            let emitted = {
+                let request = tracing::info_span!("request");
+                let _entered = request.enter();
+                emitter.emit("Job").unwrap()
+            };
+            // It runs later, on a drainer task, outside the `request` span.
+            emitted.into_future().await
+        })
+    });
+    let emission = emission_span(&rec, &report, "Job");
+    let request = rec.closed_named("request");
+    assert_eq!(request.len(), 1);
+    assert_eq!(
+        emission.parent,
+        Some(request[0].seq),
+        "the emission's span continues the span it was made in"
+    );
+}

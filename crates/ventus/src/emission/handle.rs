@@ -76,6 +76,9 @@ pub(crate) struct Tracker {
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
+    /// The span current where the emission was tracked, when `tracing` wants ventus's
+    /// spans: the parent of its `ventus.emission` span wherever it runs. Set once.
+    pub(crate) parent: Option<tracing::Span>,
 }
 
 /// What `Tracker::slot` guards.
@@ -88,8 +91,8 @@ struct Slot {
 }
 
 impl Tracker {
-    /// `pool`: see [`Tracker::pool`].
-    pub(crate) fn new(pool: u64) -> Arc<Self> {
+    /// `pool` and `parent`: see [`Tracker::pool`] and [`Tracker::parent`].
+    pub(crate) fn new(pool: u64, parent: Option<tracing::Span>) -> Arc<Self> {
         Arc::new(Self {
             pool,
             finished: AtomicBool::new(false),
@@ -97,6 +100,7 @@ impl Tracker {
             ready: Condvar::new(),
             cancel: Cancel::default(),
             token: OnceLock::new(),
+            parent,
         })
     }
 

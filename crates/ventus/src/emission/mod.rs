@@ -524,7 +524,9 @@ impl<'a> Emission<'a> {
         // A processor of this crate (with `drain`) never asks for the time itself.
         let keep_time = drain.is_none() || self.needs_shared;
         let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
-        let tracker = Tracker::new(pool);
+        // Tracked to run elsewhere: its span's parent is the span it was made in.
+        let made_in = spans_enabled().then(tracing::Span::current);
+        let tracker = Tracker::new(pool, made_in);
         let mut emission = self.owned(keep_time);
         let emitter = match &emission.emitter {
             Shared::Owned(shared) => shared.clone(),

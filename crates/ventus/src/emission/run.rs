@@ -127,7 +127,22 @@ impl<'a> Emission<'a> {
     }
 
     fn span(&self) -> Span {
-        tracing::debug_span!("ventus.emission", event = %self.event, emission = self.id.0)
+        let parent = self
+            .tracker
+            .as_ref()
+            .and_then(|g| g.tracker.parent.as_ref());
+        match parent {
+            // Tracked: a child of the span it was made in, not of the place it runs.
+            Some(parent) => tracing::debug_span!(
+                parent: parent,
+                "ventus.emission",
+                event = %self.event,
+                emission = self.id.0
+            ),
+            None => {
+                tracing::debug_span!("ventus.emission", event = %self.event, emission = self.id.0)
+            }
+        }
     }
 
     fn handler_span(&self, sub: &Subscriber) -> Span {
