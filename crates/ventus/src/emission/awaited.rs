@@ -22,11 +22,10 @@
 //! on both.
 
 use std::any::{type_name, Any};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use super::calls::{fail, walk_caught, Isolated};
+use super::calls::{fail, poll_running_handlers, walk_caught, Isolated, RunningHandlers};
 use super::claims::{claim_once, name_ref, no_handler};
 use super::report::{Counts, EmissionReport, Outcome};
 use super::settings::EmitterShared;
@@ -42,7 +41,7 @@ pub(crate) struct Running {
     event: EventName,
     counts: Counts,
     /// The handlers still running, in subscription order; `None` once finished.
-    handlers: Vec<Option<(Arc<Subscriber>, Isolated)>>,
+    handlers: RunningHandlers,
 }
 
 /// The first pass over `direct` and `any`, which the caller looked up and found fit
@@ -119,25 +118,10 @@ pub(crate) fn poll_running(
     cx: &mut Context<'_>,
     run: &mut Running,
 ) -> Poll<EmissionReport> {
-    let mut next = 0;
-    while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-        while let Some(slot) = run.handlers.get_mut(next) {
-            next += 1;
-            let Some((_, fut)) = slot else { continue };
-            if let Poll::Ready(result) = fut.poll(cx) {
-                if let Some((sub, _)) = slot.take() {
-                    settle_late(linker, &mut run.counts, run.id, &sub, result, &run.event);
-                }
-            }
-        }
-    })) {
-        // The future that panicked is dropped with its slot.
-        if let Some((sub, _)) = run.handlers[next - 1].take() {
-            let kind = HandlerErrorKind::Panicked(panic_message(&*panic));
-            settle_late(linker, &mut run.counts, run.id, &sub, Err(kind), &run.event);
-        }
-    }
-    run.handlers.retain(Option::is_some);
+    let (counts, id, event) = (&mut run.counts, run.id, &run.event);
+    poll_running_handlers(cx, &mut run.handlers, |sub, result| {
+        settle_late(linker, counts, id, sub, result, event);
+    });
     if !run.handlers.is_empty() {
         return Poll::Pending;
     }

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::event::{EmissionId, NameRef};
@@ -198,4 +198,41 @@ impl<'e> Iterator for Merge<'e> {
         *slice = rest;
         Some(&**first)
     }
+}
+
+/// Handlers that started and have not ended, in subscription order; a slot is emptied
+/// when its handler ends.
+pub(crate) type RunningHandlers = Vec<Option<(Arc<Subscriber>, Isolated)>>;
+
+/// Polls each handler still running, in subscription order, and hands each that ends
+/// (by finishing, or by panicking while polled) to `ended`; then drops the ended slots.
+/// A handler's slot is emptied before `ended` sees it, so nothing is reported twice.
+pub(crate) fn poll_running_handlers(
+    cx: &mut Context<'_>,
+    running: &mut RunningHandlers,
+    mut ended: impl FnMut(&Subscriber, Result<(), HandlerErrorKind>),
+) {
+    let mut next = 0;
+    while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
+        while let Some(slot) = running.get_mut(next) {
+            next += 1;
+            let Some((_, fut)) = slot else { continue };
+            if let Poll::Ready(result) = fut.poll(cx) {
+                if let Some((sub, fut)) = slot.take() {
+                    drop(fut);
+                    ended(&sub, result);
+                }
+            }
+        }
+    })) {
+        // The future that panicked is dropped with its slot.
+        if let Some((sub, fut)) = running[next - 1].take() {
+            drop(fut);
+            ended(
+                &sub,
+                Err(HandlerErrorKind::Panicked(panic_message(&*panic))),
+            );
+        }
+    }
+    running.retain(Option::is_some);
 }

@@ -24,12 +24,12 @@
 
 use std::any::Any;
 use std::future::{poll_fn, Future};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::calls::{fail, spans_enabled, walk_caught, Isolated};
+use super::calls::{
+    fail, poll_running_handlers, spans_enabled, walk_caught, Isolated, RunningHandlers,
+};
 use super::record::Recorder;
 use super::report::Outcome;
 use super::Emission;
@@ -41,7 +41,7 @@ use crate::linker::registry::Subscriber;
 pub(crate) type Rest = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// The handlers the first pass left running, in subscription order.
-type Pending = Vec<(Arc<Subscriber>, Isolated)>;
+type Pending = RunningHandlers;
 
 impl Emission<'static> {
     /// Whether [`start_here`](Self::start_here) may run this emission without the full
@@ -103,7 +103,10 @@ impl Emission<'static> {
                         Ok(mut fut) => match fut.as_mut().poll(cx) {
                             Poll::Ready(result) => result,
                             Poll::Pending => {
-                                pending.push((sub.clone(), Isolated::new(fut, sub.handler.name)));
+                                pending.push(Some((
+                                    sub.clone(),
+                                    Isolated::new(fut, sub.handler.name),
+                                )));
                                 return;
                             }
                         },
@@ -135,7 +138,7 @@ impl Emission<'static> {
                     pending.clear();
                     return Poll::Ready(true);
                 }
-                this.poll_pending(cx, rec, &mut pending);
+                poll_running_handlers(cx, &mut pending, |sub, result| this.count(rec, sub, result));
                 if pending.is_empty() {
                     Poll::Ready(false)
                 } else {
@@ -145,28 +148,6 @@ impl Emission<'static> {
             .await
         };
         let _ = self.finish(rec, cancelled);
-    }
-
-    /// Polls the handlers still running, in subscription order; settles those that end.
-    fn poll_pending(&self, cx: &mut Context<'_>, rec: &mut Recorder, pending: &mut Pending) {
-        let mut next = 0;
-        while let Err(panic) = catch_unwind(AssertUnwindSafe(|| {
-            while let Some(slot) = pending.get_mut(next) {
-                match slot.1.poll(cx) {
-                    Poll::Ready(result) => {
-                        let (sub, fut) = pending.remove(next);
-                        drop(fut);
-                        self.count(rec, &sub, result);
-                    }
-                    Poll::Pending => next += 1,
-                }
-            }
-        })) {
-            // The future that panicked is dropped with its slot.
-            let (sub, fut) = pending.remove(next);
-            drop(fut);
-            self.count_panic(rec, &sub, &*panic);
-        }
     }
 
     /// Counts how a handler ended; a failure goes to the failure callbacks.
