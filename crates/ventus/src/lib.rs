@@ -141,7 +141,8 @@ mod processor;
 
 pub use crate::emission::settings::Overflow;
 pub use crate::emission::{
-    Counts, Emission, EmissionReport, Emitted, EmitterMetrics, HandlerReport, Outcome,
+    Counts, Emission, EmissionReport, Emitted, EmitterMetrics, HandlerHook, HandlerInfo,
+    HandlerReport, Outcome,
 };
 #[cfg(feature = "thread-pool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]

@@ -52,7 +52,7 @@ impl Emission<'static> {
         lean_entries
             && !self.detailed
             && self.permit.is_none()
-            && self.emitter.get().timeout.is_none()
+            && self.emitter.get().lean
             && !self.is_cancelled()
             && !spans_enabled()
     }

@@ -13,6 +13,7 @@ use tracing::{Instrument, Span};
 
 use super::calls::{call_caught, deadline_of, fail, handler_error, Isolated, Merge};
 use super::handle::Emitted;
+use super::hook::HandlerInfo;
 use super::record::Recorder;
 use super::report::{EmissionReport, Outcome};
 use super::scope::{in_scope, SyncScope};
@@ -296,6 +297,11 @@ impl<'a> Emission<'a> {
     /// itself unlinked. The emitter retires the claims not started.
     #[inline]
     pub(super) fn may_start(&self, sub: &Subscriber) -> bool {
+        if let Some(hook) = &self.emitter.get().hook {
+            if !hook.admit(&self.info(sub)) {
+                return false;
+            }
+        }
         if !sub.state.start(sub.once, self.id.0) {
             return false;
         }
@@ -303,6 +309,23 @@ impl<'a> Emission<'a> {
             self.linker.get().registry.retire(sub.id);
         }
         true
+    }
+
+    /// `sub` as a [`HandlerHook`](super::HandlerHook) sees it.
+    fn info(&self, sub: &Subscriber) -> HandlerInfo<'_> {
+        HandlerInfo {
+            event: self.event.as_str(),
+            emission: self.id,
+            subscription: sub.id,
+            handler: sub.handler.name,
+        }
+    }
+
+    /// Tells the emitter's hook, if any, how `sub` ended.
+    fn tell_hook(&self, sub: &Subscriber, outcome: &Outcome) {
+        if let Some(hook) = &self.emitter.get().hook {
+            hook.ended(&self.info(sub), outcome);
+        }
     }
 
     /// At least as many handlers as this emission runs, without walking them.
@@ -430,7 +453,9 @@ impl<'a> Emission<'a> {
     ) {
         let ended = started.map(|_| Instant::now());
         let err = handler_error(&self.event, self.id, sub, kind);
-        rec.add_ended(sub, Outcome::Failed(err), started, ended, span);
+        let outcome = Outcome::Failed(err);
+        self.tell_hook(sub, &outcome);
+        rec.add_ended(sub, outcome, started, ended, span);
     }
 
     /// Records how a handler ended; a failure goes to its callback and the log. Returns
@@ -445,7 +470,12 @@ impl<'a> Emission<'a> {
         span: &Span,
     ) -> Option<Instant> {
         // The common case, with nothing to time or record: just count it.
-        if result.is_ok() && rec.details.is_none() && started.is_none() {
+        // (An emitter with a hook never takes the lean paths; its check is the last.)
+        if result.is_ok()
+            && rec.details.is_none()
+            && started.is_none()
+            && self.emitter.get().hook.is_none()
+        {
             rec.counts.succeeded += 1;
             None
         } else {
@@ -469,6 +499,7 @@ impl<'a> Emission<'a> {
             // The callback ran after `ended`: the next handler reads the clock afresh.
             Err(kind) => (Outcome::Failed(self.fail(sub, kind)), None),
         };
+        self.tell_hook(sub, &outcome);
         rec.add_ended(sub, outcome, started, ended, span);
         next
     }
@@ -484,6 +515,7 @@ impl<'a> Emission<'a> {
             event = %self.event, emission = self.id.0, subscription = sub.id.0,
             handler = sub.handler.name, "ventus handler cancelled"
         );
+        self.tell_hook(sub, &Outcome::Cancelled);
         rec.add(sub, Outcome::Cancelled, started, span);
     }
 

@@ -26,7 +26,9 @@ pub(crate) struct EmitterShared {
     pub(crate) closed: AtomicBool,
     /// Counters for `metrics`.
     pub(crate) metrics: Metrics,
-    /// None of `debug`, `timeout`, `detailed` and `limit` is set, so an emission may take
+    /// Sees each handler start and end. Set once at build.
+    pub(crate) hook: Option<super::hook::Hook>,
+    /// None of `debug`, `timeout`, `detailed`, `limit` and `hook` is set, so an emission may take
     /// the lean path if its handlers allow it. Set once at build.
     pub(crate) lean: bool,
 }

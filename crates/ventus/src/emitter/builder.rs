@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::EventEmitter;
+use crate::emission::hook::Hook;
 use crate::emission::settings::{EmitterShared, Limit, Overflow};
-use crate::emission::Metrics;
+use crate::emission::{HandlerHook, Metrics};
 use crate::linker::EventLinker;
 use crate::processor::Processor;
 
@@ -41,6 +42,7 @@ pub struct EventEmitterBuilder<P> {
     pub(super) timeout: Option<Duration>,
     pub(super) detailed: bool,
     pub(super) limit: Option<(usize, Overflow)>,
+    pub(super) hook: Option<Hook>,
     pub(super) processor: P,
 }
 
@@ -185,6 +187,37 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
+    /// Sets a hook that sees each handler of each emission before it starts (and may
+    /// keep it from starting) and hears how it ended, as it happens. See [`HandlerHook`].
+    /// Emissions of an emitter with a hook take the full path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, EventLinker, HandlerHook, HandlerInfo};
+    ///
+    /// #[derive(Debug)]
+    /// struct NoneStart;
+    ///
+    /// impl HandlerHook for NoneStart {
+    ///     fn admit(&self, _handler: &HandlerInfo<'_>) -> bool {
+    ///         false
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).handler_hook(NoneStart).build();
+    /// assert_eq!(emitter.emit("Job")?.wait().unwrap().counts().total(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn handler_hook(mut self, hook: impl HandlerHook) -> Self {
+        self.hook = Some(Hook(Box::new(hook)));
+        self
+    }
+
     /// The processor that decides where emissions run.
     ///
     /// # Examples
@@ -203,6 +236,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
             timeout: self.timeout,
             detailed: self.detailed,
             limit: self.limit,
+            hook: self.hook,
             processor,
         }
     }
@@ -223,7 +257,11 @@ impl<P: Processor> EventEmitterBuilder<P> {
         let debug = self.debug.unwrap_or(linker.inner.debug);
         EventEmitter {
             shared: Arc::new(EmitterShared {
-                lean: !debug && self.timeout.is_none() && !self.detailed && self.limit.is_none(),
+                lean: !debug
+                    && self.timeout.is_none()
+                    && !self.detailed
+                    && self.limit.is_none()
+                    && self.hook.is_none(),
                 debug,
                 timeout: self.timeout,
                 detailed: self.detailed,
@@ -234,6 +272,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
                 }),
                 closed: AtomicBool::new(false),
                 metrics: Metrics::default(),
+                hook: self.hook,
             }),
             linker,
             processor: Arc::new(self.processor),

@@ -226,6 +226,7 @@ impl EventEmitter<TokioProcessor> {
             timeout: None,
             detailed: false,
             limit: None,
+            hook: None,
             processor: TokioProcessor::new(),
         }
     }
