@@ -14,7 +14,9 @@
 //! the work they wait for needs the runtime, or from `spawn_blocking`.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod fixture;
 pub mod journal;
+pub mod wait;
 
 pub use journal::{append_line, read_journal, Journal, JournalLine};
 
