@@ -58,7 +58,9 @@ pub(crate) async fn reader(
     client(url)
         .map_err(|e| match e {
             ConfigError::InvalidUrl(e) => e,
-            other => redis::RedisError::from((redis::ErrorKind::Client, "bad url", other.to_string())),
+            other => {
+                redis::RedisError::from((redis::ErrorKind::Client, "bad url", other.to_string()))
+            }
         })?
         .get_multiplexed_async_connection_with_config(&config)
         .await

@@ -203,7 +203,8 @@ impl DeadLetters {
 /// `ms-seq`, as stream entry ids are.
 fn is_entry_id(id: &str) -> bool {
     let mut parts = id.split('-');
-    let digits = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 

@@ -144,7 +144,9 @@ impl RedisEmitterBuilder {
         };
         let keys = queue.all_keys();
         for k in &keys {
-            conn::ensure_group(&mut conn, k).await.map_err(unreachable)?;
+            conn::ensure_group(&mut conn, k)
+                .await
+                .map_err(unreachable)?;
         }
         scripts().emit.load(&mut conn).await.map_err(unreachable)?;
         let streams = keys.iter().map(|k| (k.stream(), k.lost())).collect();
@@ -574,9 +576,11 @@ impl Batch<'_> {
                 let values = match reply {
                     Ok(Ok(values)) => values,
                     Ok(Err(e)) if is_noscript(&e) && !loaded => {
-                        scripts().emit.load(&mut conn).await.map_err(|e| {
-                            RemoteEmitError::from_redis(e, started.elapsed())
-                        })?;
+                        scripts()
+                            .emit
+                            .load(&mut conn)
+                            .await
+                            .map_err(|e| RemoteEmitError::from_redis(e, started.elapsed()))?;
                         loaded = true;
                         continue;
                     }

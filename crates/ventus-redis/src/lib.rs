@@ -9,7 +9,6 @@ pub mod envelope;
 mod error;
 mod keys;
 mod lua;
-mod tmp_display;
 mod trace;
 mod worker;
 

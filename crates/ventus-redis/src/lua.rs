@@ -27,7 +27,10 @@ impl Lua {
         cmd
     }
 
-    pub(crate) async fn load<C: ConnectionLike + Send>(&self, conn: &mut C) -> redis::RedisResult<()> {
+    pub(crate) async fn load<C: ConnectionLike + Send>(
+        &self,
+        conn: &mut C,
+    ) -> redis::RedisResult<()> {
         redis::cmd("SCRIPT")
             .arg("LOAD")
             .arg(self.src)

@@ -19,7 +19,8 @@ pub(crate) fn traceparent() -> String {
 /// The trace id of a `traceparent`, if it is well formed.
 pub(crate) fn trace_id(tp: &str) -> Option<&str> {
     let mut parts = tp.split('-');
-    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
     (hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) && parts.next().is_none())
         .then_some(trace)

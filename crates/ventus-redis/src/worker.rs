@@ -162,8 +162,10 @@ impl WorkerBuilder {
     /// Emissions of `event` carry a `T`, the payload its handlers take. Events with no
     /// payload need no decoder.
     pub fn decode<T: DeserializeOwned + Send + Sync + 'static>(mut self, event: &str) -> Self {
-        self.decoders
-            .insert(event.to_owned(), Arc::new(Json::<T>(std::marker::PhantomData)));
+        self.decoders.insert(
+            event.to_owned(),
+            Arc::new(Json::<T>(std::marker::PhantomData)),
+        );
         self
     }
 
@@ -183,10 +185,11 @@ impl WorkerBuilder {
         self
     }
 
-    setter!(
-        /// The queue (default `"default"`).
-        queue: String
-    );
+    /// The queue (default `"default"`).
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
     setter!(
         /// The queue's partition count, as its emitters use (default 1).
         partitions: u16
@@ -296,9 +299,7 @@ impl WorkerBuilder {
             std::process::id(),
             uuid::Uuid::now_v7().simple()
         );
-        let linker = self
-            .linker
-            .unwrap_or_else(|| EventLinker::global().clone());
+        let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         let metrics = Arc::new(Counters::default());
         let records = TaskTracker::new();
         let hook = WorkerHook {
@@ -698,25 +699,20 @@ async fn read_loop(shared: Arc<Shared>) {
     let mut reader: Option<MultiplexedConnection> = None;
     let mut wait = Duration::from_millis(50);
     while !shared.stop.is_cancelled() {
-        // Room for at least one more emission before reading.
-        let permit = tokio::select! {
-            p = shared.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        // Room for at least one more emission before reading; the places are taken
+        // per entry after the read, so the reclaimer is never starved of them while a
+        // read blocks.
+        tokio::select! {
+            p = shared.permits.acquire() => match p { Ok(p) => drop(p), Err(_) => return },
             () = shared.stop.cancelled() => return,
-        };
-        let mut permits = vec![permit];
-        while permits.len() < shared.batch {
-            match shared.permits.clone().try_acquire_owned() {
-                Ok(p) => permits.push(p),
-                Err(_) => break,
-            }
         }
+        let room = shared.permits.available_permits().clamp(1, shared.batch);
         let conn = match &mut reader {
             Some(c) => c,
             None => match conn::reader(&shared.url, shared.block, shared.timeout).await {
                 Ok(c) => reader.insert(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "ventus worker cannot reach Redis; retrying");
-                    drop(permits);
                     backoff_wait(&shared, &mut wait).await;
                     continue;
                 }
@@ -727,7 +723,7 @@ async fn read_loop(shared: Arc<Shared>) {
             .arg(GROUP)
             .arg(&shared.consumer)
             .arg("COUNT")
-            .arg(permits.len())
+            .arg(room)
             .arg("BLOCK")
             .arg(shared.block.as_millis() as u64)
             .arg("STREAMS");
@@ -749,12 +745,9 @@ async fn read_loop(shared: Arc<Shared>) {
                         continue;
                     };
                     for s in stream.ids {
-                        let permit = match permits.pop() {
-                            Some(p) => p,
-                            None => match shared.permits.clone().acquire_owned().await {
-                                Ok(p) => p,
-                                Err(_) => return,
-                            },
+                        // Delivered to this worker: it runs even during a shutdown.
+                        let Ok(permit) = shared.permits.clone().acquire_owned().await else {
+                            return;
                         };
                         let entry = Entry {
                             keys: keys.clone(),
@@ -777,7 +770,6 @@ async fn read_loop(shared: Arc<Shared>) {
                     tracing::warn!(error = %e, "ventus worker read failed; reconnecting");
                     reader = None;
                 }
-                drop(permits);
                 backoff_wait(&shared, &mut wait).await;
             }
         }
@@ -810,7 +802,10 @@ fn spawn_process(shared: &Arc<Shared>, entry: Entry, permit: tokio::sync::OwnedS
 enum Ended {
     Acked,
     Retry(String),
-    Dead { reason: &'static str, error: String },
+    Dead {
+        reason: &'static str,
+        error: String,
+    },
     /// Left pending: the server could not be told (it will be redelivered).
     Left,
 }
@@ -830,7 +825,14 @@ async fn process(shared: &Arc<Shared>, entry: Entry) {
         Err(rejection) => {
             shared.metrics.rejected.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(entry = %entry.id, reason = rejection.reason(), "ventus envelope refused: {rejection}");
-            to_dlq(shared, &mut cmd, &entry, rejection.reason(), &rejection.to_string()).await;
+            to_dlq(
+                shared,
+                &mut cmd,
+                &entry,
+                rejection.reason(),
+                &rejection.to_string(),
+            )
+            .await;
             return;
         }
     };
@@ -870,7 +872,9 @@ async fn process(shared: &Arc<Shared>, entry: Entry) {
                         shared.metrics.retried.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(error = %error, "ventus delivery failed; retry scheduled");
                     }
-                    Err(e) => tracing::warn!(error = %e, "ventus retry could not be scheduled; the entry stays pending"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ventus retry could not be scheduled; the entry stays pending")
+                    }
                 }
             }
         }
@@ -887,7 +891,11 @@ async fn run_delivery(
 ) -> Ended {
     let id = envelope.id().hyphenated().to_string();
     let done_key = entry.keys.done(&id);
-    let done: HashMap<String, String> = match redis::cmd("HGETALL").arg(&done_key).query_async(cmd).await {
+    let done: HashMap<String, String> = match redis::cmd("HGETALL")
+        .arg(&done_key)
+        .query_async(cmd)
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "ventus cannot read completion records; the entry stays pending");
@@ -950,7 +958,9 @@ async fn run_delivery(
         Ok(Ok(report)) => report,
     };
     if !recorded {
-        tracing::warn!("ventus completion records could not all be written; the entry stays pending");
+        tracing::warn!(
+            "ventus completion records could not all be written; the entry stays pending"
+        );
         return Ended::Left;
     }
     let counts = report.counts();
@@ -1059,7 +1069,9 @@ async fn to_dlq(
             shared.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(entry = %entry.id, reason, attempts = entry.attempt, error, "ventus entry moved to the dead letters");
         }
-        Err(e) => tracing::warn!(error = %e, entry = %entry.id, "ventus could not move the entry to the dead letters; it stays pending"),
+        Err(e) => {
+            tracing::warn!(error = %e, entry = %entry.id, "ventus could not move the entry to the dead letters; it stays pending")
+        }
     }
 }
 
@@ -1071,7 +1083,7 @@ async fn reclaim_loop(shared: Arc<Shared>) {
         }
         for keys in shared.keys.clone() {
             if let Err(e) = reclaim(&shared, &keys).await {
-                tracing::debug!(error = %e, "ventus reclaim pass failed");
+                tracing::warn!(error = %e, "ventus reclaim pass failed");
             }
         }
     }
@@ -1093,7 +1105,11 @@ async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisResult<()> {
         if shared.stop.is_cancelled() {
             return Ok(());
         }
-        let won: u64 = redis::cmd("ZREM").arg(keys.retry()).arg(&id).query_async(&mut cmd).await?;
+        let won: u64 = redis::cmd("ZREM")
+            .arg(keys.retry())
+            .arg(&id)
+            .query_async(&mut cmd)
+            .await?;
         if won == 0 {
             continue; // another worker took it
         }
@@ -1117,7 +1133,11 @@ async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisResult<()> {
         if shared.running.lock().contains(&p.id) {
             continue;
         }
-        let waiting: Option<f64> = redis::cmd("ZSCORE").arg(keys.retry()).arg(&p.id).query_async(&mut cmd).await?;
+        let waiting: Option<f64> = redis::cmd("ZSCORE")
+            .arg(keys.retry())
+            .arg(&p.id)
+            .query_async(&mut cmd)
+            .await?;
         if waiting.is_some() {
             continue; // a failed entry waiting for its backoff
         }
@@ -1231,7 +1251,10 @@ impl HandlerHook for WorkerHook {
     fn admit(&self, handler: &HandlerInfo<'_>) -> bool {
         CURRENT
             .try_with(|s| {
-                let key = s.keys.lock().key_of(handler.subscription(), handler.handler());
+                let key = s
+                    .keys
+                    .lock()
+                    .key_of(handler.subscription(), handler.handler());
                 !s.done.contains(&key)
             })
             .unwrap_or(true)
@@ -1242,7 +1265,10 @@ impl HandlerHook for WorkerHook {
             return;
         }
         let _ = CURRENT.try_with(|s| {
-            let key = s.keys.lock().key_of(handler.subscription(), handler.handler());
+            let key = s
+                .keys
+                .lock()
+                .key_of(handler.subscription(), handler.handler());
             let d = &s.delivery;
             let done_key = s.done_key.clone();
             let mut conn = self.conn.clone();

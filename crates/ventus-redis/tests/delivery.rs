@@ -17,10 +17,18 @@ fn fixture_worker() {
 }
 
 async fn emitter(url: &str) -> RedisEmitter {
-    RedisEmitter::builder(url).queue("test").build().await.unwrap()
+    RedisEmitter::builder(url)
+        .queue("test")
+        .build()
+        .await
+        .unwrap()
 }
 
-fn envs(server: &RedisServer, journal: &Journal, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+fn envs(
+    server: &RedisServer,
+    journal: &Journal,
+    extra: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
     let mut v: Vec<(&'static str, String)> = vec![
         ("VT_URL", server.url()),
         ("VT_JOURNAL", journal.path().display().to_string()),
@@ -82,7 +90,10 @@ async fn a_worker_in_this_process_runs_each_emission_once_with_its_payload() {
     let report = run.await.unwrap();
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();
-    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
     assert!(seen.iter().all(|s| s.1 == 1), "every first delivery ran");
     let mut got: Vec<_> = seen.iter().map(|s| s.2).collect();
     got.sort();
@@ -100,15 +111,28 @@ async fn t1_a_killed_workers_entry_is_redelivered_and_completes_once() {
     let journal = Journal::new();
     let emitter = emitter(&server.url()).await;
     let a = spawn_worker(&envs(&server, &journal, &[]));
-    let id = emitter.emit_with("job", &Job::new(1, "hang_first")).await.unwrap();
+    let id = emitter
+        .emit_with("job", &Job::new(1, "hang_first"))
+        .await
+        .unwrap();
     let line = tokio::task::block_in_place(|| a.wait_for_line("VT_START", Duration::from_secs(10)));
     assert!(line.contains(&id.to_string()), "{line}");
     a.kill();
     let b = spawn_worker(&envs(&server, &journal, &[]));
     drained(&emitter, Duration::from_secs(20)).await;
     let id = id.to_string();
-    assert_eq!(journal.count("start", &id, "job"), 2, "{:?}", journal.read());
-    assert_eq!(journal.count("done", &id, "job#0"), 1, "{:?}", journal.read());
+    assert_eq!(
+        journal.count("start", &id, "job"),
+        2,
+        "{:?}",
+        journal.read()
+    );
+    assert_eq!(
+        journal.count("done", &id, "job#0"),
+        1,
+        "{:?}",
+        journal.read()
+    );
     let stats = emitter.queue_stats().await.unwrap();
     assert_eq!((stats.pending, stats.dead_letters), (0, 0));
     drop(b);
@@ -121,7 +145,9 @@ async fn t5_four_workers_two_emitters_ten_thousand_emissions_no_loss_no_duplicat
     let journal = Journal::new();
     let e1 = emitter(&server.url()).await;
     let e2 = emitter(&server.url()).await;
-    let workers: Vec<_> = (0..4).map(|_| spawn_worker(&envs(&server, &journal, &[]))).collect();
+    let workers: Vec<_> = (0..4)
+        .map(|_| spawn_worker(&envs(&server, &journal, &[])))
+        .collect();
     let mut tasks = Vec::new();
     for (k, e) in [e1.clone(), e2.clone()].into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
@@ -169,7 +195,12 @@ async fn t8_a_restarted_worker_handles_its_old_pending_entries_once() {
     let a = spawn_worker(&envs(&server, &journal, &[("VT_CONCURRENCY", "4")]));
     let mut ids = Vec::new();
     for n in 0..4 {
-        ids.push(emitter.emit_with("job", &Job::new(n, "hang_first")).await.unwrap());
+        ids.push(
+            emitter
+                .emit_with("job", &Job::new(n, "hang_first"))
+                .await
+                .unwrap(),
+        );
     }
     tokio::task::block_in_place(|| {
         for _ in 0..4 {
@@ -182,7 +213,12 @@ async fn t8_a_restarted_worker_handles_its_old_pending_entries_once() {
     drained(&emitter, Duration::from_secs(20)).await;
     for id in &ids {
         let id = id.to_string();
-        assert_eq!(journal.count("done", &id, "job#0"), 1, "{:?}", journal.read());
+        assert_eq!(
+            journal.count("done", &id, "job#0"),
+            1,
+            "{:?}",
+            journal.read()
+        );
         assert_eq!(journal.count("start", &id, "job"), 2);
     }
     drop(b);
@@ -199,10 +235,18 @@ async fn t9_a_long_handler_keeps_its_lease_and_without_it_completes_once() {
         let extra = [("VT_LEASE", lease), ("VT_VISIBILITY_MS", "600")];
         let a = spawn_worker(&envs(&server, &journal, &extra));
         let b = spawn_worker(&envs(&server, &journal, &extra));
-        let id = emitter.emit_with("job", &Job::sleep(1, 2_000)).await.unwrap();
+        let id = emitter
+            .emit_with("job", &Job::sleep(1, 2_000))
+            .await
+            .unwrap();
         drained(&emitter, Duration::from_secs(20)).await;
         let id = id.to_string();
-        assert_eq!(journal.count("start", &id, "job"), starts, "lease {lease}: {:?}", journal.read());
+        assert_eq!(
+            journal.count("start", &id, "job"),
+            starts,
+            "lease {lease}: {:?}",
+            journal.read()
+        );
         assert_eq!(journal.count("done", &id, "job#0"), 1, "lease {lease}");
         drop((a, b));
     }

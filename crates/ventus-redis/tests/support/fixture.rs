@@ -60,7 +60,12 @@ pub fn spawn_worker(envs: &[(&str, String)]) -> ChildProcess {
     all.extend(envs.iter().cloned());
     let child = ChildProcess::spawn(
         &exe,
-        &["fixture_worker", "--exact", "--nocapture", "--test-threads=1"],
+        &[
+            "fixture_worker",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ],
         &all,
     );
     child.wait_for_line("VT_READY", Duration::from_secs(20));
@@ -83,6 +88,12 @@ pub fn maybe_run_worker() {
 }
 
 async fn run_worker() -> i32 {
+    if let Ok(filter) = std::env::var("VT_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let url = std::env::var("VT_URL").expect("VT_URL");
     let queue = std::env::var("VT_QUEUE").unwrap_or_else(|_| "test".into());
     let journal = PathBuf::from(std::env::var("VT_JOURNAL").expect("VT_JOURNAL"));
@@ -124,7 +135,14 @@ async fn run_worker() -> i32 {
         .lease(env_u64("VT_LEASE", 1) == 1)
         .shutdown_timeout(Duration::from_millis(env_u64("VT_SHUTDOWN_MS", 30_000)))
         .on_completion(move |c| {
-            append_line(&j, "done", &c.id.to_string(), &c.handler, c.attempt, std::process::id());
+            append_line(
+                &j,
+                "done",
+                &c.id.to_string(),
+                &c.handler,
+                c.attempt,
+                std::process::id(),
+            );
         });
     if let Ok(key) = std::env::var("VT_KEY") {
         let (kid, secret) = key.split_once(':').expect("VT_KEY is kid:secret");

@@ -12,12 +12,11 @@ where
     Fut: Future<Output = Result<T, String>>,
 {
     let started = Instant::now();
-    let mut last = String::new();
     loop {
-        match check().await {
+        let last = match check().await {
             Ok(v) => return v,
-            Err(seen) => last = seen,
-        }
+            Err(seen) => seen,
+        };
         assert!(
             started.elapsed() < timeout,
             "timed out after {timeout:?} waiting for {what}; last seen: {last}"
