@@ -85,6 +85,17 @@ impl DeadLetters {
         Ok(Self { conn, queue })
     }
 
+    /// The queue's state: pending, lag, lost-to-trim, dead letters.
+    ///
+    /// # Errors
+    ///
+    /// [`DeadLetterError::UnknownQueue`] if the queue has no stream; a Redis failure.
+    pub async fn queue_stats(&self) -> Result<crate::QueueStats, DeadLetterError> {
+        self.check_queue().await?;
+        let keys = self.queue.all_keys();
+        Ok(crate::worker::queue_stats(&mut self.conn.clone(), &keys).await?)
+    }
+
     async fn check_queue(&self) -> Result<(), DeadLetterError> {
         let mut conn = self.conn.clone();
         let exists: u64 = redis::cmd("EXISTS")

@@ -969,7 +969,7 @@ async fn run_delivery(
             .handlers()
             .iter()
             .find_map(|h| match &h.outcome {
-                ventus::Outcome::Failed(e) => Some(format!("{}: {e}", e.handler())),
+                ventus::Outcome::Failed(e) => Some(e.to_string()),
                 ventus::Outcome::Cancelled => Some("a handler was cancelled".to_owned()),
                 _ => None,
             })
