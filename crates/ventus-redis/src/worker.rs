@@ -339,6 +339,7 @@ impl WorkerBuilder {
             metrics,
             records,
             stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(self.concurrency)),
             running: Mutex::new(HashSet::new()),
             tasks: TaskTracker::new(),
@@ -445,6 +446,8 @@ struct Shared {
     metrics: Arc<Counters>,
     records: TaskTracker,
     stop: CancellationToken,
+    /// Cancels the emissions still running at the shutdown deadline.
+    abort: CancellationToken,
     permits: Arc<Semaphore>,
     /// Stream entries being processed here.
     running: Mutex<HashSet<String>>,
@@ -649,9 +652,13 @@ impl Worker {
             let left_pending: Vec<String> = if finished {
                 Vec::new()
             } else {
-                shared.running.lock().iter().cloned().collect()
+                let left = shared.running.lock().iter().cloned().collect();
+                // Cancel what still runs: its handlers are dropped, nothing is acked,
+                // and its entries stay pending for other workers.
+                shared.abort.cancel();
+                shared.tasks.wait().await;
+                left
             };
-            // What still runs is dropped with the runtime; its entries stay pending.
             shared.records.close();
             let _ = tokio::time::timeout(shared.timeout, shared.records.wait()).await;
             let after = shared.metrics();
@@ -792,7 +799,10 @@ fn spawn_process(shared: &Arc<Shared>, entry: Entry, permit: tokio::sync::OwnedS
     let s = shared.clone();
     shared.tasks.spawn(async move {
         let id = entry.id.clone();
-        process(&s, entry).await;
+        tokio::select! {
+            () = process(&s, entry) => {}
+            () = s.abort.cancelled() => {}
+        }
         s.running.lock().remove(&id);
         drop(permit);
     });
@@ -919,7 +929,10 @@ async fn run_delivery(
         keys: Mutex::new(HandlerKeys::default()),
         records: Mutex::new(Vec::new()),
     });
-    let lease = shared.lease.then(|| spawn_lease(shared, entry));
+    // Dropped with this future, however it ends: the renewals stop.
+    let lease = shared
+        .lease
+        .then(|| spawn_lease(shared, entry).drop_guard());
     let emitter = &shared.emitter;
     let event = envelope.event();
     let run = async {
@@ -935,9 +948,7 @@ async fn run_delivery(
         }
     };
     let result = CURRENT.scope(state.clone(), run).await;
-    if let Some(lease) = lease {
-        lease.cancel();
-    }
+    drop(lease);
     // Every completion record sent must have landed before the ack.
     let records: Vec<_> = std::mem::take(&mut *state.records.lock());
     let mut recorded = true;
