@@ -21,8 +21,10 @@ pub struct Job {
     /// A number of the test's choosing.
     pub n: u64,
     /// `ok`, `sleep` (for `ms`), `hang` (never ends), `hang_first` (hangs on the first
-    /// attempt, ends at once on later ones), `fail` (returns an error), `abort`
-    /// (aborts the process).
+    /// attempt, ends at once on later ones), `fail` (returns an error), `fail_first`
+    /// (returns an error on the first attempt, ends at once on later ones),
+    /// `fail_unless_env` (returns an error unless the worker runs with `VT_HEAL=1`),
+    /// `abort` (aborts the process).
     pub mode: String,
     /// For `sleep`.
     pub ms: u64,
@@ -114,6 +116,12 @@ async fn run_worker() -> i32 {
                     "hang" => std::future::pending::<()>().await,
                     "hang_first" if d.attempt() == 1 => std::future::pending::<()>().await,
                     "fail" => return Err(format!("job {} fails by design", job.n)),
+                    "fail_first" if d.attempt() == 1 => {
+                        return Err(format!("job {} fails on its first attempt", job.n))
+                    }
+                    "fail_unless_env" if std::env::var("VT_HEAL").as_deref() != Ok("1") => {
+                        return Err(format!("job {} fails until VT_HEAL=1", job.n))
+                    }
                     "abort" => std::process::abort(),
                     _ => {}
                 }
