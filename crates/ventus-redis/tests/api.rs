@@ -118,7 +118,7 @@ async fn keyed_emissions_keep_their_order_per_key_across_partitions() {
     drained(&emitter).await;
     handle.shutdown();
     run.await.unwrap();
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     for key in keys {
         assert_eq!(seen[key], (0..20).collect::<Vec<_>>(), "order of {key}");
     }
