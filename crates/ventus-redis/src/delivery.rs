@@ -41,41 +41,90 @@ pub struct Delivery {
 
 impl Delivery {
     /// The delivery the calling handler runs for, if it runs on a worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Outside a worker's handler there is none.
+    /// assert!(ventus_redis::Delivery::current().is_none());
+    /// ```
     pub fn current() -> Option<Delivery> {
         CURRENT.try_with(|s| s.delivery.clone()).ok()
     }
 
     /// The emission's id, the same on every attempt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(d) = ventus_redis::Delivery::current() { println!("{}", d.id()); }
+    /// ```
     pub fn id(&self) -> EmissionId {
         self.id
     }
 
     /// The event's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(d) = ventus_redis::Delivery::current() { println!("{}", d.event()); }
+    /// ```
     pub fn event(&self) -> &str {
         &self.event
     }
 
     /// Which delivery of the stream entry this is: 1 the first time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if ventus_redis::Delivery::current().is_some_and(|d| d.attempt() > 1) { println!("a retry"); }
+    /// ```
     pub fn attempt(&self) -> u64 {
         self.attempt
     }
 
     /// The stream entry's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(d) = ventus_redis::Delivery::current() { println!("{}", d.entry_id()); }
+    /// ```
     pub fn entry_id(&self) -> &str {
         &self.entry
     }
 
     /// The queue's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(d) = ventus_redis::Delivery::current() { println!("{}", d.queue()); }
+    /// ```
     pub fn queue(&self) -> &str {
         &self.queue
     }
 
     /// The name of the worker running it (`host-pid-uuid`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(d) = ventus_redis::Delivery::current() { println!("{}", d.consumer()); }
+    /// ```
     pub fn consumer(&self) -> &str {
         &self.consumer
     }
 
     /// The W3C trace context the emitter sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// if let Some(tp) = ventus_redis::Delivery::current().and_then(|d| d.traceparent().map(str::to_owned)) { println!("{tp}"); }
+    /// ```
     pub fn traceparent(&self) -> Option<&str> {
         self.traceparent.as_deref()
     }

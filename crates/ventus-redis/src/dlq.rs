@@ -13,6 +13,18 @@ use crate::keys::{Keys, Queue};
 use crate::lua::scripts;
 
 /// One dead letter: the envelope, why it is here, and how many deliveries it had.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+/// for letter in dlq.list(10).await? {
+///     if letter.reason == "undecodable" {
+///         eprintln!("{}: {}", letter.id, letter.payload_text().unwrap_or("(binary)"));
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeadLetter {
@@ -38,6 +50,15 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The payload as text, if it is UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// let letter = dlq.show("1700000000000-0").await?;
+    /// println!("{}", letter.payload_text().unwrap_or("(not UTF-8)"));
+    /// # Ok(()) }
+    /// ```
     pub fn payload_text(&self) -> Option<&str> {
         self.envelope
             .as_ref()
@@ -76,6 +97,14 @@ impl fmt::Debug for DeadLetters {
 impl DeadLetters {
     /// Connects to the dead letters of `queue` (with its partition count).
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dlq = ventus_redis::DeadLetters::connect("redis://127.0.0.1:6379/", "orders", 1).await?;
+    /// # let _ = dlq; Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// A bad queue name or URL, or an unreachable server.
@@ -90,6 +119,15 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`DeadLetterError::UnknownQueue`] if the queue has no stream; a Redis failure.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// let stats = dlq.queue_stats().await?;
+    /// println!("{} pending, {} dead letters", stats.pending, stats.dead_letters);
+    /// # Ok(()) }
+    /// ```
     pub async fn queue_stats(&self) -> Result<crate::QueueStats, DeadLetterError> {
         self.check_queue().await?;
         let keys = self.queue.all_keys();
@@ -113,6 +151,16 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`DeadLetterError::UnknownQueue`] if the queue has no stream; a Redis failure.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// for letter in dlq.list(50).await? {
+    ///     println!("{} {}", letter.id, letter.reason);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self, limit: usize) -> Result<Vec<DeadLetter>, DeadLetterError> {
         self.check_queue().await?;
         let mut conn = self.conn.clone();
@@ -139,6 +187,15 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`DeadLetterError::NotFound`] if no partition has it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// let letter = dlq.show("1700000000000-0").await?;
+    /// println!("{} after {} attempts: {}", letter.reason, letter.attempts, letter.error);
+    /// # Ok(()) }
+    /// ```
     pub async fn show(&self, id: &str) -> Result<DeadLetter, DeadLetterError> {
         let (n, _) = self.find(id).await?;
         let mut conn = self.conn.clone();
@@ -161,6 +218,15 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`DeadLetterError::NotFound`] if no partition has it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// let entry = dlq.replay("1700000000000-0").await?;
+    /// println!("back on the stream as {entry}");
+    /// # Ok(()) }
+    /// ```
     pub async fn replay(&self, id: &str) -> Result<String, DeadLetterError> {
         let (_, keys) = self.find(id).await?;
         let mut conn = self.conn.clone();
@@ -175,6 +241,14 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`DeadLetterError::NotFound`] if no partition has it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(dlq: ventus_redis::DeadLetters) -> Result<(), Box<dyn std::error::Error>> {
+    /// dlq.discard("1700000000000-0").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn discard(&self, id: &str) -> Result<(), DeadLetterError> {
         let (_, keys) = self.find(id).await?;
         let mut conn = self.conn.clone();

@@ -7,6 +7,20 @@ use crate::envelope::KeyError;
 
 /// A setting that cannot work, found when an emitter, worker or dead-letter handle is
 /// built.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let err = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/")
+///     .queue("")
+///     .build()
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, ventus_redis::ConfigError::InvalidQueue { .. }));
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -85,6 +99,21 @@ impl From<KeyError> for ConfigError {
 /// Only [`RemoteEmitError::Ambiguous`] leaves the emission's fate open: it may have been
 /// enqueued. Workers dedupe by emission id, so emitting it again with the same id
 /// ([`RedisEmitter::emit_envelope`](crate::RedisEmitter)) is safe.
+///
+/// # Examples
+///
+/// ```no_run
+/// use ventus_redis::RemoteEmitError;
+///
+/// # async fn demo(emitter: ventus_redis::RedisEmitter) {
+/// match emitter.emit_with("order.placed", &42_u64).await {
+///     Ok(id) => println!("enqueued {id}"),
+///     Err(e) if e.may_be_enqueued() => eprintln!("maybe enqueued: {e}"),
+///     Err(RemoteEmitError::Unreachable { .. }) => eprintln!("Redis is down; nothing sent"),
+///     Err(e) => eprintln!("not enqueued: {e}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RemoteEmitError {
@@ -208,6 +237,16 @@ impl RemoteEmitError {
 }
 
 /// Why a dead-letter operation failed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(dlq: ventus_redis::DeadLetters) {
+/// if let Err(ventus_redis::DeadLetterError::NotFound(id)) = dlq.discard("1-0").await {
+///     eprintln!("no dead letter {id}");
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DeadLetterError {
