@@ -302,12 +302,14 @@ impl WorkerBuilder {
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         let metrics = Arc::new(Counters::default());
         let records = TaskTracker::new();
+        let stop = CancellationToken::new();
         let hook = WorkerHook {
             conn: cmd.clone(),
             records: records.clone(),
             consumer: consumer.clone(),
             metrics: metrics.clone(),
             on_completion: self.on_completion,
+            stop: stop.clone(),
         };
         let emitter: EventEmitter = EventEmitter::builder()
             .linker(&linker)
@@ -338,7 +340,7 @@ impl WorkerBuilder {
             emitter,
             metrics,
             records,
-            stop: CancellationToken::new(),
+            stop,
             abort: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(self.concurrency)),
             running: Mutex::new(HashSet::new()),
@@ -1256,6 +1258,50 @@ struct WorkerHook {
     consumer: String,
     metrics: Arc<Counters>,
     on_completion: Option<CompletionFn>,
+    stop: CancellationToken,
+}
+
+/// Writes a handler's completion record (`HSETNX`) and says whether this write made
+/// it, i.e. whether this is the first completion of that handler for the emission.
+///
+/// The record holds a token unique to this write and is read back in the same
+/// pipeline, so the answer stays right when it is sent again: if Redis went away
+/// after the write landed but before its reply arrived, the retry finds its own token
+/// and reports the completion, once. Retries until Redis answers or the worker stops.
+async fn record_completion(
+    conn: &mut ConnectionManager,
+    done_key: &str,
+    key: &str,
+    consumer: &str,
+    stop: &CancellationToken,
+) -> redis::RedisResult<bool> {
+    let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
+    let mut wait = Duration::from_millis(50);
+    loop {
+        let r: redis::RedisResult<(String,)> = redis::pipe()
+            .cmd("HSETNX")
+            .arg(done_key)
+            .arg(key)
+            .arg(&token)
+            .ignore()
+            .cmd("HGET")
+            .arg(done_key)
+            .arg(key)
+            .query_async(conn)
+            .await;
+        match r {
+            Ok((holder,)) => return Ok(holder == token),
+            Err(e) if stop.is_cancelled() => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "ventus completion record not confirmed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 impl HandlerHook for WorkerHook {
@@ -1286,6 +1332,7 @@ impl HandlerHook for WorkerHook {
             let metrics = self.metrics.clone();
             let consumer = self.consumer.clone();
             let on_completion = self.on_completion.clone();
+            let stop = self.stop.clone();
             let completion = Completion {
                 id: d.id,
                 event: d.event.to_string(),
@@ -1293,12 +1340,7 @@ impl HandlerHook for WorkerHook {
                 attempt: d.attempt,
             };
             let task = self.records.spawn(async move {
-                let first: bool = redis::cmd("HSETNX")
-                    .arg(&done_key)
-                    .arg(&key)
-                    .arg(&consumer)
-                    .query_async(&mut conn)
-                    .await?;
+                let first = record_completion(&mut conn, &done_key, &key, &consumer, &stop).await?;
                 if first {
                     metrics.handled.fetch_add(1, Ordering::Relaxed);
                     if let Some(f) = &on_completion {

@@ -140,6 +140,12 @@ async fn run_worker() -> i32 {
         .reclaim_every(Duration::from_millis(env_u64("VT_RECLAIM_MS", 200)))
         .backoff(vec![Duration::from_millis(env_u64("VT_BACKOFF_MS", 100))])
         .max_deliveries(env_u64("VT_MAX_DELIVERIES", 5))
+        .window(
+            std::env::var("VT_WINDOW_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis),
+        )
         .lease(env_u64("VT_LEASE", 1) == 1)
         .shutdown_timeout(Duration::from_millis(env_u64("VT_SHUTDOWN_MS", 30_000)))
         .on_completion(move |c| {
