@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::fixture::{drained, envs, test_emitter};
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,43 +17,6 @@ use ventus_redis::{EmissionId, RedisEmitter, RemoteEmitError};
 #[test]
 fn fixture_worker() {
     support::fixture::maybe_run_worker();
-}
-
-async fn emitter(url: &str) -> RedisEmitter {
-    RedisEmitter::builder(url)
-        .queue("test")
-        .build()
-        .await
-        .unwrap()
-}
-
-fn envs(
-    server: &RedisServer,
-    journal: &Journal,
-    extra: &[(&str, &str)],
-) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = vec![
-        ("VT_URL", server.url()),
-        ("VT_JOURNAL", journal.path().display().to_string()),
-    ];
-    for (k, val) in extra {
-        let k: &'static str = Box::leak(k.to_string().into_boxed_str());
-        v.push((k, val.to_string()));
-    }
-    v
-}
-
-/// Waits until the queue has nothing pending and nothing undelivered.
-async fn drained(emitter: &RedisEmitter, timeout: Duration) {
-    wait::until("the queue to drain", timeout, || async {
-        let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
-        if s.pending == 0 && s.lag == 0 {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
 }
 
 /// Waits until the journal has a `done` line for every id of `ids`.
@@ -79,7 +44,7 @@ fn strings(ids: &[EmissionId]) -> HashSet<String> {
 async fn t4_a_stopped_broker_fails_every_emit_fast_and_the_worker_resumes_by_itself() {
     let mut server = RedisServer::start_with_aof();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     // One place, taken by a long job: the jobs after it wait on the stream, so the
     // broker stops with one entry in flight and the rest not yet delivered.
     let worker = spawn_worker(&envs(&server, &journal, &[("VT_CONCURRENCY", "1")]));
@@ -164,7 +129,7 @@ async fn t4b_a_killed_broker_resolves_every_emit_and_loses_nothing_acknowledged(
     let server = Arc::new(Mutex::new(RedisServer::start_with_aof()));
     let url = server.lock().unwrap().url();
     let journal = Journal::new();
-    let emitter = emitter(&url).await;
+    let emitter = test_emitter(&url).await;
     let worker = spawn_worker(&envs(&server.lock().unwrap(), &journal, &[]));
 
     let oks = Arc::new(AtomicUsize::new(0));

@@ -3,60 +3,25 @@
 
 mod support;
 
+use support::fixture::{drained, envs, test_emitter};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::fixture::{spawn_worker, Job};
-use support::{wait, Journal, RedisServer};
-use ventus_redis::{Delivery, RedisEmitter, Worker};
+use support::{Journal, RedisServer};
+use ventus_redis::{Delivery, Worker};
 
 #[test]
 fn fixture_worker() {
     support::fixture::maybe_run_worker();
 }
 
-async fn emitter(url: &str) -> RedisEmitter {
-    RedisEmitter::builder(url)
-        .queue("test")
-        .build()
-        .await
-        .unwrap()
-}
-
-fn envs(
-    server: &RedisServer,
-    journal: &Journal,
-    extra: &[(&str, &str)],
-) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = vec![
-        ("VT_URL", server.url()),
-        ("VT_JOURNAL", journal.path().display().to_string()),
-    ];
-    for (k, val) in extra {
-        let k: &'static str = Box::leak(k.to_string().into_boxed_str());
-        v.push((k, val.to_string()));
-    }
-    v
-}
-
-/// Waits until the queue has nothing pending and nothing undelivered.
-async fn drained(emitter: &RedisEmitter, timeout: Duration) {
-    wait::until("the queue to drain", timeout, || async {
-        let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
-        if s.pending == 0 && s.lag == 0 {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_in_this_process_runs_each_emission_once_with_its_payload() {
     let server = RedisServer::start();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let linker = ventus::EventLinker::builder().build().unwrap();
     let s = seen.clone();
@@ -109,7 +74,7 @@ async fn a_worker_in_this_process_runs_each_emission_once_with_its_payload() {
 async fn t1_a_killed_workers_entry_is_redelivered_and_completes_once() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let a = spawn_worker(&envs(&server, &journal, &[]));
     let id = emitter
         .emit_with("job", &Job::new(1, "hang_first"))
@@ -143,8 +108,8 @@ async fn t1_a_killed_workers_entry_is_redelivered_and_completes_once() {
 async fn t5_four_workers_two_emitters_ten_thousand_emissions_no_loss_no_duplicates() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let e1 = emitter(&server.url()).await;
-    let e2 = emitter(&server.url()).await;
+    let e1 = test_emitter(&server.url()).await;
+    let e2 = test_emitter(&server.url()).await;
     let workers: Vec<_> = (0..4)
         .map(|_| spawn_worker(&envs(&server, &journal, &[])))
         .collect();
@@ -191,7 +156,7 @@ async fn t5_four_workers_two_emitters_ten_thousand_emissions_no_loss_no_duplicat
 async fn t8_a_restarted_worker_handles_its_old_pending_entries_once() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let a = spawn_worker(&envs(&server, &journal, &[("VT_CONCURRENCY", "4")]));
     let mut ids = Vec::new();
     for n in 0..4 {
@@ -231,7 +196,7 @@ async fn t9_a_long_handler_keeps_its_lease_and_without_it_completes_once() {
     for (lease, starts) in [("1", 1), ("0", 2)] {
         let server = RedisServer::start();
         let journal = Journal::new();
-        let emitter = emitter(&server.url()).await;
+        let emitter = test_emitter(&server.url()).await;
         let extra = [("VT_LEASE", lease), ("VT_VISIBILITY_MS", "600")];
         let a = spawn_worker(&envs(&server, &journal, &extra));
         let b = spawn_worker(&envs(&server, &journal, &extra));

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::fixture::{drained, envs};
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,22 +22,6 @@ fn fixture_worker() {
 const SECRET: &[u8; 32] = b"t3-signing-secret-0123456789abcd";
 const OTHER_SECRET: &[u8; 32] = b"t3-another-secret-0123456789abcd";
 const STREAM: &str = "ventus:{test}:s";
-
-fn envs(
-    server: &RedisServer,
-    journal: &Journal,
-    extra: &[(&str, &str)],
-) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = vec![
-        ("VT_URL", server.url()),
-        ("VT_JOURNAL", journal.path().display().to_string()),
-    ];
-    for (k, val) in extra {
-        let k: &'static str = Box::leak(k.to_string().into_boxed_str());
-        v.push((k, val.to_string()));
-    }
-    v
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -75,19 +61,6 @@ async fn xadd(conn: &mut redis::aio::MultiplexedConnection, fields: &[(&'static 
 fn set(fields: &mut [(&'static str, Vec<u8>)], name: &str, value: Vec<u8>) {
     let f = fields.iter_mut().find(|(k, _)| *k == name).unwrap();
     f.1 = value;
-}
-
-/// Waits until the queue has nothing pending and nothing undelivered.
-async fn drained(emitter: &RedisEmitter, timeout: Duration) {
-    wait::until("the queue to drain", timeout, || async {
-        let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
-        if s.pending == 0 && s.lag == 0 {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
 }
 
 /// The dead letters of the test queue, by emission id: (reason, attempts).

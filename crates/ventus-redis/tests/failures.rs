@@ -4,12 +4,14 @@
 
 mod support;
 
+use support::fixture::{drained, envs, test_emitter};
+
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use support::fixture::{spawn_worker, Job};
 use support::{wait, ChildProcess, Journal, RedisServer};
-use ventus_redis::{DeadLetter, DeadLetterError, DeadLetters, EmissionId, RedisEmitter};
+use ventus_redis::{DeadLetter, DeadLetterError, DeadLetters, EmissionId};
 
 #[test]
 fn fixture_worker() {
@@ -21,50 +23,13 @@ const STREAM: &str = "ventus:{test}:s";
 /// The signal `std::process::abort` raises, on Linux.
 const SIGABRT: i32 = 6;
 
-async fn emitter(url: &str) -> RedisEmitter {
-    RedisEmitter::builder(url)
-        .queue("test")
-        .build()
-        .await
-        .unwrap()
-}
-
 async fn dead_letters(url: &str) -> DeadLetters {
     DeadLetters::connect(url, "test", 1).await.unwrap()
-}
-
-fn envs(
-    server: &RedisServer,
-    journal: &Journal,
-    extra: &[(&str, &str)],
-) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = vec![
-        ("VT_URL", server.url()),
-        ("VT_JOURNAL", journal.path().display().to_string()),
-    ];
-    for (k, val) in extra {
-        let k: &'static str = Box::leak(k.to_string().into_boxed_str());
-        v.push((k, val.to_string()));
-    }
-    v
 }
 
 /// Spawns a worker from an async test (the wait for `VT_READY` blocks).
 fn worker(envs: &[(&'static str, String)]) -> ChildProcess {
     tokio::task::block_in_place(|| spawn_worker(envs))
-}
-
-/// Waits until the queue has nothing pending and nothing undelivered.
-async fn drained(emitter: &RedisEmitter, timeout: Duration) {
-    wait::until("the queue to drain", timeout, || async {
-        let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
-        if s.pending == 0 && s.lag == 0 {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
-    .await;
 }
 
 /// Waits until the journal has a `done` line for `id` and returns its pid.
@@ -155,7 +120,7 @@ async fn pending_emissions(server: &RedisServer) -> Vec<String> {
 async fn t2_an_always_failing_handler_runs_max_deliveries_times_then_is_dead_lettered() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let dlq = dead_letters(&server.url()).await;
     let extra = [("VT_MAX_DELIVERIES", "3"), ("VT_BACKOFF_MS", "50")];
     let w = worker(&envs(&server, &journal, &extra));
@@ -207,7 +172,7 @@ async fn t2b_a_process_aborting_handler_ends_in_the_dead_letters_without_a_crash
     const MAX_DELIVERIES: usize = 3;
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let dlq = dead_letters(&server.url()).await;
     let max = MAX_DELIVERIES.to_string();
     let extra = [
@@ -286,7 +251,7 @@ async fn t2b_a_process_aborting_handler_ends_in_the_dead_letters_without_a_crash
 async fn t6_sigterm_acks_the_short_handler_and_leaves_only_the_long_one_pending() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let a = worker(&envs(&server, &journal, &[("VT_SHUTDOWN_MS", "1500")]));
 
     // The long one first, so that the short one starts just before the SIGTERM.
@@ -348,7 +313,7 @@ async fn t6_sigterm_acks_the_short_handler_and_leaves_only_the_long_one_pending(
 async fn t10_a_replayed_dead_letter_runs_once_more_and_a_discarded_one_is_gone() {
     let server = RedisServer::start();
     let journal = Journal::new();
-    let emitter = emitter(&server.url()).await;
+    let emitter = test_emitter(&server.url()).await;
     let dlq = dead_letters(&server.url()).await;
 
     // Before anything made the queue's stream, its dead letters are unknown.

@@ -187,3 +187,39 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
+
+/// An emitter on the fixture's queue (`test`).
+pub async fn test_emitter(url: &str) -> ventus_redis::RedisEmitter {
+    ventus_redis::RedisEmitter::builder(url)
+        .queue("test")
+        .build()
+        .await
+        .unwrap()
+}
+
+/// The `VT_*` settings of a fixture worker: the server, the journal, and `extra`.
+pub fn envs(
+    server: &super::RedisServer,
+    journal: &super::Journal,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = vec![
+        ("VT_URL", server.url()),
+        ("VT_JOURNAL", journal.path().display().to_string()),
+    ];
+    v.extend(extra.iter().map(|(k, val)| (*k, (*val).to_owned())));
+    v
+}
+
+/// Waits until the queue has nothing pending and nothing undelivered.
+pub async fn drained(emitter: &ventus_redis::RedisEmitter, timeout: Duration) {
+    super::wait::until("the queue to drain", timeout, || async {
+        let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
+        if s.pending == 0 && s.lag == 0 {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+}
