@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::emitter::EmissionId;
+use crate::id::EmissionId;
 
 tokio::task_local! {
     pub(crate) static CURRENT: Arc<DeliveryState>;

@@ -131,7 +131,7 @@ impl DeadLetters {
     pub async fn queue_stats(&self) -> Result<crate::QueueStats, DeadLetterError> {
         self.check_queue().await?;
         let keys = self.queue.all_keys();
-        Ok(crate::worker::queue_stats(&mut self.conn.clone(), &keys).await?)
+        Ok(crate::stream::queue_stats(&mut self.conn.clone(), &keys).await?)
     }
 
     async fn check_queue(&self) -> Result<(), DeadLetterError> {
@@ -294,7 +294,7 @@ fn is_entry_id(id: &str) -> bool {
 }
 
 fn letter(partition: u16, s: &redis::streams::StreamId) -> DeadLetter {
-    let fields = crate::worker::fields_of(s);
+    let fields = crate::stream::fields_of(s);
     let get = |name: &str| {
         fields
             .iter()

@@ -13,35 +13,10 @@ use uuid::Uuid;
 use crate::conn::{self, now_ms};
 use crate::envelope::{Envelope, Keyring};
 use crate::error::{ConfigError, RemoteEmitError};
+pub(crate) use crate::id::EmissionId;
 use crate::keys::{Keys, Queue};
 use crate::lua::{is_noscript, scripts};
 use crate::trace;
-
-/// The id of a remote emission: a UUIDv7 made by the emitter. Workers dedupe by it.
-///
-/// Not the in-process [`ventus::EmissionId`]: the worker's own emission of it has one
-/// of those too; [`Delivery::id`](crate::Delivery::id) gives this one inside handlers.
-///
-/// # Examples
-///
-/// ```
-/// let id = ventus_redis::EmissionId::from(uuid::Uuid::nil());
-/// assert_eq!(id.to_string(), "00000000-0000-0000-0000-000000000000");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EmissionId(pub Uuid);
-
-impl From<Uuid> for EmissionId {
-    fn from(id: Uuid) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for EmissionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
 
 /// The longest event name a remote emission may carry, in bytes.
 pub const MAX_EVENT_LEN: usize = 256;
@@ -454,7 +429,7 @@ impl RedisEmitter {
     /// The server failed or could not be reached.
     pub async fn queue_stats(&self) -> redis::RedisResult<crate::QueueStats> {
         let keys: Vec<Keys> = self.inner.queue.all_keys();
-        crate::worker::queue_stats(&mut self.inner.conn.clone(), &keys).await
+        crate::stream::queue_stats(&mut self.inner.conn.clone(), &keys).await
     }
 }
 

@@ -147,19 +147,20 @@ mod dlq;
 mod emitter;
 pub mod envelope;
 mod error;
+mod id;
 mod keys;
 mod lua;
+mod stream;
 mod trace;
 mod worker;
 
 pub use delivery::Delivery;
 pub use dlq::{DeadLetter, DeadLetters};
 pub use emitter::{
-    Batch, EmissionId, RedisEmitter, RedisEmitterBuilder, RemoteEmitterMetrics, DEFAULT_MAX_LEN,
-    MAX_EVENT_LEN,
+    Batch, RedisEmitter, RedisEmitterBuilder, RemoteEmitterMetrics, DEFAULT_MAX_LEN, MAX_EVENT_LEN,
 };
 pub use envelope::{Envelope, KeyError, Keyring, Rejection};
 pub use error::{ConfigError, DeadLetterError, RemoteEmitError};
-pub use worker::{
-    Completion, QueueStats, Worker, WorkerBuilder, WorkerHandle, WorkerMetrics, WorkerReport,
-};
+pub use id::EmissionId;
+pub use stream::QueueStats;
+pub use worker::{Completion, Worker, WorkerBuilder, WorkerHandle, WorkerMetrics, WorkerReport};

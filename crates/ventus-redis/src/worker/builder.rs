@@ -1,0 +1,329 @@
+//! Building a worker: settings, checks, connections.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use ventus::{EventEmitter, EventLinker};
+
+use super::decode::{Decode, Json, TypedEvent};
+use super::hook::{Completion, CompletionFn, WorkerHook};
+use super::{Counters, Shared, Worker};
+use crate::conn;
+use crate::envelope::Keyring;
+use crate::error::ConfigError;
+use crate::keys::Queue;
+use crate::lua::scripts;
+
+/// Builds a [`Worker`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use ventus::EventLinker;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("order.placed").subscribe(|order: &u64| println!("order {order}"))?;
+///
+/// let worker = ventus_redis::Worker::builder("redis://127.0.0.1:6379/")
+///     .linker(&linker)
+///     .queue("orders")
+///     .decode::<u64>("order.placed")
+///     .build()
+///     .await?;
+/// let report = worker.run().await; // until SIGTERM or Ctrl-C
+/// println!("{report:?}");
+/// # Ok(()) }
+/// ```
+pub struct WorkerBuilder {
+    url: String,
+    linker: Option<EventLinker>,
+    queue: String,
+    partitions: u16,
+    keyring: Keyring,
+    window: Option<Duration>,
+    concurrency: usize,
+    batch: usize,
+    block: Duration,
+    visibility: Duration,
+    lease: bool,
+    max_deliveries: u64,
+    backoff: Vec<Duration>,
+    reclaim_every: Duration,
+    shutdown_timeout: Duration,
+    done_ttl: Duration,
+    timeout: Duration,
+    decoders: HashMap<String, Arc<dyn Decode>>,
+    on_completion: Option<CompletionFn>,
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("queue", &self.queue)
+            .field("partitions", &self.partitions)
+            .field("concurrency", &self.concurrency)
+            .field("visibility", &self.visibility)
+            .field("max_deliveries", &self.max_deliveries)
+            .field("events", &self.decoders.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = value;
+            self
+        }
+    };
+}
+
+impl WorkerBuilder {
+    /// The defaults of DISTRIBUTED.md, for the server at `url`.
+    pub(super) fn new(url: String) -> Self {
+        WorkerBuilder {
+            url,
+            linker: None,
+            queue: "default".into(),
+            partitions: 1,
+            keyring: Keyring::unsigned(),
+            window: None,
+            concurrency: 16,
+            batch: 64,
+            block: Duration::from_secs(2),
+            visibility: Duration::from_secs(30),
+            lease: true,
+            max_deliveries: 5,
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+            reclaim_every: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(30),
+            done_ttl: Duration::from_secs(7 * 24 * 3600),
+            timeout: Duration::from_secs(2),
+            decoders: HashMap::new(),
+            on_completion: None,
+        }
+    }
+
+    /// The linker whose handlers run the emissions (default: the global linker).
+    pub fn linker(mut self, linker: &EventLinker) -> Self {
+        self.linker = Some(linker.clone());
+        self
+    }
+
+    /// Emissions of `event` carry a `T`, the payload its handlers take. Events with no
+    /// payload need no decoder.
+    pub fn decode<T: DeserializeOwned + Send + Sync + 'static>(mut self, event: &str) -> Self {
+        self.decoders.insert(
+            event.to_owned(),
+            Arc::new(Json::<T>(std::marker::PhantomData)),
+        );
+        self
+    }
+
+    /// Emissions of the typed event `E` (emitted with
+    /// [`RedisEmitter::emit_event`](crate::RedisEmitter::emit_event)).
+    pub fn event<E: ventus::Event + DeserializeOwned>(mut self) -> Self {
+        self.decoders.insert(
+            E::name().to_owned(),
+            Arc::new(TypedEvent::<E>(std::marker::PhantomData)),
+        );
+        self
+    }
+
+    /// Called when a handler's completion is recorded (the first for its emission id).
+    pub fn on_completion(mut self, f: impl Fn(&Completion) + Send + Sync + 'static) -> Self {
+        self.on_completion = Some(Arc::new(f));
+        self
+    }
+
+    /// The queue (default `"default"`).
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+    setter!(
+        /// The queue's partition count, as its emitters use (default 1).
+        partitions: u16
+    );
+    setter!(
+        /// The keys envelopes must be signed with (default: unsigned only).
+        keyring: Keyring
+    );
+    setter!(
+        /// Envelopes older (or further in the future) than this are refused as stale
+        /// (default `None`: no window).
+        window: Option<Duration>
+    );
+    setter!(
+        /// How many emissions run at once (default 16; 1 to 10 000).
+        concurrency: usize
+    );
+    setter!(
+        /// How long a read blocks waiting for entries (default 2 s).
+        block: Duration
+    );
+    setter!(
+        /// How long an entry may go without its lease renewed before another worker
+        /// takes it over (default 30 s).
+        visibility: Duration
+    );
+    setter!(
+        /// Renew the lease of running entries every visibility/3 (default on).
+        lease: bool
+    );
+    setter!(
+        /// Deliveries before an entry goes to the dead letters (default 5).
+        max_deliveries: u64
+    );
+    setter!(
+        /// The wait before each retry of a failed entry, the last repeated (default
+        /// 1 s, 5 s, 30 s, 2 min).
+        backoff: Vec<Duration>
+    );
+    setter!(
+        /// How often the reclaimer looks for stuck and due entries (default 5 s).
+        reclaim_every: Duration
+    );
+    setter!(
+        /// How long shutdown waits for running emissions (default 30 s).
+        shutdown_timeout: Duration
+    );
+    setter!(
+        /// How long completion records are kept (default 7 days).
+        done_ttl: Duration
+    );
+
+    /// Connects, creates the consumer groups if missing, and makes the worker.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`]: an out-of-range setting, a bad queue name or URL, an
+    /// unreachable server.
+    pub async fn build(self) -> Result<Worker, ConfigError> {
+        let queue = Queue::new(&self.queue, self.partitions)?;
+        let bad = |setting: &'static str, value: String, reason: &'static str| {
+            Err(ConfigError::InvalidSetting {
+                setting,
+                value,
+                reason,
+            })
+        };
+        if !(1..=10_000).contains(&self.concurrency) {
+            return bad("concurrency", self.concurrency.to_string(), "1 to 10 000");
+        }
+        if self.max_deliveries == 0 {
+            return bad("max_deliveries", "0".into(), "at least 1");
+        }
+        if self.visibility < Duration::from_millis(100) {
+            return bad(
+                "visibility",
+                format!("{:?}", self.visibility),
+                "at least 100 ms",
+            );
+        }
+        if self.reclaim_every < Duration::from_millis(10) {
+            return bad(
+                "reclaim_every",
+                format!("{:?}", self.reclaim_every),
+                "at least 10 ms",
+            );
+        }
+        if self.block < Duration::from_millis(1) || self.block > Duration::from_secs(60) {
+            return bad("block", format!("{:?}", self.block), "1 ms to 60 s");
+        }
+        if self.backoff.is_empty() {
+            return bad("backoff", "[]".into(), "at least one wait");
+        }
+        let mut cmd = conn::manager(&self.url, self.timeout).await?;
+        let unreachable = |source| ConfigError::Unreachable {
+            url: self.url.clone(),
+            source,
+        };
+        let keys = queue.all_keys();
+        for k in &keys {
+            conn::ensure_group(&mut cmd, k).await.map_err(unreachable)?;
+        }
+        scripts().to_dlq.load(&mut cmd).await.map_err(unreachable)?;
+        let consumer = format!(
+            "{}-{}-{}",
+            hostname(),
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
+        let metrics = Arc::new(Counters::default());
+        let records = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let hook = WorkerHook {
+            conn: cmd.clone(),
+            records: records.clone(),
+            consumer: consumer.clone(),
+            metrics: metrics.clone(),
+            on_completion: self.on_completion,
+            stop: stop.clone(),
+        };
+        let emitter: EventEmitter = EventEmitter::builder()
+            .linker(&linker)
+            .detailed_reports(true)
+            .handler_hook(hook)
+            .build()
+            .into();
+        let shared = Arc::new(Shared {
+            url: self.url,
+            queue,
+            keys,
+            keyring: self.keyring,
+            window: self.window,
+            concurrency: self.concurrency,
+            batch: self.batch.min(self.concurrency).max(1),
+            block: self.block,
+            visibility: self.visibility,
+            lease: self.lease,
+            max_deliveries: self.max_deliveries,
+            backoff: self.backoff,
+            reclaim_every: self.reclaim_every,
+            shutdown_timeout: self.shutdown_timeout,
+            done_ttl: self.done_ttl,
+            timeout: self.timeout,
+            decoders: self.decoders,
+            consumer,
+            cmd,
+            emitter,
+            metrics,
+            records,
+            stop,
+            abort: CancellationToken::new(),
+            permits: Arc::new(Semaphore::new(self.concurrency)),
+            running: Mutex::new(HashSet::new()),
+            tasks: TaskTracker::new(),
+        });
+        Ok(Worker { shared })
+    }
+}
+
+pub(super) fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}

@@ -1,0 +1,138 @@
+//! The worker's handler hook: skip what is done, record each completion as it happens.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use ventus::{HandlerHook, HandlerInfo};
+
+use super::Counters;
+use crate::delivery::CURRENT;
+use crate::id::EmissionId;
+
+/// A handler's completion, recorded for an emission id: the first success of that
+/// handler for that id, whichever worker or attempt it came from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Completion {
+    /// The emission.
+    pub id: EmissionId,
+    /// The event.
+    pub event: String,
+    /// The handler's stable key (`name#n`).
+    pub handler: String,
+    /// The delivery attempt that completed it.
+    pub attempt: u64,
+}
+
+pub(super) type CompletionFn = Arc<dyn Fn(&Completion) + Send + Sync>;
+
+/// The worker's [`HandlerHook`]: skips handlers already recorded as done for the
+/// emission id, and records each success the moment it happens.
+pub(super) struct WorkerHook {
+    pub(super) conn: ConnectionManager,
+    pub(super) records: TaskTracker,
+    pub(super) consumer: String,
+    pub(super) metrics: Arc<Counters>,
+    pub(super) on_completion: Option<CompletionFn>,
+    pub(super) stop: CancellationToken,
+}
+
+/// Writes a handler's completion record (`HSETNX`) and says whether this write made
+/// it, i.e. whether this is the first completion of that handler for the emission.
+///
+/// The record holds a token unique to this write and is read back in the same
+/// pipeline, so the answer stays right when it is sent again: if Redis went away
+/// after the write landed but before its reply arrived, the retry finds its own token
+/// and reports the completion, once. Retries until Redis answers or the worker stops.
+pub(super) async fn record_completion(
+    conn: &mut ConnectionManager,
+    done_key: &str,
+    key: &str,
+    consumer: &str,
+    stop: &CancellationToken,
+) -> redis::RedisResult<bool> {
+    let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
+    let mut wait = Duration::from_millis(50);
+    loop {
+        let r: redis::RedisResult<(String,)> = redis::pipe()
+            .cmd("HSETNX")
+            .arg(done_key)
+            .arg(key)
+            .arg(&token)
+            .ignore()
+            .cmd("HGET")
+            .arg(done_key)
+            .arg(key)
+            .query_async(conn)
+            .await;
+        match r {
+            Ok((holder,)) => return Ok(holder == token),
+            Err(e) if stop.is_cancelled() => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "ventus completion record not confirmed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+impl HandlerHook for WorkerHook {
+    fn admit(&self, handler: &HandlerInfo<'_>) -> bool {
+        CURRENT
+            .try_with(|s| {
+                let key = s
+                    .keys
+                    .lock()
+                    .key_of(handler.subscription(), handler.handler());
+                !s.done.contains(&key)
+            })
+            .unwrap_or(true)
+    }
+
+    fn ended(&self, handler: &HandlerInfo<'_>, outcome: &ventus::Outcome) {
+        if !outcome.is_success() {
+            return;
+        }
+        let _ = CURRENT.try_with(|s| {
+            let key = s
+                .keys
+                .lock()
+                .key_of(handler.subscription(), handler.handler());
+            let d = &s.delivery;
+            let done_key = s.done_key.clone();
+            let mut conn = self.conn.clone();
+            let metrics = self.metrics.clone();
+            let consumer = self.consumer.clone();
+            let on_completion = self.on_completion.clone();
+            let stop = self.stop.clone();
+            let completion = Completion {
+                id: d.id,
+                event: d.event.to_string(),
+                handler: key.clone(),
+                attempt: d.attempt,
+            };
+            let task = self.records.spawn(async move {
+                let first = record_completion(&mut conn, &done_key, &key, &consumer, &stop).await?;
+                if first {
+                    metrics.handled.fetch_add(1, Ordering::Relaxed);
+                    if let Some(f) = &on_completion {
+                        let call = std::panic::AssertUnwindSafe(|| f(&completion));
+                        if std::panic::catch_unwind(call).is_err() {
+                            tracing::error!("ventus worker's on_completion callback panicked");
+                        }
+                    }
+                }
+                Ok(first)
+            });
+            s.records.lock().push(task);
+        });
+    }
+}

@@ -1,0 +1,298 @@
+//! The worker: takes remote emissions off a queue's streams and runs them on its own
+//! [`EventLinker`](ventus::EventLinker)'s handlers.
+
+mod builder;
+mod decode;
+mod hook;
+mod process;
+mod read;
+mod reclaim;
+
+pub use self::builder::WorkerBuilder;
+pub use self::hook::Completion;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use redis::aio::ConnectionManager;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use ventus::EventEmitter;
+
+use self::decode::Decode;
+use crate::envelope::Keyring;
+use crate::keys::{Keys, Queue};
+
+use self::read::read_loop;
+use self::reclaim::reclaim_loop;
+use crate::stream::{queue_stats, QueueStats};
+
+/// Counters behind [`WorkerMetrics`].
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    handled: AtomicU64,
+    acked: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    rejected: AtomicU64,
+    lost_to_trim: AtomicU64,
+    reclaimed: AtomicU64,
+}
+
+/// What a worker has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Deliveries taken (read, reclaimed or retried).
+    pub received: u64,
+    /// Handler completions recorded (the first for their emission id).
+    pub handled: u64,
+    /// Entries acknowledged: every handler done.
+    pub acked: u64,
+    /// Failed deliveries scheduled for a retry.
+    pub retried: u64,
+    /// Entries moved to the dead letters.
+    pub dead_lettered: u64,
+    /// Of those, envelopes refused before any handler ran (signature, version, window).
+    pub rejected: u64,
+    /// Pending entries found deleted by trimming (also counted by emitters at the trim).
+    pub lost_to_trim: u64,
+    /// Entries taken over from other consumers after their visibility ran out.
+    pub reclaimed: u64,
+}
+
+/// How a worker's run ended.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct WorkerReport {
+    /// Counts over the whole run.
+    pub metrics: WorkerMetrics,
+    /// Emissions that finished during the shutdown wait.
+    pub finished_at_shutdown: u64,
+    /// Stream entries still running at the deadline, left pending for other workers.
+    pub left_pending: Vec<String>,
+}
+
+struct Shared {
+    url: String,
+    queue: Queue,
+    keys: Vec<Keys>,
+    keyring: Keyring,
+    window: Option<Duration>,
+    concurrency: usize,
+    batch: usize,
+    block: Duration,
+    visibility: Duration,
+    lease: bool,
+    max_deliveries: u64,
+    backoff: Vec<Duration>,
+    reclaim_every: Duration,
+    shutdown_timeout: Duration,
+    done_ttl: Duration,
+    timeout: Duration,
+    decoders: HashMap<String, Arc<dyn Decode>>,
+    consumer: String,
+    cmd: ConnectionManager,
+    emitter: EventEmitter,
+    metrics: Arc<Counters>,
+    records: TaskTracker,
+    stop: CancellationToken,
+    /// Cancels the emissions still running at the shutdown deadline.
+    abort: CancellationToken,
+    permits: Arc<Semaphore>,
+    /// Stream entries being processed here.
+    running: Mutex<HashSet<String>>,
+    tasks: TaskTracker,
+}
+
+/// Runs the handlers of a queue's remote emissions. See the crate docs for the
+/// delivery guarantees.
+pub struct Worker {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("queue", &self.shared.queue.name())
+            .field("consumer", &self.shared.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle to a running worker: metrics and shutdown. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for WorkerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerHandle")
+            .field("consumer", &self.shared.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerHandle {
+    /// Asks the worker to stop: it stops reading, waits for what runs (up to its
+    /// shutdown timeout), acks what finished and leaves the rest pending.
+    pub fn shutdown(&self) {
+        self.shared.stop.cancel();
+    }
+
+    /// Counts since the worker started.
+    pub fn metrics(&self) -> WorkerMetrics {
+        self.shared.metrics()
+    }
+
+    /// The queue's state on the server.
+    ///
+    /// # Errors
+    ///
+    /// The server failed or could not be reached.
+    pub async fn queue_stats(&self) -> redis::RedisResult<QueueStats> {
+        queue_stats(&mut self.shared.cmd.clone(), &self.shared.keys).await
+    }
+}
+
+impl Shared {
+    fn metrics(&self) -> WorkerMetrics {
+        let m = &self.metrics;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WorkerMetrics {
+            received: get(&m.received),
+            handled: get(&m.handled),
+            acked: get(&m.acked),
+            retried: get(&m.retried),
+            dead_lettered: get(&m.dead_lettered),
+            rejected: get(&m.rejected),
+            lost_to_trim: get(&m.lost_to_trim),
+            reclaimed: get(&m.reclaimed),
+        }
+    }
+
+    fn backoff(&self, attempt: u64) -> Duration {
+        let i = (attempt.saturating_sub(1) as usize).min(self.backoff.len() - 1);
+        self.backoff[i]
+    }
+}
+
+impl Worker {
+    /// Starts a builder for the server at `url`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").queue("orders");
+    /// # let _ = builder;
+    /// ```
+    pub fn builder(url: impl Into<String>) -> WorkerBuilder {
+        WorkerBuilder::new(url.into())
+    }
+
+    /// This worker's consumer name: `host-pid-uuid`, new at every start.
+    pub fn consumer(&self) -> &str {
+        &self.shared.consumer
+    }
+
+    /// A handle for metrics and shutdown.
+    pub fn handle(&self) -> WorkerHandle {
+        WorkerHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Runs until SIGTERM, Ctrl-C or [`WorkerHandle::shutdown`], then shuts down
+    /// gracefully.
+    pub async fn run(self) -> WorkerReport {
+        let signal = async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = term.recv() => {}
+                            _ = tokio::signal::ctrl_c() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        self.run_until(signal).await
+    }
+
+    /// Runs until `signal` completes or [`WorkerHandle::shutdown`] is called, then
+    /// shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> WorkerReport {
+        let shared = self.shared;
+        let span = tracing::info_span!("ventus.worker", queue = shared.queue.name(), consumer = %shared.consumer);
+        async {
+            tracing::info!("ventus worker started");
+            let reader = tokio::spawn(read_loop(shared.clone()));
+            let reclaimer = tokio::spawn(reclaim_loop(shared.clone()));
+            tokio::select! {
+                () = signal => shared.stop.cancel(),
+                () = shared.stop.cancelled() => {}
+            }
+            tracing::info!("ventus worker stopping");
+            let _ = reader.await;
+            let _ = reclaimer.await;
+            let before = shared.metrics();
+            shared.tasks.close();
+            let finished = tokio::time::timeout(shared.shutdown_timeout, shared.tasks.wait())
+                .await
+                .is_ok();
+            let left_pending: Vec<String> = if finished {
+                Vec::new()
+            } else {
+                let left = shared.running.lock().iter().cloned().collect();
+                // Cancel what still runs: its handlers are dropped, nothing is acked,
+                // and its entries stay pending for other workers.
+                shared.abort.cancel();
+                shared.tasks.wait().await;
+                left
+            };
+            shared.records.close();
+            let _ = tokio::time::timeout(shared.timeout, shared.records.wait()).await;
+            let after = shared.metrics();
+            if !left_pending.is_empty() {
+                tracing::warn!(
+                    left = left_pending.len(),
+                    "ventus worker stopped with emissions still running; they stay pending for other workers"
+                );
+            }
+            WorkerReport {
+                metrics: after,
+                finished_at_shutdown: after.acked.saturating_sub(before.acked),
+                left_pending,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// One stream entry to process.
+struct Entry {
+    keys: Keys,
+    id: String,
+    fields: Vec<(String, Vec<u8>)>,
+    attempt: u64,
+}

@@ -1,0 +1,124 @@
+//! The read loop: new entries off the streams, each into a task of its own.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::streams::StreamReadReply;
+
+use super::process::process;
+use super::{Entry, Shared};
+use crate::conn;
+use crate::keys::GROUP;
+use crate::stream::fields_of;
+
+pub(super) async fn read_loop(shared: Arc<Shared>) {
+    let mut reader: Option<MultiplexedConnection> = None;
+    let mut wait = Duration::from_millis(50);
+    while !shared.stop.is_cancelled() {
+        // Room for at least one more emission before reading; the places are taken
+        // per entry after the read, so the reclaimer is never starved of them while a
+        // read blocks.
+        tokio::select! {
+            p = shared.permits.acquire() => match p { Ok(p) => drop(p), Err(_) => return },
+            () = shared.stop.cancelled() => return,
+        }
+        let room = shared.permits.available_permits().clamp(1, shared.batch);
+        let conn = match &mut reader {
+            Some(c) => c,
+            None => match conn::reader(&shared.url, shared.block, shared.timeout).await {
+                Ok(c) => reader.insert(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ventus worker cannot reach Redis; retrying");
+                    backoff_wait(&shared, &mut wait).await;
+                    continue;
+                }
+            },
+        };
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&shared.consumer)
+            .arg("COUNT")
+            .arg(room)
+            .arg("BLOCK")
+            .arg(shared.block.as_millis() as u64)
+            .arg("STREAMS");
+        for k in &shared.keys {
+            cmd.arg(k.stream());
+        }
+        for _ in &shared.keys {
+            cmd.arg(">");
+        }
+        let reply = tokio::select! {
+            r = cmd.query_async::<Option<StreamReadReply>>(conn) => r,
+            () = shared.stop.cancelled() => return,
+        };
+        match reply {
+            Ok(reply) => {
+                wait = Duration::from_millis(50);
+                for stream in reply.map(|r| r.keys).unwrap_or_default() {
+                    let Some(keys) = shared.keys.iter().find(|k| k.stream() == stream.key) else {
+                        continue;
+                    };
+                    for s in stream.ids {
+                        // Delivered to this worker: it runs even during a shutdown.
+                        let Ok(permit) = shared.permits.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let entry = Entry {
+                            keys: keys.clone(),
+                            fields: fields_of(&s),
+                            id: s.id,
+                            attempt: 1,
+                        };
+                        spawn_process(&shared, entry, permit);
+                    }
+                }
+            }
+            Err(e) => {
+                if e.code() == Some("NOGROUP") {
+                    // The server lost the stream (restarted without persistence).
+                    let mut cmd_conn = shared.cmd.clone();
+                    for k in &shared.keys {
+                        let _ = conn::ensure_group(&mut cmd_conn, k).await;
+                    }
+                } else {
+                    tracing::warn!(error = %e, "ventus worker read failed; reconnecting");
+                    reader = None;
+                }
+                backoff_wait(&shared, &mut wait).await;
+            }
+        }
+    }
+}
+
+/// Waits `wait` (or until stop), then doubles it up to one second: the pause between
+/// reconnect attempts while the broker is down.
+pub(super) async fn backoff_wait(shared: &Shared, wait: &mut Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(*wait) => {}
+        () = shared.stop.cancelled() => {}
+    }
+    *wait = (*wait * 2).min(Duration::from_secs(1));
+}
+
+pub(super) fn spawn_process(
+    shared: &Arc<Shared>,
+    entry: Entry,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    shared.metrics.received.fetch_add(1, Ordering::Relaxed);
+    shared.running.lock().insert(entry.id.clone());
+    let s = shared.clone();
+    shared.tasks.spawn(async move {
+        let id = entry.id.clone();
+        tokio::select! {
+            () = process(&s, entry) => {}
+            () = s.abort.cancelled() => {}
+        }
+        s.running.lock().remove(&id);
+        drop(permit);
+    });
+}
