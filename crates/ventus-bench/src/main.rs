@@ -7,7 +7,8 @@
 //! fewer and shorter rounds; `-- --only W3` runs the workloads whose name starts with
 //! `W3`; `-- --pyventus` also times Pyventus 0.8 on W1 in a virtualenv under
 //! `target/ventus-bench/venv`; `-- --axum` adds H1 and H2, ventus-axum against a plain
-//! axum handler over loopback HTTP. A failed check makes the run exit with status 1.
+//! axum handler over loopback HTTP; `-- --redis` (or `--only R…`) adds R1–R3,
+//! ventus-redis against raw redis-rs on a private `redis-server`. A failed check makes the run exit with status 1.
 //!
 //! See `docs/performance.md`.
 #![allow(clippy::print_stdout)]
@@ -16,6 +17,7 @@ mod alloc;
 mod floors;
 mod harness;
 mod pyventus;
+mod redis;
 mod report;
 mod w2;
 mod w3;
@@ -35,6 +37,7 @@ struct Args {
     quick: bool,
     pyventus: bool,
     axum: bool,
+    redis: bool,
     only: Vec<String>,
 }
 
@@ -43,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         quick: false,
         pyventus: false,
         axum: false,
+        redis: false,
         only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -51,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => args.quick = true,
             "--pyventus" => args.pyventus = true,
             "--axum" => args.axum = true,
+            "--redis" => args.redis = true,
             "--only" => args
                 .only
                 .push(it.next().ok_or("--only needs a workload name")?),
@@ -58,7 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => {}
             "-h" | "--help" => {
                 return Err(
-                    "usage: ventus-bench [--quick] [--pyventus] [--axum] [--only WORKLOAD]..."
+                    "usage: ventus-bench [--quick] [--pyventus] [--axum] [--redis] [--only WORKLOAD]..."
                         .into(),
                 )
             }
@@ -133,6 +138,19 @@ fn main() -> ExitCode {
     step("W7", &mut || w7::w7(&s));
     if args.axum {
         step("H", &mut || web::rows(&s));
+    }
+    // `--redis`, or an `--only` naming an R row, runs R1–R3 on a private redis-server.
+    let redis_wanted = ["R1", "R2", "R3"].iter().any(|r| wanted(r))
+        && (args.redis || args.only.iter().any(|o| o.starts_with('R')));
+    if redis_wanted {
+        match redis::Server::start() {
+            Ok(server) => {
+                step("R1", &mut || redis::r1(&s, &server));
+                step("R2", &mut || redis::r2(&s, &server));
+                step("R3", &mut || redis::r3(&s, &server));
+            }
+            Err(e) => eprintln!("--redis: skipping R1–R3: {e} (install redis-server to run them)"),
+        }
     }
 
     let elapsed = started.elapsed();
