@@ -143,6 +143,8 @@ pub(crate) struct DeliveryState {
     /// The completion records sent for handlers that succeeded, each resolving to
     /// whether this delivery's record was the first.
     pub(crate) records: Mutex<Vec<tokio::task::JoinHandle<redis::RedisResult<bool>>>>,
+    /// The first failure of a handler in this delivery, for the retry and the dead letter.
+    pub(crate) error: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]

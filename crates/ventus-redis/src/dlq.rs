@@ -230,7 +230,7 @@ impl DeadLetters {
     pub async fn replay(&self, id: &str) -> Result<String, DeadLetterError> {
         let (_, keys) = self.find(id).await?;
         let mut conn = self.conn.clone();
-        let mut cmd = scripts().replay.cmd(&[&keys.dlq(), &keys.stream()]);
+        let mut cmd = scripts().replay.cmd(&[keys.dlq(), keys.stream()]);
         cmd.arg(id);
         let new: Option<String> = scripts().replay.run(&mut conn, &cmd).await?;
         new.ok_or_else(|| DeadLetterError::NotFound(id.to_owned()))

@@ -124,7 +124,10 @@ impl RedisEmitterBuilder {
                 .map_err(unreachable)?;
         }
         scripts().emit.load(&mut conn).await.map_err(unreachable)?;
-        let streams = keys.iter().map(|k| (k.stream(), k.lost())).collect();
+        let streams = keys
+            .iter()
+            .map(|k| (k.stream().to_owned(), k.lost().to_owned()))
+            .collect();
         Ok(RedisEmitter {
             inner: Arc::new(Inner {
                 conn,

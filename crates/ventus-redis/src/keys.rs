@@ -56,12 +56,11 @@ impl Queue {
 
     /// The keys of partition `n` (`0` for an unpartitioned queue).
     pub(crate) fn keys(&self, n: u16) -> Keys {
-        let tag = if self.partitions == 1 {
-            self.name.clone()
+        if self.partitions == 1 {
+            Keys::new(&self.name)
         } else {
-            format!("{}:{n}", self.name)
-        };
-        Keys { tag }
+            Keys::new(&format!("{}:{n}", self.name))
+        }
     }
 
     /// The keys of every partition.
@@ -71,33 +70,49 @@ impl Queue {
 }
 
 /// The keys of one stream: everything shares the `{tag}` hash tag, so a queue's keys
-/// live in one cluster slot and the Lua moves stay atomic.
+/// live in one cluster slot and the Lua moves stay atomic. Made once per stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Keys {
-    tag: String,
+    stream: String,
+    dlq: String,
+    retry: String,
+    lost: String,
+    /// `ventus:{tag}:done:`, the prefix of each emission's completion hash.
+    done: String,
 }
 
 impl Keys {
-    pub(crate) fn stream(&self) -> String {
-        format!("ventus:{{{}}}:s", self.tag)
+    fn new(tag: &str) -> Self {
+        let key = |suffix: &str| format!("ventus:{{{tag}}}:{suffix}");
+        Self {
+            stream: key("s"),
+            dlq: key("dlq"),
+            retry: key("retry"),
+            lost: key("lost"),
+            done: key("done:"),
+        }
     }
 
-    pub(crate) fn dlq(&self) -> String {
-        format!("ventus:{{{}}}:dlq", self.tag)
+    pub(crate) fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    pub(crate) fn dlq(&self) -> &str {
+        &self.dlq
     }
 
     pub(crate) fn done(&self, id: &str) -> String {
-        format!("ventus:{{{}}}:done:{id}", self.tag)
+        format!("{}{id}", self.done)
     }
 
     /// Failed entries waiting for their backoff: a sorted set of entry ids by due time.
-    pub(crate) fn retry(&self) -> String {
-        format!("ventus:{{{}}}:retry", self.tag)
+    pub(crate) fn retry(&self) -> &str {
+        &self.retry
     }
 
-    /// Entries trimmed while pending, as counted by workers.
-    pub(crate) fn lost(&self) -> String {
-        format!("ventus:{{{}}}:lost", self.tag)
+    /// Entries trimmed while pending, as counted by emitters at the trims.
+    pub(crate) fn lost(&self) -> &str {
+        &self.lost
     }
 }
 

@@ -115,7 +115,8 @@ return id
 "#;
 
 /// KEYS: dead-letter stream, stream. ARGV: dead-letter id. Puts the envelope back on
-/// the stream (a new entry, so a new delivery count; the same emission id) and removes
+/// the stream (a new entry, so a new delivery count; the same emission id), marked
+/// `replayed` so its worker reads the completion records first, and removes
 /// the dead letter, in one step. Returns the new entry id, or nil if there is no such
 /// dead letter.
 const REPLAY: &str = r#"
@@ -123,20 +124,35 @@ local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #e == 0 then return false end
 local f = e[1][2]
 local out = {}
-local skip = { entry = true, reason = true, attempts = true, error = true, at_ms = true }
+local skip = { entry = true, reason = true, attempts = true, error = true, at_ms = true, replayed = true }
 for i = 1, #f, 2 do
   if not skip[f[i]] then
     out[#out + 1] = f[i]
     out[#out + 1] = f[i + 1]
   end
 end
+out[#out + 1] = 'replayed'
+out[#out + 1] = '1'
 local id = redis.call('XADD', KEYS[2], '*', unpack(out))
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 "#;
 
+/// KEYS: an emission's completion hash. ARGV: handler key, this write's token, TTL in
+/// ms. Records the handler as done unless it already is, gives the hash its TTL, and
+/// returns 1 if the record holds this write's token: idempotent, so a write whose
+/// reply was lost can be sent again and still tell whether it was the first.
+const RECORD: &str = r#"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
+return 0
+"#;
+
 pub(crate) struct Scripts {
     pub(crate) emit: Lua,
+    pub(crate) record: Lua,
     pub(crate) to_dlq: Lua,
     pub(crate) replay: Lua,
 }
@@ -145,6 +161,7 @@ pub(crate) fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
         emit: Lua::new(EMIT),
+        record: Lua::new(RECORD),
         to_dlq: Lua::new(TO_DLQ),
         replay: Lua::new(REPLAY),
     })

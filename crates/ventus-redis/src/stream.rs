@@ -23,7 +23,7 @@ pub struct QueueStats {
 /// Reads the pending, lag, lost and dead-letter counts of `keys`.
 pub(crate) async fn queue_stats(
     conn: &mut ConnectionManager,
-    keys: &[Keys],
+    keys: impl IntoIterator<Item = &Keys>,
 ) -> redis::RedisResult<QueueStats> {
     let mut stats = QueueStats::default();
     for k in keys {

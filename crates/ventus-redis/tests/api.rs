@@ -312,3 +312,66 @@ async fn bad_input_gets_a_clear_error() {
     );
     assert!(err.to_string().contains("unreachable"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_dead_letter_runs_only_the_handlers_that_did_not_finish() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let server = RedisServer::start();
+    let emitter = RedisEmitter::builder(server.url())
+        .queue("api")
+        .build()
+        .await
+        .unwrap();
+    let linker = ventus::EventLinker::builder().build().unwrap();
+    let (steady, flaky) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let healed = Arc::new(AtomicBool::new(false));
+    let s = steady.clone();
+    linker
+        .on("order")
+        .name("steady")
+        .subscribe(move |_: &u32| {
+            s.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let (f, h) = (flaky.clone(), healed.clone());
+    linker
+        .on("order")
+        .name("flaky")
+        .subscribe(move |_: &u32| {
+            f.fetch_add(1, Ordering::SeqCst);
+            if h.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("the mail server is down")
+            }
+        })
+        .unwrap();
+    let (handle, run) = start(&server, &linker, |b| {
+        b.decode::<u32>("order").max_deliveries(1)
+    })
+    .await;
+    emitter.emit_with("order", &1_u32).await.unwrap();
+    let dlq = DeadLetters::connect(&server.url(), "api", 1).await.unwrap();
+    let letter = wait::until("a dead letter", Duration::from_secs(10), || async {
+        let l = dlq.list(10).await.map_err(|e| e.to_string())?;
+        l.into_iter().next().ok_or("none yet".to_owned())
+    })
+    .await;
+    assert_eq!(
+        (steady.load(Ordering::SeqCst), flaky.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+    healed.store(true, Ordering::SeqCst);
+    dlq.replay(&letter.id).await.unwrap();
+    drained(&emitter).await;
+    handle.shutdown();
+    let report = run.await.unwrap();
+    assert_eq!(
+        steady.load(Ordering::SeqCst),
+        1,
+        "its completion was recorded: skipped"
+    );
+    assert_eq!(flaky.load(Ordering::SeqCst), 2, "it runs once more");
+    assert_eq!(report.metrics.handled, 2, "one completion per handler");
+    assert_eq!(dlq.list(10).await.unwrap().len(), 0);
+}

@@ -18,7 +18,7 @@ use super::{Counters, Shared, Worker};
 use crate::conn;
 use crate::envelope::Keyring;
 use crate::error::ConfigError;
-use crate::keys::Queue;
+use crate::keys::{Keys, Queue};
 use crate::lua::scripts;
 
 /// Builds a [`Worker`].
@@ -245,6 +245,13 @@ impl WorkerBuilder {
         if self.block < Duration::from_millis(1) || self.block > Duration::from_secs(60) {
             return bad("block", format!("{:?}", self.block), "1 ms to 60 s");
         }
+        if self.done_ttl < Duration::from_secs(1) {
+            return bad(
+                "done_ttl",
+                format!("{:?}", self.done_ttl),
+                "at least 1 s; keep it longer than an entry can stay pending or dead-lettered",
+            );
+        }
         if self.backoff.is_empty() {
             return bad("backoff", "[]".into(), "at least one wait");
         }
@@ -253,7 +260,7 @@ impl WorkerBuilder {
             url: self.url.clone(),
             source,
         };
-        let keys = queue.all_keys();
+        let keys: Vec<Arc<Keys>> = queue.all_keys().into_iter().map(Arc::new).collect();
         for k in &keys {
             conn::ensure_group(&mut cmd, k).await.map_err(unreachable)?;
         }
@@ -275,13 +282,14 @@ impl WorkerBuilder {
             metrics: metrics.clone(),
             on_completion: self.on_completion,
             stop: stop.clone(),
+            done_ttl_ms: self.done_ttl.as_millis().min(i64::MAX as u128) as i64,
         };
         let emitter: EventEmitter = EventEmitter::builder()
             .linker(&linker)
-            .detailed_reports(true)
             .handler_hook(hook)
             .build()
             .into();
+        let acker = super::ack::Acker::start(cmd.clone(), keys.clone());
         let shared = Arc::new(Shared {
             url: self.url,
             queue,
@@ -309,6 +317,7 @@ impl WorkerBuilder {
             abort: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(self.concurrency)),
             running: Mutex::new(HashSet::new()),
+            acker,
             tasks: TaskTracker::new(),
         });
         Ok(Worker { shared })

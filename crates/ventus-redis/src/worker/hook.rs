@@ -12,6 +12,7 @@ use ventus::{HandlerHook, HandlerInfo};
 use super::Counters;
 use crate::delivery::CURRENT;
 use crate::id::EmissionId;
+use crate::lua::scripts;
 
 /// A handler's completion, recorded for an emission id: the first success of that
 /// handler for that id, whichever worker or attempt it came from.
@@ -39,6 +40,8 @@ pub(super) struct WorkerHook {
     pub(super) metrics: Arc<Counters>,
     pub(super) on_completion: Option<CompletionFn>,
     pub(super) stop: CancellationToken,
+    /// How long completion records are kept, in milliseconds.
+    pub(super) done_ttl_ms: i64,
 }
 
 /// Writes a handler's completion record (`HSETNX`) and says whether this write made
@@ -53,24 +56,18 @@ pub(super) async fn record_completion(
     done_key: &str,
     key: &str,
     consumer: &str,
+    ttl_ms: i64,
     stop: &CancellationToken,
 ) -> redis::RedisResult<bool> {
     let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
     let mut wait = Duration::from_millis(50);
+    let lua = &scripts().record;
+    let mut cmd = lua.cmd(&[done_key]);
+    cmd.arg(key).arg(&token).arg(ttl_ms);
     loop {
-        let r: redis::RedisResult<(String,)> = redis::pipe()
-            .cmd("HSETNX")
-            .arg(done_key)
-            .arg(key)
-            .arg(&token)
-            .ignore()
-            .cmd("HGET")
-            .arg(done_key)
-            .arg(key)
-            .query_async(conn)
-            .await;
+        let r: redis::RedisResult<u8> = lua.run(conn, &cmd).await;
         match r {
-            Ok((holder,)) => return Ok(holder == token),
+            Ok(first) => return Ok(first == 1),
             Err(e) if stop.is_cancelled() => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "ventus completion record not confirmed; retrying");
@@ -98,6 +95,18 @@ impl HandlerHook for WorkerHook {
     }
 
     fn ended(&self, handler: &HandlerInfo<'_>, outcome: &ventus::Outcome) {
+        if let ventus::Outcome::Failed(e) = outcome {
+            let _ = CURRENT.try_with(|s| {
+                s.error.lock().get_or_insert_with(|| e.to_string());
+            });
+        }
+        if matches!(outcome, ventus::Outcome::Cancelled) {
+            let _ = CURRENT.try_with(|s| {
+                s.error
+                    .lock()
+                    .get_or_insert_with(|| "a handler was cancelled".into());
+            });
+        }
         if !outcome.is_success() {
             return;
         }
@@ -113,6 +122,7 @@ impl HandlerHook for WorkerHook {
             let consumer = self.consumer.clone();
             let on_completion = self.on_completion.clone();
             let stop = self.stop.clone();
+            let ttl_ms = self.done_ttl_ms;
             let completion = Completion {
                 id: d.id,
                 event: d.event.to_string(),
@@ -120,7 +130,8 @@ impl HandlerHook for WorkerHook {
                 attempt: d.attempt,
             };
             let task = self.records.spawn(async move {
-                let first = record_completion(&mut conn, &done_key, &key, &consumer, &stop).await?;
+                let first =
+                    record_completion(&mut conn, &done_key, &key, &consumer, ttl_ms, &stop).await?;
                 if first {
                     metrics.handled.fetch_add(1, Ordering::Relaxed);
                     if let Some(f) = &on_completion {

@@ -1,6 +1,7 @@
 //! The worker: takes remote emissions off a queue's streams and runs them on its own
 //! [`EventLinker`](ventus::EventLinker)'s handlers.
 
+mod ack;
 mod builder;
 mod decode;
 mod hook;
@@ -31,7 +32,7 @@ use crate::envelope::Keyring;
 use crate::keys::{Keys, Queue};
 
 use self::read::read_loop;
-use self::reclaim::reclaim_loop;
+use self::reclaim::{reclaim_loop, renew_loop};
 use crate::stream::{queue_stats, QueueStats};
 
 /// Counters behind [`WorkerMetrics`].
@@ -84,7 +85,7 @@ pub struct WorkerReport {
 struct Shared {
     url: String,
     queue: Queue,
-    keys: Vec<Keys>,
+    keys: Vec<Arc<Keys>>,
     keyring: Keyring,
     window: Option<Duration>,
     concurrency: usize,
@@ -109,7 +110,10 @@ struct Shared {
     abort: CancellationToken,
     permits: Arc<Semaphore>,
     /// Stream entries being processed here.
-    running: Mutex<HashSet<String>>,
+    /// Stream entries being processed here, as (partition, entry id).
+    running: Mutex<HashSet<(usize, String)>>,
+    /// Sends the acknowledgements, batched.
+    acker: ack::Acker,
     tasks: TaskTracker,
 }
 
@@ -160,7 +164,11 @@ impl WorkerHandle {
     ///
     /// The server failed or could not be reached.
     pub async fn queue_stats(&self) -> redis::RedisResult<QueueStats> {
-        queue_stats(&mut self.shared.cmd.clone(), &self.shared.keys).await
+        queue_stats(
+            &mut self.shared.cmd.clone(),
+            self.shared.keys.iter().map(|k| &**k),
+        )
+        .await
     }
 }
 
@@ -247,6 +255,7 @@ impl Worker {
             tracing::info!("ventus worker started");
             let reader = tokio::spawn(read_loop(shared.clone()));
             let reclaimer = tokio::spawn(reclaim_loop(shared.clone()));
+            let renewer = shared.lease.then(|| tokio::spawn(renew_loop(shared.clone())));
             tokio::select! {
                 () = signal => shared.stop.cancel(),
                 () = shared.stop.cancelled() => {}
@@ -254,6 +263,9 @@ impl Worker {
             tracing::info!("ventus worker stopping");
             let _ = reader.await;
             let _ = reclaimer.await;
+            if let Some(renewer) = renewer {
+                renewer.abort();
+            }
             let before = shared.metrics();
             shared.tasks.close();
             let finished = tokio::time::timeout(shared.shutdown_timeout, shared.tasks.wait())
@@ -262,7 +274,7 @@ impl Worker {
             let left_pending: Vec<String> = if finished {
                 Vec::new()
             } else {
-                let left = shared.running.lock().iter().cloned().collect();
+                let left = shared.running.lock().iter().map(|(_, id)| id.clone()).collect();
                 // Cancel what still runs: its handlers are dropped, nothing is acked,
                 // and its entries stay pending for other workers.
                 shared.abort.cancel();
@@ -291,7 +303,9 @@ impl Worker {
 
 /// One stream entry to process.
 struct Entry {
-    keys: Keys,
+    /// The partition.
+    part: usize,
+    keys: Arc<Keys>,
     id: String,
     fields: Vec<(String, Vec<u8>)>,
     attempt: u64,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use redis::aio::ConnectionManager;
 use redis::Value;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use ventus::EmitError;
 
@@ -113,15 +112,18 @@ pub(super) async fn run_delivery(
 ) -> Ended {
     let id = envelope.id().hyphenated().to_string();
     let done_key = entry.keys.done(&id);
-    let done: HashMap<String, String> = match redis::cmd("HGETALL")
-        .arg(&done_key)
-        .query_async(cmd)
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(error = %e, "ventus cannot read completion records; the entry stays pending");
-            return Ended::Left;
+    // A first delivery of an entry that was not replayed has no completion records:
+    // its emission id is new (one per emit), and nothing has run it yet.
+    let replayed = entry.fields.iter().any(|(k, _)| k == "replayed");
+    let done: HashMap<String, String> = if entry.attempt == 1 && !replayed {
+        HashMap::new()
+    } else {
+        match redis::cmd("HGETALL").arg(&done_key).query_async(cmd).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "ventus cannot read completion records; the entry stays pending");
+                return Ended::Left;
+            }
         }
     };
     let decode = shared.decoders.get(envelope.event()).cloned();
@@ -140,11 +142,8 @@ pub(super) async fn run_delivery(
         done_key: done_key.clone(),
         keys: Mutex::new(HandlerKeys::default()),
         records: Mutex::new(Vec::new()),
+        error: Mutex::new(None),
     });
-    // Dropped with this future, however it ends: the renewals stop.
-    let lease = shared
-        .lease
-        .then(|| spawn_lease(shared, entry).drop_guard());
     let emitter = &shared.emitter;
     let event = envelope.event();
     let run = async {
@@ -160,7 +159,6 @@ pub(super) async fn run_delivery(
         }
     };
     let result = CURRENT.scope(state.clone(), run).await;
-    drop(lease);
     // Every completion record sent must have landed before the ack.
     let records: Vec<_> = std::mem::take(&mut *state.records.lock());
     let mut recorded = true;
@@ -188,29 +186,19 @@ pub(super) async fn run_delivery(
     }
     let counts = report.counts();
     if counts.failed > 0 || counts.cancelled > 0 {
-        let error = report
-            .handlers()
-            .iter()
-            .find_map(|h| match &h.outcome {
-                ventus::Outcome::Failed(e) => Some(e.to_string()),
-                ventus::Outcome::Cancelled => Some("a handler was cancelled".to_owned()),
-                _ => None,
-            })
+        let error = state
+            .error
+            .lock()
+            .take()
             .unwrap_or_else(|| "a handler failed".into());
         return Ended::Retry(error);
     }
     if counts.total() == 0 && state.done.is_empty() {
         tracing::warn!(event, "ventus worker has no handler for this event; acked");
     }
-    let r: redis::RedisResult<()> = redis::pipe()
-        .xack(entry.keys.stream(), GROUP, &[&entry.id])
-        .ignore()
-        .zrem(entry.keys.retry(), &entry.id)
-        .ignore()
-        .pexpire(&done_key, shared.done_ttl.as_millis() as i64)
-        .ignore()
-        .query_async(cmd)
-        .await;
+    // The completion records got their TTL when they were written; a retry's
+    // schedule entry was removed when the retry was claimed.
+    let r = shared.acker.ack(entry.part, &entry.id).await;
     match r {
         Ok(()) => {
             shared.metrics.acked.fetch_add(1, Ordering::Relaxed);
@@ -221,38 +209,6 @@ pub(super) async fn run_delivery(
             Ended::Left
         }
     }
-}
-
-/// Renews the entry's lease every visibility/3 until cancelled.
-pub(super) fn spawn_lease(shared: &Arc<Shared>, entry: &Entry) -> CancellationToken {
-    let token = CancellationToken::new();
-    let stop = token.clone();
-    let mut cmd = shared.cmd.clone();
-    let stream = entry.keys.stream();
-    let id = entry.id.clone();
-    let consumer = shared.consumer.clone();
-    let every = shared.visibility / 3;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = stop.cancelled() => return,
-            }
-            let r: redis::RedisResult<Value> = redis::cmd("XCLAIM")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg(&consumer)
-                .arg(0)
-                .arg(&id)
-                .arg("JUSTID")
-                .query_async(&mut cmd)
-                .await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, entry = %id, "ventus lease renewal failed");
-            }
-        }
-    });
-    token
 }
 
 pub(super) async fn ack(cmd: &mut ConnectionManager, entry: &Entry) -> redis::RedisResult<()> {
@@ -273,7 +229,7 @@ pub(super) async fn to_dlq(
 ) {
     let mut c = scripts()
         .to_dlq
-        .cmd(&[&entry.keys.stream(), &entry.keys.dlq()]);
+        .cmd(&[entry.keys.stream(), entry.keys.dlq()]);
     c.arg(&entry.id)
         .arg(reason)
         .arg(entry.attempt)

@@ -59,7 +59,8 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
             Ok(reply) => {
                 wait = Duration::from_millis(50);
                 for stream in reply.map(|r| r.keys).unwrap_or_default() {
-                    let Some(keys) = shared.keys.iter().find(|k| k.stream() == stream.key) else {
+                    let Some(part) = shared.keys.iter().position(|k| k.stream() == stream.key)
+                    else {
                         continue;
                     };
                     for s in stream.ids {
@@ -68,7 +69,8 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
                             return;
                         };
                         let entry = Entry {
-                            keys: keys.clone(),
+                            part,
+                            keys: shared.keys[part].clone(),
                             fields: fields_of(&s),
                             id: s.id,
                             attempt: 1,
@@ -110,15 +112,15 @@ pub(super) fn spawn_process(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     shared.metrics.received.fetch_add(1, Ordering::Relaxed);
-    shared.running.lock().insert(entry.id.clone());
+    let key = (entry.part, entry.id.clone());
+    shared.running.lock().insert(key.clone());
     let s = shared.clone();
     shared.tasks.spawn(async move {
-        let id = entry.id.clone();
         tokio::select! {
             () = process(&s, entry) => {}
             () = s.abort.cancelled() => {}
         }
-        s.running.lock().remove(&id);
+        s.running.lock().remove(&key);
         drop(permit);
     });
 }

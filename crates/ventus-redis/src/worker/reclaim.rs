@@ -1,5 +1,6 @@
 //! The reclaimer: due retries, and entries whose worker stopped renewing them.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -19,8 +20,8 @@ pub(super) async fn reclaim_loop(shared: Arc<Shared>) {
             () = tokio::time::sleep(shared.reclaim_every) => {}
             () = shared.stop.cancelled() => return,
         }
-        for keys in shared.keys.clone() {
-            if let Err(e) = reclaim(&shared, &keys).await {
+        for part in 0..shared.keys.len() {
+            if let Err(e) = reclaim(&shared, part).await {
                 tracing::warn!(error = %e, "ventus reclaim pass failed");
             }
         }
@@ -28,7 +29,8 @@ pub(super) async fn reclaim_loop(shared: Arc<Shared>) {
 }
 
 /// One pass: retries that are due, then entries whose visibility ran out.
-pub(super) async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisResult<()> {
+pub(super) async fn reclaim(shared: &Arc<Shared>, part: usize) -> redis::RedisResult<()> {
+    let keys = &shared.keys[part];
     let mut cmd = shared.cmd.clone();
     let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
         .arg(keys.retry())
@@ -51,7 +53,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisRe
         if won == 0 {
             continue; // another worker took it
         }
-        claim_and_process(shared, &mut cmd, keys, &id, 0).await?;
+        claim_and_process(shared, &mut cmd, part, &id, 0).await?;
     }
     let idle = shared.visibility.as_millis() as u64;
     let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
@@ -68,7 +70,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisRe
         if shared.stop.is_cancelled() {
             return Ok(());
         }
-        if shared.running.lock().contains(&p.id) {
+        if shared.running.lock().contains(&(part, p.id.clone())) {
             continue;
         }
         let waiting: Option<f64> = redis::cmd("ZSCORE")
@@ -89,6 +91,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisRe
                 .await?;
             let fields = entries.ids.first().map(fields_of).unwrap_or_default();
             let entry = Entry {
+                part,
                 keys: keys.clone(),
                 id: p.id.clone(),
                 fields,
@@ -103,7 +106,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, keys: &Keys) -> redis::RedisRe
             to_dlq(shared, &mut cmd, &entry, "max-deliveries", &error).await;
             continue;
         }
-        claim_and_process(shared, &mut cmd, keys, &p.id, idle).await?;
+        claim_and_process(shared, &mut cmd, part, &p.id, idle).await?;
     }
     Ok(())
 }
@@ -132,10 +135,11 @@ pub(super) async fn last_error(cmd: &mut ConnectionManager, keys: &Keys, entry: 
 pub(super) async fn claim_and_process(
     shared: &Arc<Shared>,
     cmd: &mut ConnectionManager,
-    keys: &Keys,
+    part: usize,
     id: &str,
     min_idle: u64,
 ) -> redis::RedisResult<()> {
+    let keys = &shared.keys[part];
     let permit = tokio::select! {
         p = shared.permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return Ok(()) },
         () = shared.stop.cancelled() => return Ok(()),
@@ -166,6 +170,7 @@ pub(super) async fn claim_and_process(
         shared.metrics.reclaimed.fetch_add(1, Ordering::Relaxed);
     }
     let entry = Entry {
+        part,
         keys: keys.clone(),
         fields: fields_of(&s),
         id: s.id,
@@ -173,4 +178,37 @@ pub(super) async fn claim_and_process(
     };
     spawn_process(shared, entry, permit);
     Ok(())
+}
+
+/// Renews the leases of every entry running here, every visibility/3: one `XCLAIM …
+/// JUSTID` per stream for all of them (it resets their idle time and leaves their
+/// delivery counts alone).
+pub(super) async fn renew_loop(shared: Arc<Shared>) {
+    let every = shared.visibility / 3;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shared.stop.cancelled() => return,
+        }
+        let mut by_part: HashMap<usize, Vec<String>> = HashMap::new();
+        for (part, id) in shared.running.lock().iter() {
+            by_part.entry(*part).or_default().push(id.clone());
+        }
+        let mut cmd = shared.cmd.clone();
+        for (part, ids) in by_part {
+            let stream = shared.keys[part].stream();
+            let r: redis::RedisResult<redis::Value> = redis::cmd("XCLAIM")
+                .arg(stream)
+                .arg(GROUP)
+                .arg(&shared.consumer)
+                .arg(0)
+                .arg(&ids)
+                .arg("JUSTID")
+                .query_async(&mut cmd)
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, entries = ids.len(), "ventus lease renewal failed");
+            }
+        }
+    }
 }
