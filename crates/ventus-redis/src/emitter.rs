@@ -123,7 +123,12 @@ impl RedisEmitterBuilder {
                 .await
                 .map_err(unreachable)?;
         }
-        scripts().emit.load(&mut conn).await.map_err(unreachable)?;
+        let script = if self.strict {
+            &scripts().strict_emit
+        } else {
+            &scripts().trim
+        };
+        script.load(&mut conn).await.map_err(unreachable)?;
         let streams = keys
             .iter()
             .map(|k| (k.stream().to_owned(), k.lost().to_owned()))
@@ -361,15 +366,116 @@ impl RedisEmitter {
         })
     }
 
-    fn emit_cmd(&self, p: &Prepared) -> redis::Cmd {
-        let (stream, lost) = &self.inner.streams[p.partition];
-        let mut cmd = scripts().emit.cmd(&[stream, lost]);
-        cmd.arg(self.inner.max_len)
-            .arg(if self.inner.strict { "1" } else { "0" });
-        for (k, v) in &p.fields {
-            cmd.arg(*k).arg(&v[..]);
+    /// Adds `p` to `pipe`: a strict emitter's checked add (one script), or an `XADD`
+    /// followed by an `XLEN` that tells whether the stream went over its cap.
+    fn push_emit(&self, pipe: &mut redis::Pipeline, p: &Prepared) {
+        let stream = &self.inner.streams[p.partition].0;
+        if self.inner.strict {
+            let mut cmd = scripts().strict_emit.cmd(&[stream]);
+            cmd.arg(self.inner.max_len);
+            for (k, v) in &p.fields {
+                cmd.arg(*k).arg(&v[..]);
+            }
+            pipe.add_command(cmd);
+        } else {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(stream).arg("*");
+            for (k, v) in &p.fields {
+                cmd.arg(*k).arg(&v[..]);
+            }
+            pipe.add_command(cmd);
+            pipe.cmd("XLEN").arg(stream);
         }
-        cmd
+    }
+
+    /// Sends `items` in one pipeline and waits for every reply; then trims each stream
+    /// that went over its cap, counting what that loses. A server error in the middle
+    /// leaves the entries before it enqueued.
+    async fn send(&self, items: &[Prepared]) -> Result<(), RemoteEmitError> {
+        let mut conn = self.inner.conn.clone();
+        let started = Instant::now();
+        let mut loaded = false;
+        loop {
+            let mut pipe = redis::pipe();
+            // Server errors come back as values, in place: each item is judged alone.
+            pipe.ignore_errors();
+            for p in items {
+                self.push_emit(&mut pipe, p);
+            }
+            let reply = tokio::time::timeout(
+                self.inner.timeout,
+                pipe.query_async::<Vec<redis::Value>>(&mut conn),
+            )
+            .await;
+            let values = match reply {
+                Ok(Ok(values)) => values,
+                Ok(Err(e)) if is_noscript(&e) && !loaded => {
+                    scripts()
+                        .strict_emit
+                        .load(&mut conn)
+                        .await
+                        .map_err(|e| RemoteEmitError::from_redis(e, started.elapsed()))?;
+                    loaded = true;
+                    continue;
+                }
+                Ok(Err(e)) => return Err(self.sort(e, items[0].partition, started.elapsed())),
+                Err(_) => {
+                    return Err(RemoteEmitError::Ambiguous {
+                        waited: started.elapsed(),
+                        source: None,
+                    })
+                }
+            };
+            let noscript = values
+                .iter()
+                .any(|v| matches!(v, redis::Value::ServerError(e) if e.code() == "NOSCRIPT"));
+            if noscript && !loaded {
+                // The server lost its scripts (a restart): none of them ran.
+                scripts()
+                    .strict_emit
+                    .load(&mut conn)
+                    .await
+                    .map_err(|e| RemoteEmitError::from_redis(e, started.elapsed()))?;
+                loaded = true;
+                continue;
+            }
+            let per_item = if self.inner.strict { 1 } else { 2 };
+            let mut over = vec![false; self.inner.streams.len()];
+            for (replies, p) in values.chunks(per_item).zip(items) {
+                if let Some(redis::Value::ServerError(e)) = replies
+                    .iter()
+                    .find(|v| matches!(v, redis::Value::ServerError(_)))
+                {
+                    let e: redis::RedisError = e.clone().into();
+                    return Err(self.sort(e, p.partition, started.elapsed()));
+                }
+                if let [_, redis::Value::Int(len)] = replies {
+                    over[p.partition] |= *len as u64 > self.inner.max_len;
+                }
+            }
+            for (partition, _) in over.iter().enumerate().filter(|(_, o)| **o) {
+                self.trim(&mut conn, partition).await;
+            }
+            return Ok(());
+        }
+    }
+
+    /// Trims partition `partition` down to the cap, counting the unfinished entries it
+    /// deletes as lost (and logging them). The emission that found the stream over its
+    /// cap is enqueued either way: a failed trim is logged and left to the next emit.
+    async fn trim(&self, conn: &mut ConnectionManager, partition: usize) {
+        let (stream, lost) = &self.inner.streams[partition];
+        let lua = &scripts().trim;
+        let mut cmd = lua.cmd(&[stream, lost]);
+        cmd.arg(self.inner.max_len);
+        match lua.run::<_, u64>(conn, &cmd).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                stream = %stream, lost = n, cap = self.inner.max_len,
+                "ventus stream over its cap: unfinished entries deleted and counted as lost"
+            ),
+            Err(e) => tracing::warn!(stream = %stream, error = %e, "ventus stream trim failed"),
+        }
     }
 
     async fn send_one(
@@ -380,23 +486,7 @@ impl RedisEmitter {
         let span = tracing::debug_span!("ventus.remote_emit", event, queue = self.queue());
         let result = async {
             let p = prepared?;
-            let cmd = self.emit_cmd(&p);
-            let mut conn = self.inner.conn.clone();
-            let started = Instant::now();
-            let lua = &scripts().emit;
-            match tokio::time::timeout(
-                self.inner.timeout,
-                lua.run::<_, redis::Value>(&mut conn, &cmd),
-            )
-            .await
-            {
-                Ok(Ok(_)) => Ok(p.id),
-                Ok(Err(e)) => Err(self.sort(e, p.partition, started.elapsed())),
-                Err(_) => Err(RemoteEmitError::Ambiguous {
-                    waited: started.elapsed(),
-                    source: None,
-                }),
-            }
+            self.send(std::slice::from_ref(&p)).await.map(|()| p.id)
         }
         .instrument(span)
         .await;
@@ -527,61 +617,21 @@ impl Batch<'_> {
     ///
     /// # Errors
     ///
-    /// The first error: then none of the batch should be taken as enqueued unless
-    /// the error [may have enqueued](RemoteEmitError::may_be_enqueued) it — and with a
-    /// server error, the entries before it were. Workers dedupe by id, so sending the
-    /// same ids again is safe.
+    /// The first error. A connection error or a timeout leaves the whole batch's fate
+    /// open ([`RemoteEmitError::Ambiguous`]) or unsent ([`RemoteEmitError::Unreachable`]);
+    /// a server error for one emission (a full strict stream) fails the call while the
+    /// others of the batch were enqueued. Emitting again makes new emissions with new
+    /// ids: after an ambiguous error, a handler may then run for both.
     pub async fn send(self) -> Result<Vec<EmissionId>, RemoteEmitError> {
         let emitter = self.emitter;
         let n = self.items.len() as u64;
         if n == 0 {
             return Ok(Vec::new());
         }
-        let result = async {
-            let mut conn = emitter.inner.conn.clone();
-            let started = Instant::now();
-            let mut loaded = false;
-            loop {
-                let mut pipe = redis::pipe();
-                for p in &self.items {
-                    pipe.add_command(emitter.emit_cmd(p));
-                }
-                let reply = tokio::time::timeout(
-                    emitter.inner.timeout,
-                    pipe.query_async::<Vec<redis::Value>>(&mut conn),
-                )
-                .await;
-                let values = match reply {
-                    Ok(Ok(values)) => values,
-                    Ok(Err(e)) if is_noscript(&e) && !loaded => {
-                        scripts()
-                            .emit
-                            .load(&mut conn)
-                            .await
-                            .map_err(|e| RemoteEmitError::from_redis(e, started.elapsed()))?;
-                        loaded = true;
-                        continue;
-                    }
-                    Ok(Err(e)) => {
-                        return Err(emitter.sort(e, self.items[0].partition, started.elapsed()))
-                    }
-                    Err(_) => {
-                        return Err(RemoteEmitError::Ambiguous {
-                            waited: started.elapsed(),
-                            source: None,
-                        })
-                    }
-                };
-                for (value, p) in values.iter().zip(&self.items) {
-                    if let redis::Value::ServerError(e) = value {
-                        let e: redis::RedisError = e.clone().into();
-                        return Err(emitter.sort(e, p.partition, started.elapsed()));
-                    }
-                }
-                return Ok(self.items.iter().map(|p| p.id).collect());
-            }
-        }
-        .await;
+        let result = emitter
+            .send(&self.items)
+            .await
+            .map(|()| self.items.iter().map(|p| p.id).collect());
         emitter.count(&result, n);
         result
     }

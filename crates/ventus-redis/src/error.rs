@@ -97,8 +97,8 @@ impl From<KeyError> for ConfigError {
 /// Why a remote emission was not accepted.
 ///
 /// Only [`RemoteEmitError::Ambiguous`] leaves the emission's fate open: it may have been
-/// enqueued. Workers dedupe by emission id, so emitting it again with the same id
-/// ([`RedisEmitter::emit_envelope`](crate::RedisEmitter)) is safe.
+/// enqueued. Emitting again makes a new emission with a new id, so if the first did
+/// land, handlers run for both: make such handlers idempotent by a key of your own.
 ///
 /// # Examples
 ///
@@ -177,8 +177,8 @@ impl fmt::Display for RemoteEmitError {
                     write!(f, " ({e})")?;
                 }
                 f.write_str(
-                    "; the emission may have been enqueued. Workers dedupe by id, so it is \
-                     safe to emit it again with the same id",
+                    "; the emission may have been enqueued. Emitting again makes a second \
+                     emission, so if both landed, handlers run for each",
                 )
             }
             Self::Full { stream, len } => write!(

@@ -1,4 +1,5 @@
-//! The Lua scripts: emit with trim accounting, and the move to dead letters.
+//! The Lua scripts: the strict emit, trims with accounting, and the moves to and from
+//! the dead letters.
 
 use redis::aio::ConnectionLike;
 
@@ -60,46 +61,52 @@ pub(crate) fn is_noscript(e: &redis::RedisError) -> bool {
     e.code() == Some("NOSCRIPT")
 }
 
-/// KEYS: stream, lost counter. ARGV: cap, strict (`1`/`0`), then field/value pairs.
-/// At the cap, a strict emit is refused (`VENTUSFULL <len>`); otherwise the oldest
-/// entries are deleted to make room, and those the group had not finished (never
-/// delivered, or delivered and still pending) are added to the lost counter.
-const EMIT: &str = r#"
+/// KEYS: stream. ARGV: cap, then field/value pairs. The strict emit: refused at the
+/// cap (`VENTUSFULL <len>`), added otherwise, in one step.
+const STRICT_EMIT: &str = r#"
+local len = redis.call('XLEN', KEYS[1])
+if len >= tonumber(ARGV[1]) then
+  return redis.error_reply('VENTUSFULL ' .. len)
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+"#;
+
+/// KEYS: stream, lost counter. ARGV: cap. Run by an emitter whose `XADD` found the
+/// stream over its cap: deletes the oldest entries down to the cap, and adds those the
+/// group had not finished (never delivered, or delivered and still pending) to the lost
+/// counter. Returns how many it counted as lost.
+const TRIM: &str = r#"
 local cap = tonumber(ARGV[1])
 local len = redis.call('XLEN', KEYS[1])
-if len >= cap then
-  if ARGV[2] == '1' then
-    return redis.error_reply('VENTUSFULL ' .. len)
-  end
-  local function after(a, b)
-    local am, as = string.match(a, '(%d+)-(%d+)')
-    local bm, bs = string.match(b, '(%d+)-(%d+)')
-    am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
-    return am > bm or (am == bm and as > bs)
-  end
-  local last = nil
-  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
-  if ok then
-    for _, g in ipairs(groups) do
-      local t = {}
-      for i = 1, #g, 2 do t[g[i]] = g[i + 1] end
-      if t['name'] == 'ventus' then last = t['last-delivered-id'] end
-    end
-  end
-  local lost = 0
-  local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', len - cap + 1)
-  for _, e in ipairs(old) do
-    local id = e[1]
-    if last == nil or after(id, last) then
-      lost = lost + 1
-    elseif #redis.call('XPENDING', KEYS[1], 'ventus', id, id, 1) > 0 then
-      lost = lost + 1
-    end
-    redis.call('XDEL', KEYS[1], id)
-  end
-  if lost > 0 then redis.call('INCRBY', KEYS[2], lost) end
+if len <= cap then return 0 end
+local function after(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am > bm or (am == bm and as > bs)
 end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+local last = nil
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if ok then
+  for _, g in ipairs(groups) do
+    local t = {}
+    for i = 1, #g, 2 do t[g[i]] = g[i + 1] end
+    if t['name'] == 'ventus' then last = t['last-delivered-id'] end
+  end
+end
+local lost = 0
+local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', len - cap)
+for _, e in ipairs(old) do
+  local id = e[1]
+  if last == nil or after(id, last) then
+    lost = lost + 1
+  elseif #redis.call('XPENDING', KEYS[1], 'ventus', id, id, 1) > 0 then
+    lost = lost + 1
+  end
+  redis.call('XDEL', KEYS[1], id)
+end
+if lost > 0 then redis.call('INCRBY', KEYS[2], lost) end
+return lost
 "#;
 
 /// KEYS: stream, dead-letter stream. ARGV: entry id, reason, attempts, last error, time,
@@ -138,21 +145,9 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 "#;
 
-/// KEYS: an emission's completion hash. ARGV: handler key, this write's token, TTL in
-/// ms. Records the handler as done unless it already is, gives the hash its TTL, and
-/// returns 1 if the record holds this write's token: idempotent, so a write whose
-/// reply was lost can be sent again and still tell whether it was the first.
-const RECORD: &str = r#"
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
-return 0
-"#;
-
 pub(crate) struct Scripts {
-    pub(crate) emit: Lua,
-    pub(crate) record: Lua,
+    pub(crate) strict_emit: Lua,
+    pub(crate) trim: Lua,
     pub(crate) to_dlq: Lua,
     pub(crate) replay: Lua,
 }
@@ -160,8 +155,8 @@ pub(crate) struct Scripts {
 pub(crate) fn scripts() -> &'static Scripts {
     static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
     SCRIPTS.get_or_init(|| Scripts {
-        emit: Lua::new(EMIT),
-        record: Lua::new(RECORD),
+        strict_emit: Lua::new(STRICT_EMIT),
+        trim: Lua::new(TRIM),
         to_dlq: Lua::new(TO_DLQ),
         replay: Lua::new(REPLAY),
     })

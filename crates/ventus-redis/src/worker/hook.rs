@@ -12,7 +12,6 @@ use ventus::{HandlerHook, HandlerInfo};
 use super::Counters;
 use crate::delivery::CURRENT;
 use crate::id::EmissionId;
-use crate::lua::scripts;
 
 /// A handler's completion, recorded for an emission id: the first success of that
 /// handler for that id, whichever worker or attempt it came from.
@@ -61,16 +60,30 @@ pub(super) async fn record_completion(
 ) -> redis::RedisResult<bool> {
     let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
     let mut wait = Duration::from_millis(50);
-    let lua = &scripts().record;
-    let mut cmd = lua.cmd(&[done_key]);
-    cmd.arg(key).arg(&token).arg(ttl_ms);
+    let mut retry = false;
     loop {
-        let r: redis::RedisResult<u8> = lua.run(conn, &cmd).await;
+        // `HSETNX` answers whether this write made the record; after a failed attempt
+        // (whose write may have landed without its reply), the record's value tells:
+        // it holds this write's token only if this write made it.
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSETNX").arg(done_key).arg(key).arg(&token);
+        pipe.cmd("PEXPIRE").arg(done_key).arg(ttl_ms).ignore();
+        if retry {
+            pipe.cmd("HGET").arg(done_key).arg(key);
+        }
+        let r: redis::RedisResult<Vec<redis::Value>> = pipe.query_async(conn).await;
         match r {
-            Ok(first) => return Ok(first == 1),
+            Ok(values) => {
+                return Ok(match values.as_slice() {
+                    [_, redis::Value::BulkString(holder)] => holder == token.as_bytes(),
+                    [redis::Value::Int(set), ..] => *set == 1,
+                    _ => false,
+                })
+            }
             Err(e) if stop.is_cancelled() => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "ventus completion record not confirmed; retrying");
+                retry = true;
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = stop.cancelled() => {}
