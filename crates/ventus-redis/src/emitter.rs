@@ -366,26 +366,23 @@ impl RedisEmitter {
         })
     }
 
-    /// Adds `p` to `pipe`: a strict emitter's checked add (one script), or an `XADD`
-    /// followed by an `XLEN` that tells whether the stream went over its cap.
+    /// Adds `p` to `pipe`: a strict emitter's checked add (one script), or a plain
+    /// `XADD`.
     fn push_emit(&self, pipe: &mut redis::Pipeline, p: &Prepared) {
         let stream = &self.inner.streams[p.partition].0;
-        if self.inner.strict {
+        let mut cmd = if self.inner.strict {
             let mut cmd = scripts().strict_emit.cmd(&[stream]);
             cmd.arg(self.inner.max_len);
-            for (k, v) in &p.fields {
-                cmd.arg(*k).arg(&v[..]);
-            }
-            pipe.add_command(cmd);
+            cmd
         } else {
             let mut cmd = redis::cmd("XADD");
             cmd.arg(stream).arg("*");
-            for (k, v) in &p.fields {
-                cmd.arg(*k).arg(&v[..]);
-            }
-            pipe.add_command(cmd);
-            pipe.cmd("XLEN").arg(stream);
+            cmd
+        };
+        for (k, v) in &p.fields {
+            cmd.arg(*k).arg(&v[..]);
         }
+        pipe.add_command(cmd);
     }
 
     /// Sends `items` in one pipeline and waits for every reply; then trims each stream
@@ -401,6 +398,17 @@ impl RedisEmitter {
             pipe.ignore_errors();
             for p in items {
                 self.push_emit(&mut pipe, p);
+            }
+            // Without strict mode, one `XLEN` per stream the batch added to, after its
+            // adds, tells whether a trim is due.
+            let mut touched = vec![false; self.inner.streams.len()];
+            if !self.inner.strict {
+                for p in items {
+                    touched[p.partition] = true;
+                }
+                for (partition, _) in touched.iter().enumerate().filter(|(_, t)| **t) {
+                    pipe.cmd("XLEN").arg(&self.inner.streams[partition].0);
+                }
             }
             let reply = tokio::time::timeout(
                 self.inner.timeout,
@@ -439,18 +447,22 @@ impl RedisEmitter {
                 loaded = true;
                 continue;
             }
-            let per_item = if self.inner.strict { 1 } else { 2 };
-            let mut over = vec![false; self.inner.streams.len()];
-            for (replies, p) in values.chunks(per_item).zip(items) {
-                if let Some(redis::Value::ServerError(e)) = replies
-                    .iter()
-                    .find(|v| matches!(v, redis::Value::ServerError(_)))
-                {
+            let (adds, lens) = values.split_at(items.len().min(values.len()));
+            for (value, p) in adds.iter().zip(items) {
+                if let redis::Value::ServerError(e) = value {
                     let e: redis::RedisError = e.clone().into();
                     return Err(self.sort(e, p.partition, started.elapsed()));
                 }
-                if let [_, redis::Value::Int(len)] = replies {
-                    over[p.partition] |= *len as u64 > self.inner.max_len;
+            }
+            let mut over = vec![false; self.inner.streams.len()];
+            let partitions = touched
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| **t)
+                .map(|(n, _)| n);
+            for (partition, len) in partitions.zip(lens) {
+                if let redis::Value::Int(len) = len {
+                    over[partition] = *len as u64 > self.inner.max_len;
                 }
             }
             for (partition, _) in over.iter().enumerate().filter(|(_, o)| **o) {
