@@ -275,8 +275,10 @@ impl WorkerBuilder {
         let metrics = Arc::new(Counters::default());
         let records = TaskTracker::new();
         let stop = CancellationToken::new();
+        let batcher = super::batch::Batcher::start(cmd.clone());
         let hook = WorkerHook {
             conn: cmd.clone(),
+            batcher: batcher.clone(),
             records: records.clone(),
             consumer: consumer.clone(),
             metrics: metrics.clone(),
@@ -289,7 +291,6 @@ impl WorkerBuilder {
             .handler_hook(hook)
             .build()
             .into();
-        let acker = super::ack::Acker::start(cmd.clone(), keys.clone());
         let shared = Arc::new(Shared {
             url: self.url,
             queue,
@@ -317,7 +318,7 @@ impl WorkerBuilder {
             abort: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(self.concurrency)),
             running: Mutex::new(HashSet::new()),
-            acker,
+            batcher,
             tasks: TaskTracker::new(),
         });
         Ok(Worker { shared })

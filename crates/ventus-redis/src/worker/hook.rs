@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use ventus::{HandlerHook, HandlerInfo};
 
+use super::batch::Batcher;
 use super::Counters;
 use crate::delivery::CURRENT;
 use crate::id::EmissionId;
@@ -35,6 +36,8 @@ pub(super) type CompletionFn = Arc<dyn Fn(&Completion) + Send + Sync>;
 pub(super) struct WorkerHook {
     pub(super) conn: ConnectionManager,
     pub(super) records: TaskTracker,
+    /// Sends the records, batched with other deliveries' commands.
+    pub(super) batcher: Batcher,
     pub(super) consumer: String,
     pub(super) metrics: Arc<Counters>,
     pub(super) on_completion: Option<CompletionFn>,
@@ -46,11 +49,13 @@ pub(super) struct WorkerHook {
 /// Writes a handler's completion record (`HSETNX`) and says whether this write made
 /// it, i.e. whether this is the first completion of that handler for the emission.
 ///
-/// The record holds a token unique to this write and is read back in the same
-/// pipeline, so the answer stays right when it is sent again: if Redis went away
-/// after the write landed but before its reply arrived, the retry finds its own token
-/// and reports the completion, once. Retries until Redis answers or the worker stops.
+/// The record holds a token unique to this write. The first attempt is batched with
+/// other deliveries' commands and believes `HSETNX`'s answer; a retry (after an error,
+/// when the write may have landed without its reply) reads the record back, so it
+/// finds its own token and reports the completion, once. Retries until Redis answers
+/// or the worker stops.
 pub(super) async fn record_completion(
+    batcher: &Batcher,
     conn: &mut ConnectionManager,
     done_key: &str,
     key: &str,
@@ -59,8 +64,23 @@ pub(super) async fn record_completion(
     stop: &CancellationToken,
 ) -> redis::RedisResult<bool> {
     let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
+    // The first attempt goes with the other deliveries' commands; its `HSETNX` reply
+    // says whether this write made the record.
+    let mut hsetnx = redis::cmd("HSETNX");
+    hsetnx.arg(done_key).arg(key).arg(&token);
+    let mut pexpire = redis::cmd("PEXPIRE");
+    pexpire.arg(done_key).arg(ttl_ms);
+    match batcher.send(vec![hsetnx, pexpire]).await {
+        Ok(values) => match values.first() {
+            Some(redis::Value::Int(set)) => return Ok(*set == 1),
+            Some(redis::Value::ServerError(e)) => {
+                tracing::warn!(error = ?e, "ventus completion record refused; retrying");
+            }
+            _ => {}
+        },
+        Err(e) => tracing::warn!(error = %e, "ventus completion record not confirmed; retrying"),
+    }
     let mut wait = Duration::from_millis(50);
-    let mut retry = false;
     loop {
         // `HSETNX` answers whether this write made the record; after a failed attempt
         // (whose write may have landed without its reply), the record's value tells:
@@ -68,22 +88,18 @@ pub(super) async fn record_completion(
         let mut pipe = redis::pipe();
         pipe.cmd("HSETNX").arg(done_key).arg(key).arg(&token);
         pipe.cmd("PEXPIRE").arg(done_key).arg(ttl_ms).ignore();
-        if retry {
-            pipe.cmd("HGET").arg(done_key).arg(key);
-        }
+        pipe.cmd("HGET").arg(done_key).arg(key);
         let r: redis::RedisResult<Vec<redis::Value>> = pipe.query_async(conn).await;
         match r {
             Ok(values) => {
-                return Ok(match values.as_slice() {
-                    [_, redis::Value::BulkString(holder)] => holder == token.as_bytes(),
-                    [redis::Value::Int(set), ..] => *set == 1,
-                    _ => false,
-                })
+                return Ok(matches!(
+                    values.as_slice(),
+                    [_, redis::Value::BulkString(holder)] if holder == token.as_bytes()
+                ))
             }
             Err(e) if stop.is_cancelled() => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "ventus completion record not confirmed; retrying");
-                retry = true;
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = stop.cancelled() => {}
@@ -131,6 +147,7 @@ impl HandlerHook for WorkerHook {
             let d = &s.delivery;
             let done_key = s.done_key.clone();
             let mut conn = self.conn.clone();
+            let batcher = self.batcher.clone();
             let metrics = self.metrics.clone();
             let consumer = self.consumer.clone();
             let on_completion = self.on_completion.clone();
@@ -143,8 +160,10 @@ impl HandlerHook for WorkerHook {
                 attempt: d.attempt,
             };
             let task = self.records.spawn(async move {
-                let first =
-                    record_completion(&mut conn, &done_key, &key, &consumer, ttl_ms, &stop).await?;
+                let first = record_completion(
+                    &batcher, &mut conn, &done_key, &key, &consumer, ttl_ms, &stop,
+                )
+                .await?;
                 if first {
                     metrics.handled.fetch_add(1, Ordering::Relaxed);
                     if let Some(f) = &on_completion {

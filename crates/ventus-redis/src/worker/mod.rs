@@ -1,7 +1,7 @@
 //! The worker: takes remote emissions off a queue's streams and runs them on its own
 //! [`EventLinker`](ventus::EventLinker)'s handlers.
 
-mod ack;
+mod batch;
 mod builder;
 mod decode;
 mod hook;
@@ -112,8 +112,8 @@ struct Shared {
     /// Stream entries being processed here.
     /// Stream entries being processed here, as (partition, entry id).
     running: Mutex<HashSet<(usize, String)>>,
-    /// Sends the acknowledgements, batched.
-    acker: ack::Acker,
+    /// Sends completion records and acknowledgements, batched across deliveries.
+    batcher: batch::Batcher,
     tasks: TaskTracker,
 }
 

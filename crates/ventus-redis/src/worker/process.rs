@@ -198,7 +198,15 @@ pub(super) async fn run_delivery(
     }
     // The completion records got their TTL when they were written; a retry's
     // schedule entry was removed when the retry was claimed.
-    let r = shared.acker.ack(entry.part, &entry.id).await;
+    let mut xack = redis::cmd("XACK");
+    xack.arg(entry.keys.stream()).arg(GROUP).arg(&entry.id);
+    let r = match shared.batcher.send(vec![xack]).await {
+        Ok(values) => match values.into_iter().next() {
+            Some(redis::Value::ServerError(e)) => Err(e.into()),
+            _ => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
     match r {
         Ok(()) => {
             shared.metrics.acked.fetch_add(1, Ordering::Relaxed);
