@@ -58,3 +58,144 @@ pub(crate) fn fields_of(s: &StreamId) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// One stream's entries in a read reply: (entry id, fields); a deleted entry has no
+/// fields.
+pub(crate) type StreamEntries = (String, Vec<(String, Vec<(String, Vec<u8>)>)>);
+
+/// Takes an `XREADGROUP` reply apart without copying its bytes: each stream's key and
+/// entries, in order. `Nil` (the block timed out) is no stream.
+pub(crate) fn read_reply(reply: Value) -> Vec<StreamEntries> {
+    let streams = match reply {
+        Value::Array(streams) => streams
+            .into_iter()
+            .filter_map(|s| match s {
+                Value::Array(kv) => pair(kv),
+                _ => None,
+            })
+            .collect(),
+        Value::Map(streams) => streams,
+        _ => Vec::new(),
+    };
+    streams
+        .into_iter()
+        .filter_map(|(key, entries)| {
+            let key = text(key)?;
+            let Value::Array(entries) = entries else {
+                return None;
+            };
+            let entries = entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    Value::Array(e) => {
+                        let (id, fields) = pair(e)?;
+                        Some((text(id)?, fields_of_value(fields)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some((key, entries))
+        })
+        .collect()
+}
+
+fn pair(mut v: Vec<Value>) -> Option<(Value, Value)> {
+    if v.len() != 2 {
+        return None;
+    }
+    let b = v.pop()?;
+    let a = v.pop()?;
+    Some((a, b))
+}
+
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn bytes(v: Value) -> Vec<u8> {
+    match v {
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.into_bytes(),
+        Value::Int(n) => n.to_string().into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
+/// An entry's field/value list (a flat array, or a map in RESP3); `Nil` for a deleted
+/// entry gives no fields.
+fn fields_of_value(v: Value) -> Vec<(String, Vec<u8>)> {
+    match v {
+        Value::Array(flat) => {
+            let mut out = Vec::with_capacity(flat.len() / 2);
+            let mut it = flat.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                if let Some(k) = text(k) {
+                    out.push((k, bytes(v)));
+                }
+            }
+            out
+        }
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((text(k)?, bytes(v))))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_read_reply_is_taken_apart_in_order_with_deleted_entries_empty() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("ventus:{q}:s"),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk("1-0"),
+                    Value::Array(vec![bulk("v"), bulk("1"), bulk("event"), bulk("e")]),
+                ]),
+                Value::Array(vec![bulk("2-0"), Value::Nil]),
+            ]),
+        ])]);
+        let streams = read_reply(reply);
+        assert_eq!(streams.len(), 1);
+        let (key, entries) = &streams[0];
+        assert_eq!(key, "ventus:{q}:s");
+        assert_eq!(entries[0].0, "1-0");
+        assert_eq!(
+            entries[0].1,
+            [
+                ("v".to_owned(), b"1".to_vec()),
+                ("event".to_owned(), b"e".to_vec())
+            ]
+        );
+        assert_eq!(entries[1], ("2-0".to_owned(), Vec::new()));
+        assert!(read_reply(Value::Nil).is_empty(), "a read that timed out");
+    }
+
+    #[test]
+    fn a_resp3_map_reply_reads_the_same() {
+        let reply = Value::Map(vec![(
+            bulk("s"),
+            Value::Array(vec![Value::Array(vec![
+                bulk("3-1"),
+                Value::Map(vec![(bulk("id"), bulk("x"))]),
+            ])]),
+        )]);
+        let streams = read_reply(reply);
+        assert_eq!(
+            streams[0].1[0],
+            ("3-1".to_owned(), vec![("id".to_owned(), b"x".to_vec())])
+        );
+    }
+}

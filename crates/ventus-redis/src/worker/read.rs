@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::streams::StreamReadReply;
 
 use super::process::process;
 use super::{Entry, Shared};
 use crate::conn;
 use crate::keys::GROUP;
-use crate::stream::fields_of;
+use crate::stream::read_reply;
 
 pub(super) async fn read_loop(shared: Arc<Shared>) {
     let mut reader: Option<MultiplexedConnection> = None;
@@ -52,18 +51,17 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
             cmd.arg(">");
         }
         let reply = tokio::select! {
-            r = cmd.query_async::<Option<StreamReadReply>>(conn) => r,
+            r = cmd.query_async::<redis::Value>(conn) => r,
             () = shared.stop.cancelled() => return,
         };
         match reply {
             Ok(reply) => {
                 wait = Duration::from_millis(50);
-                for stream in reply.map(|r| r.keys).unwrap_or_default() {
-                    let Some(part) = shared.keys.iter().position(|k| k.stream() == stream.key)
-                    else {
+                for (key, entries) in read_reply(reply) {
+                    let Some(part) = shared.keys.iter().position(|k| k.stream() == key) else {
                         continue;
                     };
-                    for s in stream.ids {
+                    for (id, fields) in entries {
                         // Delivered to this worker: it runs even during a shutdown.
                         let Ok(permit) = shared.permits.clone().acquire_owned().await else {
                             return;
@@ -71,8 +69,8 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
                         let entry = Entry {
                             part,
                             keys: shared.keys[part].clone(),
-                            fields: fields_of(&s),
-                            id: s.id,
+                            fields,
+                            id,
                             attempt: 1,
                         };
                         spawn_process(&shared, entry, permit);
