@@ -7,6 +7,10 @@ use parking_lot::Mutex;
 
 use crate::id::EmissionId;
 
+/// A completion record on its way: whether it was the first for its handler.
+pub(crate) type RecordFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = redis::RedisResult<bool>> + Send>>;
+
 tokio::task_local! {
     pub(crate) static CURRENT: Arc<DeliveryState>;
 }
@@ -131,7 +135,6 @@ impl Delivery {
 }
 
 /// One delivery's state, shared by its task and the worker's handler hook.
-#[derive(Debug)]
 pub(crate) struct DeliveryState {
     pub(crate) delivery: Delivery,
     /// Handler keys already recorded as done, read before the handlers start.
@@ -142,7 +145,7 @@ pub(crate) struct DeliveryState {
     pub(crate) keys: Mutex<Keys>,
     /// The completion records sent for handlers that succeeded, each resolving to
     /// whether this delivery's record was the first.
-    pub(crate) records: Mutex<Vec<tokio::task::JoinHandle<redis::RedisResult<bool>>>>,
+    pub(crate) records: Mutex<Vec<RecordFuture>>,
     /// The first failure of a handler in this delivery, for the retry and the dead letter.
     pub(crate) error: Mutex<Option<String>>,
 }

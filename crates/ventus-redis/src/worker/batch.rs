@@ -29,10 +29,24 @@ impl Batcher {
     /// Sends `cmds` in the next pipeline; resolves with one reply per command (a server
     /// error as [`Value::ServerError`] in its place), or the connection's error.
     pub(super) async fn send(&self, cmds: Vec<redis::Cmd>) -> redis::RedisResult<Vec<Value>> {
+        self.submit(cmds).await
+    }
+
+    /// Queues `cmds` for the next pipeline now, without waiting; the returned future
+    /// resolves as [`send`](Self::send)'s does.
+    pub(super) fn submit(
+        &self,
+        cmds: Vec<redis::Cmd>,
+    ) -> impl std::future::Future<Output = redis::RedisResult<Vec<Value>>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        let gone = || redis::RedisError::from((redis::ErrorKind::Client, "the worker stopped"));
-        self.tx.send((cmds, reply)).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let queued = self.tx.send((cmds, reply)).is_ok();
+        async move {
+            let gone = || redis::RedisError::from((redis::ErrorKind::Client, "the worker stopped"));
+            if !queued {
+                return Err(gone());
+            }
+            answer.await.map_err(|_| gone())?
+        }
     }
 }
 

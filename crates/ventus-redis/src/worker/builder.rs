@@ -273,13 +273,11 @@ impl WorkerBuilder {
         );
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         let metrics = Arc::new(Counters::default());
-        let records = TaskTracker::new();
         let stop = CancellationToken::new();
         let batcher = super::batch::Batcher::start(cmd.clone());
         let hook = WorkerHook {
             conn: cmd.clone(),
             batcher: batcher.clone(),
-            records: records.clone(),
             consumer: consumer.clone(),
             metrics: metrics.clone(),
             on_completion: self.on_completion,
@@ -291,6 +289,7 @@ impl WorkerBuilder {
             .handler_hook(hook)
             .build()
             .into();
+        let names = (queue.name().into(), consumer.as_str().into());
         let shared = Arc::new(Shared {
             url: self.url,
             queue,
@@ -309,11 +308,11 @@ impl WorkerBuilder {
             done_ttl: self.done_ttl,
             timeout: self.timeout,
             decoders: self.decoders,
+            names,
             consumer,
             cmd,
             emitter,
             metrics,
-            records,
             stop,
             abort: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(self.concurrency)),

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use ventus::{HandlerHook, HandlerInfo};
 
 use super::batch::Batcher;
 use super::Counters;
-use crate::delivery::CURRENT;
+use crate::delivery::{RecordFuture, CURRENT};
 use crate::id::EmissionId;
 
 /// A handler's completion, recorded for an emission id: the first success of that
@@ -35,7 +34,6 @@ pub(super) type CompletionFn = Arc<dyn Fn(&Completion) + Send + Sync>;
 /// emission id, and records each success the moment it happens.
 pub(super) struct WorkerHook {
     pub(super) conn: ConnectionManager,
-    pub(super) records: TaskTracker,
     /// Sends the records, batched with other deliveries' commands.
     pub(super) batcher: Batcher,
     pub(super) consumer: String,
@@ -46,31 +44,24 @@ pub(super) struct WorkerHook {
     pub(super) done_ttl_ms: i64,
 }
 
-/// Writes a handler's completion record (`HSETNX`) and says whether this write made
-/// it, i.e. whether this is the first completion of that handler for the emission.
+/// Records that `key`'s handler completed for the emission whose completion hash is
+/// `done_key`, and tells whether this was the first completion of that handler for it.
 ///
-/// The record holds a token unique to this write. The first attempt is batched with
-/// other deliveries' commands and believes `HSETNX`'s answer; a retry (after an error,
-/// when the write may have landed without its reply) reads the record back, so it
-/// finds its own token and reports the completion, once. Retries until Redis answers
-/// or the worker stops.
+/// The record holds `token`, unique to this write. The first attempt (`first`, already
+/// queued with other deliveries' commands when the handler ended) believes `HSETNX`'s
+/// answer; a retry (after an error, when the write may have landed without its reply)
+/// reads the record back, so it finds its own token and reports the completion, once.
+/// Retries until Redis answers or the worker stops.
 pub(super) async fn record_completion(
-    batcher: &Batcher,
+    first: impl std::future::Future<Output = redis::RedisResult<Vec<redis::Value>>>,
     conn: &mut ConnectionManager,
     done_key: &str,
     key: &str,
-    consumer: &str,
+    token: &str,
     ttl_ms: i64,
     stop: &CancellationToken,
 ) -> redis::RedisResult<bool> {
-    let token = format!("{consumer}/{}", uuid::Uuid::now_v7().simple());
-    // The first attempt goes with the other deliveries' commands; its `HSETNX` reply
-    // says whether this write made the record.
-    let mut hsetnx = redis::cmd("HSETNX");
-    hsetnx.arg(done_key).arg(key).arg(&token);
-    let mut pexpire = redis::cmd("PEXPIRE");
-    pexpire.arg(done_key).arg(ttl_ms);
-    match batcher.send(vec![hsetnx, pexpire]).await {
+    match first.await {
         Ok(values) => match values.first() {
             Some(redis::Value::Int(set)) => return Ok(*set == 1),
             Some(redis::Value::ServerError(e)) => {
@@ -82,11 +73,8 @@ pub(super) async fn record_completion(
     }
     let mut wait = Duration::from_millis(50);
     loop {
-        // `HSETNX` answers whether this write made the record; after a failed attempt
-        // (whose write may have landed without its reply), the record's value tells:
-        // it holds this write's token only if this write made it.
         let mut pipe = redis::pipe();
-        pipe.cmd("HSETNX").arg(done_key).arg(key).arg(&token);
+        pipe.cmd("HSETNX").arg(done_key).arg(key).arg(token);
         pipe.cmd("PEXPIRE").arg(done_key).arg(ttl_ms).ignore();
         pipe.cmd("HGET").arg(done_key).arg(key);
         let r: redis::RedisResult<Vec<redis::Value>> = pipe.query_async(conn).await;
@@ -146,28 +134,34 @@ impl HandlerHook for WorkerHook {
                 .key_of(handler.subscription(), handler.handler());
             let d = &s.delivery;
             let done_key = s.done_key.clone();
+            let token = format!("{}/{}", self.consumer, uuid::Uuid::now_v7().simple());
+            // Sent now, with whatever other deliveries send at this moment; the delivery
+            // waits for the answer before its ack.
+            let mut hsetnx = redis::cmd("HSETNX");
+            hsetnx.arg(&done_key).arg(&key).arg(&token);
+            let mut pexpire = redis::cmd("PEXPIRE");
+            pexpire.arg(&done_key).arg(self.done_ttl_ms);
+            let first = self.batcher.submit(vec![hsetnx, pexpire]);
             let mut conn = self.conn.clone();
-            let batcher = self.batcher.clone();
             let metrics = self.metrics.clone();
-            let consumer = self.consumer.clone();
             let on_completion = self.on_completion.clone();
             let stop = self.stop.clone();
             let ttl_ms = self.done_ttl_ms;
-            let completion = Completion {
+            // Made only for a callback that will read it.
+            let completion = on_completion.as_ref().map(|_| Completion {
                 id: d.id,
                 event: d.event.to_string(),
                 handler: key.clone(),
                 attempt: d.attempt,
-            };
-            let task = self.records.spawn(async move {
-                let first = record_completion(
-                    &batcher, &mut conn, &done_key, &key, &consumer, ttl_ms, &stop,
-                )
-                .await?;
+            });
+            let task: RecordFuture = Box::pin(async move {
+                let first =
+                    record_completion(first, &mut conn, &done_key, &key, &token, ttl_ms, &stop)
+                        .await?;
                 if first {
                     metrics.handled.fetch_add(1, Ordering::Relaxed);
-                    if let Some(f) = &on_completion {
-                        let call = std::panic::AssertUnwindSafe(|| f(&completion));
+                    if let (Some(f), Some(completion)) = (&on_completion, &completion) {
+                        let call = std::panic::AssertUnwindSafe(|| f(completion));
                         if std::panic::catch_unwind(call).is_err() {
                             tracing::error!("ventus worker's on_completion callback panicked");
                         }

@@ -101,10 +101,11 @@ struct Shared {
     timeout: Duration,
     decoders: HashMap<String, Arc<dyn Decode>>,
     consumer: String,
+    /// The queue's name and the consumer's, shared by every delivery.
+    names: (Arc<str>, Arc<str>),
     cmd: ConnectionManager,
     emitter: EventEmitter,
     metrics: Arc<Counters>,
-    records: TaskTracker,
     stop: CancellationToken,
     /// Cancels the emissions still running at the shutdown deadline.
     abort: CancellationToken,
@@ -281,8 +282,6 @@ impl Worker {
                 shared.tasks.wait().await;
                 left
             };
-            shared.records.close();
-            let _ = tokio::time::timeout(shared.timeout, shared.records.wait()).await;
             let after = shared.metrics();
             if !left_pending.is_empty() {
                 tracing::warn!(

@@ -134,8 +134,8 @@ pub(super) async fn run_delivery(
             event: envelope.event().into(),
             attempt: entry.attempt,
             entry: entry.id.as_str().into(),
-            queue: shared.queue.name().into(),
-            consumer: shared.consumer.as_str().into(),
+            queue: shared.names.0.clone(),
+            consumer: shared.names.1.clone(),
             traceparent: tp.map(Into::into),
         },
         done: done.into_keys().filter(|k| !k.starts_with('!')).collect(),
@@ -163,9 +163,8 @@ pub(super) async fn run_delivery(
     let records: Vec<_> = std::mem::take(&mut *state.records.lock());
     let mut recorded = true;
     for r in records {
-        match r.await {
-            Ok(Ok(_)) => {}
-            _ => recorded = false,
+        if r.await.is_err() {
+            recorded = false;
         }
     }
     let report = match result {
