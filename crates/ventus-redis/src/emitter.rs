@@ -50,6 +50,13 @@ pub struct RedisEmitterBuilder {
 
 impl RedisEmitterBuilder {
     /// The queue to emit to (default `"default"`); workers of the same queue run them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").queue("orders");
+    /// # let _ = b;
+    /// ```
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = queue.into();
         self
@@ -58,12 +65,26 @@ impl RedisEmitterBuilder {
     /// Splits the queue into `n` streams (default 1); workers must use the same count.
     /// [`emit_keyed`](RedisEmitter::emit_keyed) keeps one key's emissions on one
     /// stream, in order; other emissions go round-robin.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").partitions(8);
+    /// # let _ = b;
+    /// ```
     pub fn partitions(mut self, n: u16) -> Self {
         self.partitions = n;
         self
     }
 
     /// The keys to sign with (default: unsigned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").keyring(ventus_redis::Keyring::new("k1", "a-secret-of-32-bytes-or-more-....").unwrap());
+    /// # let _ = b;
+    /// ```
     pub fn keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = keyring;
         self
@@ -72,18 +93,39 @@ impl RedisEmitterBuilder {
     /// The stream cap (default [`DEFAULT_MAX_LEN`]). At the cap the oldest entries are
     /// deleted, and those not finished are counted as lost-to-trim; or, with
     /// [`strict`](Self::strict), the emission is refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").max_len(10_000_000);
+    /// # let _ = b;
+    /// ```
     pub fn max_len(mut self, cap: u64) -> Self {
         self.max_len = cap;
         self
     }
 
     /// Refuse emissions at the cap ([`RemoteEmitError::Full`]) instead of trimming.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").max_len(100_000).strict(true);
+    /// # let _ = b;
+    /// ```
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
     }
 
     /// How long an emit waits for Redis before it fails (default 2 s; 10 ms to 60 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").timeout(std::time::Duration::from_millis(500));
+    /// # let _ = b;
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -96,6 +138,14 @@ impl RedisEmitterBuilder {
     ///
     /// [`ConfigError`] for a bad queue name, partition count, cap or timeout, a URL that
     /// does not parse, or a server that cannot be reached (within about the timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emitter = ventus_redis::RedisEmitter::builder("redis://127.0.0.1:6379/").build().await?;
+    /// # let _ = emitter; Ok(()) }
+    /// ```
     pub async fn build(self) -> Result<RedisEmitter, ConfigError> {
         let queue = Queue::new(&self.queue, self.partitions)?;
         if self.max_len == 0 {
@@ -195,6 +245,14 @@ struct Inner {
 }
 
 /// What a [`RedisEmitter`] has done.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo(emitter: ventus_redis::RedisEmitter) {
+/// let ventus_redis::RemoteEmitterMetrics { emitted, failed, .. } = emitter.metrics();
+/// # let _ = (emitted, failed); }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RemoteEmitterMetrics {
@@ -233,11 +291,28 @@ impl RedisEmitter {
     }
 
     /// The queue's name.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) {
+    /// println!("emitting to {}", emitter.queue());
+    /// # }
+    /// ```
     pub fn queue(&self) -> &str {
         self.inner.queue.name()
     }
 
     /// Counts of what this emitter (and its clones) did.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) {
+    /// let m = emitter.metrics();
+    /// println!("{} emitted, {} failed", m.emitted, m.failed);
+    /// # }
+    /// ```
     pub fn metrics(&self) -> RemoteEmitterMetrics {
         RemoteEmitterMetrics {
             emitted: self.inner.emitted.load(Ordering::Relaxed),
@@ -250,6 +325,14 @@ impl RedisEmitter {
     /// # Errors
     ///
     /// As [`emit_with`](Self::emit_with).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// emitter.emit("cache.flush").await?; // handlers that take no payload run
+    /// # Ok(()) }
+    /// ```
     pub async fn emit(&self, event: &str) -> Result<EmissionId, RemoteEmitError> {
         self.emit_with(event, &()).await
     }
@@ -260,6 +343,15 @@ impl RedisEmitter {
     ///
     /// [`RemoteEmitError`]: a bad event name, a payload that does not serialise, a
     /// server that is down (within the timeout, about 2 s), a full strict stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// let id = emitter.emit_with("user.signed_up", "ada@example.com").await?;
+    /// println!("{id}");
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_with<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -275,6 +367,20 @@ impl RedisEmitter {
     /// # Errors
     ///
     /// As [`emit_with`](Self::emit_with).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[derive(serde::Serialize)]
+    /// struct Shipped {
+    ///     parcels: u32,
+    /// }
+    /// impl ventus::Event for Shipped {}
+    ///
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// emitter.emit_event(&Shipped { parcels: 2 }).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_event<E: ventus::Event + Serialize>(
         &self,
         event: &E,
@@ -288,6 +394,16 @@ impl RedisEmitter {
     /// # Errors
     ///
     /// As [`emit_with`](Self::emit_with).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// // Every step of order 42 goes to one stream, and is handled in this order.
+    /// emitter.emit_keyed("order-42", "order.paid", &42_u64).await?;
+    /// emitter.emit_keyed("order-42", "order.shipped", &42_u64).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_keyed<T: Serialize + ?Sized>(
         &self,
         key: &str,
@@ -532,6 +648,17 @@ impl RedisEmitter {
     /// # Errors
     ///
     /// The server failed or could not be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> redis::RedisResult<()> {
+    /// let stats = emitter.queue_stats().await?;
+    /// if stats.lost_to_trim > 0 {
+    ///     eprintln!("{} emissions were trimmed before they were handled", stats.lost_to_trim);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn queue_stats(&self) -> redis::RedisResult<crate::QueueStats> {
         let keys: Vec<Keys> = self.inner.queue.all_keys();
         crate::stream::queue_stats(&mut self.inner.conn.clone(), &keys).await
@@ -566,6 +693,17 @@ fn check_event(event: &str) -> Result<(), RemoteEmitError> {
 }
 
 /// Emissions sent to Redis together, in one pipeline. Made by [`RedisEmitter::batch`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+/// let mut batch = emitter.batch();
+/// batch.add("a", &1_u8)?;
+/// batch.add_keyed("user-7", "b", &2_u8)?;
+/// batch.send().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Batch<'a> {
     emitter: &'a RedisEmitter,
@@ -584,6 +722,15 @@ impl Batch<'_> {
     /// # Errors
     ///
     /// A bad event name or a payload that does not serialise; the batch is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// let mut batch = emitter.batch();
+    /// let id = batch.add("tick", &1_u32)?;
+    /// # let _ = id; Ok(()) }
+    /// ```
     pub fn add<T: Serialize + ?Sized>(
         &mut self,
         event: &str,
@@ -601,6 +748,15 @@ impl Batch<'_> {
     /// # Errors
     ///
     /// As [`add`](Self::add).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// let mut batch = emitter.batch();
+    /// batch.add_keyed("order-42", "order.paid", &42_u64)?;
+    /// # Ok(()) }
+    /// ```
     pub fn add_keyed<T: Serialize + ?Sized>(
         &mut self,
         key: &str,
@@ -616,11 +772,29 @@ impl Batch<'_> {
     }
 
     /// How many emissions the batch holds.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) {
+    /// let mut batch = emitter.batch();
+    /// batch.add("tick", &1_u32).unwrap();
+    /// assert_eq!(batch.len(), 1);
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Whether the batch is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(emitter: ventus_redis::RedisEmitter) {
+    /// assert!(emitter.batch().is_empty());
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -634,6 +808,19 @@ impl Batch<'_> {
     /// a server error for one emission (a full strict stream) fails the call while the
     /// others of the batch were enqueued. Emitting again makes new emissions with new
     /// ids: after an ambiguous error, a handler may then run for both.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(emitter: ventus_redis::RedisEmitter) -> Result<(), ventus_redis::RemoteEmitError> {
+    /// let mut batch = emitter.batch();
+    /// for n in 0..10_u32 {
+    ///     batch.add("tick", &n)?;
+    /// }
+    /// let ids = batch.send().await?;
+    /// assert_eq!(ids.len(), 10);
+    /// # Ok(()) }
+    /// ```
     pub async fn send(self) -> Result<Vec<EmissionId>, RemoteEmitError> {
         let emitter = self.emitter;
         let n = self.items.len() as u64;

@@ -7,6 +7,15 @@ use redis::Value;
 use crate::keys::{Keys, GROUP};
 
 /// A queue's state on the server: what waits and what runs.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(emitter: ventus_redis::RedisEmitter) -> redis::RedisResult<()> {
+/// let s = emitter.queue_stats().await?;
+/// println!("pending {} lag {} lost {} dead {}", s.pending, s.lag, s.lost_to_trim, s.dead_letters);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueueStats {

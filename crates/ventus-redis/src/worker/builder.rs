@@ -78,8 +78,19 @@ impl fmt::Debug for WorkerBuilder {
 }
 
 macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+    ($(#[$doc:meta])* $name:ident: $ty:ty = $example:expr) => {
         $(#[$doc])*
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use std::time::Duration;
+        #[doc = concat!(
+            "let builder = ventus_redis::Worker::builder(\"redis://127.0.0.1:6379/\")\n    .",
+            stringify!($name), "(", stringify!($example), ");"
+        )]
+        /// # let _ = builder;
+        /// ```
         pub fn $name(mut self, value: $ty) -> Self {
             self.$name = value;
             self
@@ -119,6 +130,15 @@ impl WorkerBuilder {
     }
 
     /// The linker whose handlers run the emissions (default: the global linker).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let linker = ventus::EventLinker::builder().build().unwrap();
+    /// linker.on("ping").subscribe(|| println!("pong")).unwrap();
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").linker(&linker);
+    /// # let _ = builder;
+    /// ```
     pub fn linker(mut self, linker: &EventLinker) -> Self {
         self.linker = Some(linker.clone());
         self
@@ -126,6 +146,19 @@ impl WorkerBuilder {
 
     /// Emissions of `event` carry a `T`, the payload its handlers take. Events with no
     /// payload need no decoder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Placed {
+    ///     order: u64,
+    /// }
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/")
+    ///     .decode::<Placed>("order.placed")
+    ///     .decode::<u32>("tick");
+    /// # let _ = builder;
+    /// ```
     pub fn decode<T: DeserializeOwned + Send + Sync + 'static>(mut self, event: &str) -> Self {
         self.decoders.insert(
             event.to_owned(),
@@ -136,6 +169,19 @@ impl WorkerBuilder {
 
     /// Emissions of the typed event `E` (emitted with
     /// [`RedisEmitter::emit_event`](crate::RedisEmitter::emit_event)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Shipped {
+    ///     parcels: u32,
+    /// }
+    /// impl ventus::Event for Shipped {}
+    ///
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").event::<Shipped>();
+    /// # let _ = builder;
+    /// ```
     pub fn event<E: ventus::Event + DeserializeOwned>(mut self) -> Self {
         self.decoders.insert(
             E::name().to_owned(),
@@ -145,66 +191,81 @@ impl WorkerBuilder {
     }
 
     /// Called when a handler's completion is recorded (the first for its emission id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/")
+    ///     .on_completion(|c| println!("{} done for {} (attempt {})", c.handler, c.id, c.attempt));
+    /// # let _ = builder;
+    /// ```
     pub fn on_completion(mut self, f: impl Fn(&Completion) + Send + Sync + 'static) -> Self {
         self.on_completion = Some(Arc::new(f));
         self
     }
 
     /// The queue (default `"default"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").queue("orders");
+    /// # let _ = builder;
+    /// ```
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = queue.into();
         self
     }
     setter!(
         /// The queue's partition count, as its emitters use (default 1).
-        partitions: u16
+        partitions: u16 = 4
     );
     setter!(
         /// The keys envelopes must be signed with (default: unsigned only).
-        keyring: Keyring
+        keyring: Keyring = ventus_redis::Keyring::new("k1", "a-secret-of-32-bytes-or-more-....").unwrap()
     );
     setter!(
         /// Envelopes older (or further in the future) than this are refused as stale
         /// (default `None`: no window).
-        window: Option<Duration>
+        window: Option<Duration> = Some(Duration::from_secs(300))
     );
     setter!(
         /// How many emissions run at once (default 16; 1 to 10 000).
-        concurrency: usize
+        concurrency: usize = 64
     );
     setter!(
         /// How long a read blocks waiting for entries (default 2 s).
-        block: Duration
+        block: Duration = Duration::from_millis(500)
     );
     setter!(
         /// How long an entry may go without its lease renewed before another worker
         /// takes it over (default 30 s).
-        visibility: Duration
+        visibility: Duration = Duration::from_secs(60)
     );
     setter!(
         /// Renew the lease of running entries every visibility/3 (default on).
-        lease: bool
+        lease: bool = false
     );
     setter!(
         /// Deliveries before an entry goes to the dead letters (default 5).
-        max_deliveries: u64
+        max_deliveries: u64 = 3
     );
     setter!(
         /// The wait before each retry of a failed entry, the last repeated (default
         /// 1 s, 5 s, 30 s, 2 min).
-        backoff: Vec<Duration>
+        backoff: Vec<Duration> = vec![Duration::from_secs(1), Duration::from_secs(10)]
     );
     setter!(
         /// How often the reclaimer looks for stuck and due entries (default 5 s).
-        reclaim_every: Duration
+        reclaim_every: Duration = Duration::from_secs(1)
     );
     setter!(
         /// How long shutdown waits for running emissions (default 30 s).
-        shutdown_timeout: Duration
+        shutdown_timeout: Duration = Duration::from_secs(10)
     );
     setter!(
         /// How long completion records are kept (default 7 days).
-        done_ttl: Duration
+        done_ttl: Duration = Duration::from_secs(24 * 3600)
     );
 
     /// Connects, creates the consumer groups if missing, and makes the worker.
@@ -213,6 +274,15 @@ impl WorkerBuilder {
     ///
     /// [`ConfigError`]: an out-of-range setting, a bad queue name or URL, an
     /// unreachable server.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let worker = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").queue("orders").build().await?;
+    /// println!("consumer {}", worker.consumer());
+    /// # Ok(()) }
+    /// ```
     pub async fn build(self) -> Result<Worker, ConfigError> {
         let queue = Queue::new(&self.queue, self.partitions)?;
         let bad = |setting: &'static str, value: String, reason: &'static str| {

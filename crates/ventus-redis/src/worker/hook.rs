@@ -15,6 +15,16 @@ use crate::id::EmissionId;
 
 /// A handler's completion, recorded for an emission id: the first success of that
 /// handler for that id, whichever worker or attempt it came from.
+///
+/// # Examples
+///
+/// ```no_run
+/// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/")
+///     .on_completion(|c: &ventus_redis::Completion| {
+///         println!("{} finished {} ({}) on attempt {}", c.handler, c.id, c.event, c.attempt)
+///     });
+/// # let _ = builder;
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Completion {

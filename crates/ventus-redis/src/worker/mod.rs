@@ -49,6 +49,15 @@ struct Counters {
 }
 
 /// What a worker has done since it started.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo(handle: ventus_redis::WorkerHandle) {
+/// let m = handle.metrics();
+/// assert!(m.acked <= m.received);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {
@@ -71,6 +80,17 @@ pub struct WorkerMetrics {
 }
 
 /// How a worker's run ended.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(worker: ventus_redis::Worker) {
+/// let report = worker.run().await;
+/// for entry in &report.left_pending {
+///     eprintln!("left pending for another worker: {entry}");
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct WorkerReport {
@@ -120,6 +140,21 @@ struct Shared {
 
 /// Runs the handlers of a queue's remote emissions. See the crate docs for the
 /// delivery guarantees.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("tick").subscribe(|n: &u32| println!("tick {n}"))?;
+/// let worker = ventus_redis::Worker::builder("redis://127.0.0.1:6379/")
+///     .linker(&linker)
+///     .decode::<u32>("tick")
+///     .build()
+///     .await?;
+/// worker.run().await;
+/// # Ok(()) }
+/// ```
 pub struct Worker {
     shared: Arc<Shared>,
 }
@@ -134,6 +169,17 @@ impl fmt::Debug for Worker {
 }
 
 /// A handle to a running worker: metrics and shutdown. Cheap to clone.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(worker: ventus_redis::Worker) {
+/// let handle = worker.handle();
+/// tokio::spawn(worker.run_until(std::future::pending()));
+/// println!("{:?}", handle.metrics());
+/// handle.shutdown();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct WorkerHandle {
     shared: Arc<Shared>,
@@ -150,11 +196,28 @@ impl fmt::Debug for WorkerHandle {
 impl WorkerHandle {
     /// Asks the worker to stop: it stops reading, waits for what runs (up to its
     /// shutdown timeout), acks what finished and leaves the rest pending.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(handle: ventus_redis::WorkerHandle) {
+    /// handle.shutdown();
+    /// # }
+    /// ```
     pub fn shutdown(&self) {
         self.shared.stop.cancel();
     }
 
     /// Counts since the worker started.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(handle: ventus_redis::WorkerHandle) {
+    /// let m = handle.metrics();
+    /// println!("{} handled, {} retried, {} dead-lettered", m.handled, m.retried, m.dead_lettered);
+    /// # }
+    /// ```
     pub fn metrics(&self) -> WorkerMetrics {
         self.shared.metrics()
     }
@@ -164,6 +227,15 @@ impl WorkerHandle {
     /// # Errors
     ///
     /// The server failed or could not be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(handle: ventus_redis::WorkerHandle) -> redis::RedisResult<()> {
+    /// let stats = handle.queue_stats().await?;
+    /// println!("{} pending, {} waiting", stats.pending, stats.lag);
+    /// # Ok(()) }
+    /// ```
     pub async fn queue_stats(&self) -> redis::RedisResult<QueueStats> {
         queue_stats(
             &mut self.shared.cmd.clone(),
@@ -209,11 +281,30 @@ impl Worker {
     }
 
     /// This worker's consumer name: `host-pid-uuid`, new at every start.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(worker: ventus_redis::Worker) {
+    /// assert!(worker.consumer().contains(&std::process::id().to_string()));
+    /// # }
+    /// ```
     pub fn consumer(&self) -> &str {
         &self.shared.consumer
     }
 
     /// A handle for metrics and shutdown.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(worker: ventus_redis::Worker) {
+    /// let handle = worker.handle();
+    /// let run = tokio::spawn(worker.run_until(std::future::pending()));
+    /// handle.shutdown(); // from anywhere: a signal handler, an admin endpoint
+    /// let report = run.await.unwrap();
+    /// # let _ = report; }
+    /// ```
     pub fn handle(&self) -> WorkerHandle {
         WorkerHandle {
             shared: self.shared.clone(),
@@ -222,6 +313,15 @@ impl Worker {
 
     /// Runs until SIGTERM, Ctrl-C or [`WorkerHandle::shutdown`], then shuts down
     /// gracefully.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(worker: ventus_redis::Worker) {
+    /// let report = worker.run().await;
+    /// eprintln!("{} acked; left pending: {:?}", report.metrics.acked, report.left_pending);
+    /// # }
+    /// ```
     pub async fn run(self) -> WorkerReport {
         let signal = async {
             #[cfg(unix)]
@@ -249,6 +349,17 @@ impl Worker {
 
     /// Runs until `signal` completes or [`WorkerHandle::shutdown`] is called, then
     /// shuts down gracefully.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(worker: ventus_redis::Worker) {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let run = tokio::spawn(worker.run_until(async { let _ = stopped.await; }));
+    /// let _ = stop.send(());
+    /// let report = run.await.unwrap();
+    /// # let _ = report; }
+    /// ```
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> WorkerReport {
         let shared = self.shared;
         let span = tracing::info_span!("ventus.worker", queue = shared.queue.name(), consumer = %shared.consumer);
