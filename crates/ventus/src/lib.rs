@@ -122,8 +122,11 @@
 //!   counters, backpressure and graceful shutdown.
 //! - `ThreadPoolEventEmitter`, `ThreadPoolProcessor` — emissions on worker threads
 //!   (feature `thread-pool`).
-//! - [`SubscribeError`], [`BuildError`], [`EmitError`], [`ProcessError`] — one error type
-//!   per operation.
+//! - [`Next`] — awaiting the next emission of an event ([`EventLinker::next`] and its
+//!   typed forms), with a timeout, a blocking `wait` for sync code, and no subscriber left
+//!   behind when it is dropped.
+//! - [`SubscribeError`], [`BuildError`], [`EmitError`], [`ProcessError`], [`NextError`] —
+//!   one error type per operation.
 //! - [`on`], [`once`], [`derive(Event)`](derive@Event), [`linker!`], [`NamedLinker`] —
 //!   declarative registration (feature `macros`): handlers linked at start-up by attribute.
 //! - [`plumbing`] — the marker types and builder states that appear in bounds and type
@@ -158,7 +161,9 @@ pub use crate::event::{
 pub use crate::handler::{
     AnyEvent, BoxError, Handler, HandlerError, HandlerErrorKind, HandlerOutput, Value,
 };
-pub use crate::linker::{BuildError, EventLinker, EventLinkerBuilder, SubscribeError};
+pub use crate::linker::{
+    BuildError, EventLinker, EventLinkerBuilder, Next, NextError, SubscribeError,
+};
 pub use crate::linker::{SubscribeBuilder, Subscription, SubscriptionGuard};
 pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};
 #[cfg(feature = "thread-pool")]

@@ -127,3 +127,79 @@ impl fmt::Display for BuildError {
 }
 
 impl std::error::Error for BuildError {}
+
+/// Why a [`Next`](crate::Next) future (from [`EventLinker::next`](crate::EventLinker::next)
+/// and its siblings) resolved without a payload.
+///
+/// Whatever the reason, the waiter's subscription is gone when the error is returned.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ventus::{EventLinker, NextError, SubscribeError};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().max_subscribers(1).build()?;
+/// linker.on("Tick").subscribe(|| ())?;
+/// let err = linker.next_with::<u64>("Tick").wait().unwrap_err();
+/// assert!(matches!(err, NextError::Subscribe(SubscribeError::TooManySubscribers { max: 1, .. })));
+///
+/// let err = linker.next_with::<u64>("Tock").timeout(Duration::from_millis(1)).wait();
+/// assert_eq!(err, Err(NextError::TimedOut(Duration::from_millis(1))));
+/// assert_eq!(linker.subscriber_count_of("Tock"), 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextError {
+    /// The waiter could not subscribe: the event name is empty, the event already has the
+    /// linker's `max_subscribers`, or (for [`next_event`](crate::EventLinker::next_event))
+    /// its name belongs to another typed event.
+    Subscribe(SubscribeError),
+    /// No emission (whose payload passed the predicate) came within the timeout given to
+    /// [`Next::timeout`](crate::Next::timeout).
+    TimedOut(std::time::Duration),
+    /// The waiter's subscription was removed before an emission reached it, by
+    /// [`remove`](crate::EventLinker::remove),
+    /// [`remove_event`](crate::EventLinker::remove_event),
+    /// [`remove_all`](crate::EventLinker::remove_all) or an `unsubscribe` of its handle.
+    Removed,
+    /// [`Next::wait`](crate::Next::wait) was called on the thread of a current-thread
+    /// tokio runtime, where blocking would stop the emissions it waits for: await the
+    /// future instead.
+    WouldBlock,
+}
+
+impl fmt::Display for NextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subscribe(err) => write!(f, "could not wait for the next event: {err}"),
+            Self::TimedOut(limit) => write!(f, "no matching emission within {limit:?}"),
+            Self::Removed => f.write_str(
+                "the waiter's subscription was removed (remove, remove_event, remove_all or \
+                 unsubscribe) before an emission reached it",
+            ),
+            Self::WouldBlock => f.write_str(
+                "`Next::wait` on the thread of a current-thread runtime would block the \
+                 emissions it waits for; `.await` the future instead",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NextError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Subscribe(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<SubscribeError> for NextError {
+    fn from(err: SubscribeError) -> Self {
+        Self::Subscribe(err)
+    }
+}

@@ -6,18 +6,22 @@ pub(crate) mod claim;
 pub(crate) mod declared;
 mod entry;
 mod error;
+mod next;
 pub(crate) mod registry;
 mod subscribe;
 mod subscriber;
+mod waiters;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 pub use self::builder::EventLinkerBuilder;
-pub use self::error::{BuildError, SubscribeError};
+pub use self::error::{BuildError, NextError, SubscribeError};
+pub use self::next::Next;
 pub use self::subscribe::{SubscribeBuilder, Subscription, SubscriptionGuard};
 
 use self::registry::{key_of, target_of, Registry};
+use self::waiters::Waiters;
 use crate::event::Typed;
 use crate::event::{Event, EventTarget, EventType, IntoEvents};
 use crate::handler::{drop_caught, DefaultSuccess, FailureCallback, LinkerDefault};
@@ -76,6 +80,8 @@ pub(crate) struct LinkerInner {
     pub(crate) debug: bool,
     /// Events and subscribers; see [`registry`] for its locking.
     pub(crate) registry: Registry,
+    /// The futures of `next` still waiting, woken when their subscription is removed.
+    pub(crate) waiters: Waiters,
 }
 
 impl Drop for LinkerInner {
@@ -135,6 +141,7 @@ impl EventLinker {
                 on_failure: builder.on_failure,
                 debug: builder.debug,
                 registry: Registry::new(),
+                waiters: Waiters::default(),
             }),
         }
     }
@@ -589,6 +596,9 @@ impl EventLinker {
         };
         let removed = subscription.linker.same_as(self)
             && self.inner.registry.unlink(&key, subscription.id());
+        if removed {
+            self.inner.waiters.sweep();
+        }
         self.trace_removal("remove", removed);
         removed
     }
@@ -615,6 +625,9 @@ impl EventLinker {
             return false;
         };
         let removed = self.inner.registry.remove_event(&key);
+        if removed {
+            self.inner.waiters.sweep();
+        }
         self.trace_removal("remove_event", removed);
         removed
     }
@@ -654,6 +667,7 @@ impl EventLinker {
     /// ```
     pub fn remove_all(&self) {
         self.inner.registry.clear();
+        self.inner.waiters.sweep();
         self.trace_removal("remove_all", true);
     }
 

@@ -482,6 +482,8 @@ impl Subscription {
         let ended = self.subscriber.state.end();
         if ended {
             inner.registry.detach(self.subscriber.id);
+            // A `next` future waiting on this subscription learns it is gone.
+            inner.waiters.removed(self.subscriber.id);
         }
         if inner.debug {
             tracing::debug!(
