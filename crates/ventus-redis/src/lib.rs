@@ -106,7 +106,9 @@
 //!
 //! A partitioned queue (`partitions(n)`) has these per partition with the tag `{q:k}`.
 //! The `{…}` hash tag keeps one stream's keys in one cluster slot, so the Lua moves
-//! stay atomic.
+//! stay atomic. A worker reads all its partitions in one `XREADGROUP`, which a Redis
+//! Cluster refuses when they live in different slots: against a cluster, use one
+//! partition per queue (and several queues), or give each worker one partition's queue.
 //!
 //! # Tracing and metrics
 //!

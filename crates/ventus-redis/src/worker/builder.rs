@@ -43,25 +43,31 @@ use crate::lua::scripts;
 /// # Ok(()) }
 /// ```
 pub struct WorkerBuilder {
-    url: String,
+    settings: Settings,
     linker: Option<EventLinker>,
     queue: String,
     partitions: u16,
-    keyring: Keyring,
-    window: Option<Duration>,
-    concurrency: usize,
-    batch: usize,
-    block: Duration,
-    visibility: Duration,
-    lease: bool,
-    max_deliveries: u64,
-    backoff: Vec<Duration>,
-    reclaim_every: Duration,
-    shutdown_timeout: Duration,
-    done_ttl: Duration,
-    timeout: Duration,
     decoders: HashMap<String, Arc<dyn Decode>>,
     on_completion: Option<CompletionFn>,
+}
+
+/// The worker's settings, as built and as its tasks read them.
+#[derive(Debug)]
+pub(super) struct Settings {
+    pub(super) url: String,
+    pub(super) keyring: Keyring,
+    pub(super) window: Option<Duration>,
+    pub(super) concurrency: usize,
+    pub(super) batch: usize,
+    pub(super) block: Duration,
+    pub(super) visibility: Duration,
+    pub(super) lease: bool,
+    pub(super) max_deliveries: u64,
+    pub(super) backoff: Vec<Duration>,
+    pub(super) reclaim_every: Duration,
+    pub(super) shutdown_timeout: Duration,
+    pub(super) done_ttl: Duration,
+    pub(super) timeout: Duration,
 }
 
 impl fmt::Debug for WorkerBuilder {
@@ -69,9 +75,9 @@ impl fmt::Debug for WorkerBuilder {
         f.debug_struct("WorkerBuilder")
             .field("queue", &self.queue)
             .field("partitions", &self.partitions)
-            .field("concurrency", &self.concurrency)
-            .field("visibility", &self.visibility)
-            .field("max_deliveries", &self.max_deliveries)
+            .field("concurrency", &self.settings.concurrency)
+            .field("visibility", &self.settings.visibility)
+            .field("max_deliveries", &self.settings.max_deliveries)
             .field("events", &self.decoders.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -92,7 +98,7 @@ macro_rules! setter {
         /// # let _ = builder;
         /// ```
         pub fn $name(mut self, value: $ty) -> Self {
-            self.$name = value;
+            self.settings.$name = value;
             self
         }
     };
@@ -102,28 +108,30 @@ impl WorkerBuilder {
     /// The defaults of DISTRIBUTED.md, for the server at `url`.
     pub(super) fn new(url: String) -> Self {
         WorkerBuilder {
-            url,
+            settings: Settings {
+                url,
+                keyring: Keyring::unsigned(),
+                window: None,
+                concurrency: 16,
+                batch: 64,
+                block: Duration::from_secs(2),
+                visibility: Duration::from_secs(30),
+                lease: true,
+                max_deliveries: 5,
+                backoff: vec![
+                    Duration::from_secs(1),
+                    Duration::from_secs(5),
+                    Duration::from_secs(30),
+                    Duration::from_secs(120),
+                ],
+                reclaim_every: Duration::from_secs(5),
+                shutdown_timeout: Duration::from_secs(30),
+                done_ttl: Duration::from_secs(7 * 24 * 3600),
+                timeout: Duration::from_secs(2),
+            },
             linker: None,
             queue: "default".into(),
             partitions: 1,
-            keyring: Keyring::unsigned(),
-            window: None,
-            concurrency: 16,
-            batch: 64,
-            block: Duration::from_secs(2),
-            visibility: Duration::from_secs(30),
-            lease: true,
-            max_deliveries: 5,
-            backoff: vec![
-                Duration::from_secs(1),
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            ],
-            reclaim_every: Duration::from_secs(5),
-            shutdown_timeout: Duration::from_secs(30),
-            done_ttl: Duration::from_secs(7 * 24 * 3600),
-            timeout: Duration::from_secs(2),
             decoders: HashMap::new(),
             on_completion: None,
         }
@@ -216,10 +224,18 @@ impl WorkerBuilder {
         self.queue = queue.into();
         self
     }
-    setter!(
-        /// The queue's partition count, as its emitters use (default 1).
-        partitions: u16 = 4
-    );
+    /// The queue's partition count, as its emitters use (default 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = ventus_redis::Worker::builder("redis://127.0.0.1:6379/").partitions(4);
+    /// # let _ = builder;
+    /// ```
+    pub fn partitions(mut self, partitions: u16) -> Self {
+        self.partitions = partitions;
+        self
+    }
     setter!(
         /// The keys envelopes must be signed with (default: unsigned only).
         keyring: Keyring = ventus_redis::Keyring::new("k1", "a-secret-of-32-bytes-or-more-....").unwrap()
@@ -292,42 +308,52 @@ impl WorkerBuilder {
                 reason,
             })
         };
-        if !(1..=10_000).contains(&self.concurrency) {
-            return bad("concurrency", self.concurrency.to_string(), "1 to 10 000");
+        if !(1..=10_000).contains(&self.settings.concurrency) {
+            return bad(
+                "concurrency",
+                self.settings.concurrency.to_string(),
+                "1 to 10 000",
+            );
         }
-        if self.max_deliveries == 0 {
+        if self.settings.max_deliveries == 0 {
             return bad("max_deliveries", "0".into(), "at least 1");
         }
-        if self.visibility < Duration::from_millis(100) {
+        if self.settings.visibility < Duration::from_millis(100) {
             return bad(
                 "visibility",
-                format!("{:?}", self.visibility),
+                format!("{:?}", self.settings.visibility),
                 "at least 100 ms",
             );
         }
-        if self.reclaim_every < Duration::from_millis(10) {
+        if self.settings.reclaim_every < Duration::from_millis(10) {
             return bad(
                 "reclaim_every",
-                format!("{:?}", self.reclaim_every),
+                format!("{:?}", self.settings.reclaim_every),
                 "at least 10 ms",
             );
         }
-        if self.block < Duration::from_millis(1) || self.block > Duration::from_secs(60) {
-            return bad("block", format!("{:?}", self.block), "1 ms to 60 s");
+        if self.settings.block < Duration::from_millis(1)
+            || self.settings.block > Duration::from_secs(60)
+        {
+            return bad(
+                "block",
+                format!("{:?}", self.settings.block),
+                "1 ms to 60 s",
+            );
         }
-        if self.done_ttl < Duration::from_secs(1) {
+        if self.settings.done_ttl < Duration::from_secs(1) {
             return bad(
                 "done_ttl",
-                format!("{:?}", self.done_ttl),
+                format!("{:?}", self.settings.done_ttl),
                 "at least 1 s; keep it longer than an entry can stay pending or dead-lettered",
             );
         }
-        if self.backoff.is_empty() {
+        if self.settings.backoff.is_empty() {
             return bad("backoff", "[]".into(), "at least one wait");
         }
-        let mut cmd = conn::manager(&self.url, self.timeout).await?;
+        let mut cmd = conn::manager(&self.settings.url, self.settings.timeout).await?;
         let unreachable = |source| ConfigError::Unreachable {
-            url: self.url.clone(),
+            url: self.settings.url.clone(),
             source,
         };
         let keys: Vec<Arc<Keys>> = queue.all_keys().into_iter().map(Arc::new).collect();
@@ -352,7 +378,7 @@ impl WorkerBuilder {
             metrics: metrics.clone(),
             on_completion: self.on_completion,
             stop: stop.clone(),
-            done_ttl_ms: self.done_ttl.as_millis().min(i64::MAX as u128) as i64,
+            done_ttl_ms: self.settings.done_ttl.as_millis().min(i64::MAX as u128) as i64,
         };
         let emitter: EventEmitter = EventEmitter::builder()
             .linker(&linker)
@@ -360,23 +386,13 @@ impl WorkerBuilder {
             .build()
             .into();
         let names = (queue.name().into(), consumer.as_str().into());
+        let mut settings = self.settings;
+        settings.batch = settings.batch.min(settings.concurrency).max(1);
+        let permits = Arc::new(Semaphore::new(settings.concurrency));
         let shared = Arc::new(Shared {
-            url: self.url,
+            settings,
             queue,
             keys,
-            keyring: self.keyring,
-            window: self.window,
-            concurrency: self.concurrency,
-            batch: self.batch.min(self.concurrency).max(1),
-            block: self.block,
-            visibility: self.visibility,
-            lease: self.lease,
-            max_deliveries: self.max_deliveries,
-            backoff: self.backoff,
-            reclaim_every: self.reclaim_every,
-            shutdown_timeout: self.shutdown_timeout,
-            done_ttl: self.done_ttl,
-            timeout: self.timeout,
             decoders: self.decoders,
             names,
             consumer,
@@ -385,7 +401,7 @@ impl WorkerBuilder {
             metrics,
             stop,
             abort: CancellationToken::new(),
-            permits: Arc::new(Semaphore::new(self.concurrency)),
+            permits,
             running: Mutex::new(HashSet::new()),
             batcher,
             tasks: TaskTracker::new(),

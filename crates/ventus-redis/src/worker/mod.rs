@@ -9,6 +9,7 @@ mod process;
 mod read;
 mod reclaim;
 
+use self::builder::Settings;
 pub use self::builder::WorkerBuilder;
 pub use self::hook::Completion;
 
@@ -28,7 +29,6 @@ use tracing::Instrument;
 use ventus::EventEmitter;
 
 use self::decode::Decode;
-use crate::envelope::Keyring;
 use crate::keys::{Keys, Queue};
 
 use self::read::read_loop;
@@ -103,22 +103,9 @@ pub struct WorkerReport {
 }
 
 struct Shared {
-    url: String,
+    settings: Settings,
     queue: Queue,
     keys: Vec<Arc<Keys>>,
-    keyring: Keyring,
-    window: Option<Duration>,
-    concurrency: usize,
-    batch: usize,
-    block: Duration,
-    visibility: Duration,
-    lease: bool,
-    max_deliveries: u64,
-    backoff: Vec<Duration>,
-    reclaim_every: Duration,
-    shutdown_timeout: Duration,
-    done_ttl: Duration,
-    timeout: Duration,
     decoders: HashMap<String, Arc<dyn Decode>>,
     consumer: String,
     /// The queue's name and the consumer's, shared by every delivery.
@@ -262,8 +249,8 @@ impl Shared {
     }
 
     fn backoff(&self, attempt: u64) -> Duration {
-        let i = (attempt.saturating_sub(1) as usize).min(self.backoff.len() - 1);
-        self.backoff[i]
+        let i = (attempt.saturating_sub(1) as usize).min(self.settings.backoff.len() - 1);
+        self.settings.backoff[i]
     }
 }
 
@@ -367,7 +354,7 @@ impl Worker {
             tracing::info!("ventus worker started");
             let reader = tokio::spawn(read_loop(shared.clone()));
             let reclaimer = tokio::spawn(reclaim_loop(shared.clone()));
-            let renewer = shared.lease.then(|| tokio::spawn(renew_loop(shared.clone())));
+            let renewer = shared.settings.lease.then(|| tokio::spawn(renew_loop(shared.clone())));
             tokio::select! {
                 () = signal => shared.stop.cancel(),
                 () = shared.stop.cancelled() => {}
@@ -380,7 +367,7 @@ impl Worker {
             }
             let before = shared.metrics();
             shared.tasks.close();
-            let finished = tokio::time::timeout(shared.shutdown_timeout, shared.tasks.wait())
+            let finished = tokio::time::timeout(shared.settings.shutdown_timeout, shared.tasks.wait())
                 .await
                 .is_ok();
             let left_pending: Vec<String> = if finished {

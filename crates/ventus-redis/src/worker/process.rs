@@ -41,7 +41,12 @@ pub(super) async fn process(shared: &Arc<Shared>, entry: Entry) {
         let _ = ack(&mut cmd, &entry).await;
         return;
     }
-    let envelope = match Envelope::open(&entry.fields, &shared.keyring, shared.window, now_ms()) {
+    let envelope = match Envelope::open(
+        &entry.fields,
+        &shared.settings.keyring,
+        shared.settings.window,
+        now_ms(),
+    ) {
         Ok(e) => e,
         Err(rejection) => {
             shared.metrics.rejected.fetch_add(1, Ordering::Relaxed);
@@ -74,7 +79,7 @@ pub(super) async fn process(shared: &Arc<Shared>, entry: Entry) {
         Ended::Acked => {}
         Ended::Left => {}
         Ended::Retry(error) => {
-            if entry.attempt >= shared.max_deliveries {
+            if entry.attempt >= shared.settings.max_deliveries {
                 to_dlq(shared, &mut cmd, &entry, "failed", &error).await;
             } else {
                 let due = now_ms() + shared.backoff(entry.attempt).as_millis() as u64;
@@ -82,7 +87,7 @@ pub(super) async fn process(shared: &Arc<Shared>, entry: Entry) {
                 let r: redis::RedisResult<()> = redis::pipe()
                     .hset(&done, "!error", &error)
                     .ignore()
-                    .pexpire(&done, shared.done_ttl.as_millis() as i64)
+                    .pexpire(&done, shared.settings.done_ttl.as_millis() as i64)
                     .ignore()
                     .zadd(entry.keys.retry(), &entry.id, due)
                     .ignore()

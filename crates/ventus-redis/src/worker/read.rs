@@ -23,10 +23,19 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
             p = shared.permits.acquire() => match p { Ok(p) => drop(p), Err(_) => return },
             () = shared.stop.cancelled() => return,
         }
-        let room = shared.permits.available_permits().clamp(1, shared.batch);
+        let room = shared
+            .permits
+            .available_permits()
+            .clamp(1, shared.settings.batch);
         let conn = match &mut reader {
             Some(c) => c,
-            None => match conn::reader(&shared.url, shared.block, shared.timeout).await {
+            None => match conn::reader(
+                &shared.settings.url,
+                shared.settings.block,
+                shared.settings.timeout,
+            )
+            .await
+            {
                 Ok(c) => reader.insert(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "ventus worker cannot reach Redis; retrying");
@@ -42,7 +51,7 @@ pub(super) async fn read_loop(shared: Arc<Shared>) {
             .arg("COUNT")
             .arg(room)
             .arg("BLOCK")
-            .arg(shared.block.as_millis() as u64)
+            .arg(shared.settings.block.as_millis() as u64)
             .arg("STREAMS");
         for k in &shared.keys {
             cmd.arg(k.stream());

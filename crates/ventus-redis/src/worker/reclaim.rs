@@ -17,7 +17,7 @@ use crate::stream::fields_of;
 pub(super) async fn reclaim_loop(shared: Arc<Shared>) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(shared.reclaim_every) => {}
+            () = tokio::time::sleep(shared.settings.reclaim_every) => {}
             () = shared.stop.cancelled() => return,
         }
         for part in 0..shared.keys.len() {
@@ -38,7 +38,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, part: usize) -> redis::RedisRe
         .arg(now_ms())
         .arg("LIMIT")
         .arg(0)
-        .arg(shared.concurrency)
+        .arg(shared.settings.concurrency)
         .query_async(&mut cmd)
         .await?;
     for id in due {
@@ -55,7 +55,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, part: usize) -> redis::RedisRe
         }
         claim_and_process(shared, &mut cmd, part, &id, 0).await?;
     }
-    let idle = shared.visibility.as_millis() as u64;
+    let idle = shared.settings.visibility.as_millis() as u64;
     let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
         .arg(keys.stream())
         .arg(GROUP)
@@ -63,7 +63,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, part: usize) -> redis::RedisRe
         .arg(idle)
         .arg("-")
         .arg("+")
-        .arg(shared.concurrency)
+        .arg(shared.settings.concurrency)
         .query_async(&mut cmd)
         .await?;
     for p in pending.ids {
@@ -82,7 +82,7 @@ pub(super) async fn reclaim(shared: &Arc<Shared>, part: usize) -> redis::RedisRe
             continue; // a failed entry waiting for its backoff
         }
         let delivered = p.times_delivered as u64;
-        if delivered >= shared.max_deliveries {
+        if delivered >= shared.settings.max_deliveries {
             let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
                 .arg(keys.stream())
                 .arg(&p.id)
@@ -184,7 +184,7 @@ pub(super) async fn claim_and_process(
 /// JUSTID` per stream for all of them (it resets their idle time and leaves their
 /// delivery counts alone).
 pub(super) async fn renew_loop(shared: Arc<Shared>) {
-    let every = shared.visibility / 3;
+    let every = shared.settings.visibility / 3;
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
