@@ -40,6 +40,15 @@ async fn start(
     )
 }
 
+/// An emitter on the queue these tests use.
+async fn api_emitter(server: &RedisServer) -> RedisEmitter {
+    RedisEmitter::builder(server.url())
+        .queue("api")
+        .build()
+        .await
+        .unwrap()
+}
+
 async fn drained(emitter: &RedisEmitter) {
     wait::until("the queue to drain", Duration::from_secs(10), || async {
         let s = emitter.queue_stats().await.map_err(|e| e.to_string())?;
@@ -53,11 +62,7 @@ async fn drained(emitter: &RedisEmitter) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_events_and_events_without_a_payload_reach_their_handlers() {
     let server = RedisServer::start();
-    let emitter = RedisEmitter::builder(server.url())
-        .queue("api")
-        .build()
-        .await
-        .unwrap();
+    let emitter = api_emitter(&server).await;
     let got = Arc::new(Mutex::new(Vec::new()));
     let linker = ventus::EventLinker::builder().build().unwrap();
     let g = got.clone();
@@ -145,11 +150,7 @@ async fn keyed_emissions_keep_their_order_per_key_across_partitions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emission_made_in_a_workers_handler_continues_the_trace() {
     let server = RedisServer::start();
-    let emitter = RedisEmitter::builder(server.url())
-        .queue("api")
-        .build()
-        .await
-        .unwrap();
+    let emitter = api_emitter(&server).await;
     let traces = Arc::new(Mutex::new(Vec::new()));
     let linker = ventus::EventLinker::builder().build().unwrap();
     let (t, e) = (traces.clone(), emitter.clone());
@@ -199,11 +200,7 @@ async fn an_emission_made_in_a_workers_handler_continues_the_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payload_that_does_not_decode_is_dead_lettered_at_once_and_a_missing_decoder_retries() {
     let server = RedisServer::start();
-    let emitter = RedisEmitter::builder(server.url())
-        .queue("api")
-        .build()
-        .await
-        .unwrap();
+    let emitter = api_emitter(&server).await;
     let linker = ventus::EventLinker::builder().build().unwrap();
     linker.on("count").subscribe(|_: &u32| ()).unwrap();
     linker.on("unknown").subscribe(|_: &u32| ()).unwrap();
@@ -242,11 +239,7 @@ async fn a_payload_that_does_not_decode_is_dead_lettered_at_once_and_a_missing_d
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_error() {
     let server = RedisServer::start();
-    let emitter = RedisEmitter::builder(server.url())
-        .queue("api")
-        .build()
-        .await
-        .unwrap();
+    let emitter = api_emitter(&server).await;
     let err = emitter.emit("").await.unwrap_err();
     assert!(matches!(err, RemoteEmitError::InvalidEvent { .. }), "{err}");
     assert!(!err.may_be_enqueued());
@@ -317,11 +310,7 @@ async fn bad_input_gets_a_clear_error() {
 async fn a_replayed_dead_letter_runs_only_the_handlers_that_did_not_finish() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let server = RedisServer::start();
-    let emitter = RedisEmitter::builder(server.url())
-        .queue("api")
-        .build()
-        .await
-        .unwrap();
+    let emitter = api_emitter(&server).await;
     let linker = ventus::EventLinker::builder().build().unwrap();
     let (steady, flaky) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let healed = Arc::new(AtomicBool::new(false));
