@@ -144,15 +144,15 @@ mod processor;
 
 pub use crate::emission::settings::Overflow;
 pub use crate::emission::{
-    Counts, Emission, EmissionReport, Emitted, EmitterMetrics, HandlerHook, HandlerInfo,
-    HandlerReport, Outcome,
+    Counts, Emission, EmissionFilter, EmissionReport, EmissionView, Emitted, EmitterMetrics,
+    HandlerHook, HandlerInfo, HandlerReport, Outcome, Verdict,
 };
 #[cfg(feature = "thread-pool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]
 pub use crate::emitter::ThreadPoolEventEmitter;
 pub use crate::emitter::{
-    Collision, EmitError, EmitPermit, EventEmitter, EventEmitterBuilder, PayloadMismatch, Rejected,
-    TokioEventEmitter,
+    Collision, EmitError, EmitPermit, EventEmitter, EventEmitterBuilder, Filtered, PayloadMismatch,
+    Rejected, TokioEventEmitter,
 };
 pub use crate::event::{
     EmissionId, Event, EventKey, EventName, EventTarget, IntoEvents, InvalidEventName,

@@ -23,6 +23,7 @@ struct Stripe {
     panicked: AtomicU64,
     timed_out: AtomicU64,
     cancelled: AtomicU64,
+    filtered: AtomicU64,
 }
 
 /// An emitter's counters.
@@ -125,6 +126,13 @@ impl Metrics {
         bump(&self.stripes[i].emitted, 1, exclusive);
     }
 
+    /// One emission dropped by the emitter's filter.
+    #[cold]
+    pub(crate) fn filtered(&self) {
+        let (i, exclusive) = stripe_index();
+        bump(&self.stripes[i].filtered, 1, exclusive);
+    }
+
     /// One emission that ran to its end at once: [`emitted`](Self::emitted) and
     /// [`record`](Self::record) with one look at the thread's stripe.
     #[inline]
@@ -163,6 +171,7 @@ impl Metrics {
             m.panicked += s.panicked.load(Ordering::Relaxed);
             m.timed_out += s.timed_out.load(Ordering::Relaxed);
             m.cancelled += s.cancelled.load(Ordering::Relaxed);
+            m.filtered += s.filtered.load(Ordering::Relaxed);
         }
         m
     }
@@ -202,6 +211,26 @@ pub struct EmitterMetrics {
     pub timed_out: u64,
     /// Handler runs cancelled before they finished.
     pub cancelled: u64,
+    /// Emissions the emitter's [`EmissionFilter`](crate::EmissionFilter) dropped; they
+    /// are not counted in `emitted`, and no handler of theirs ran.
+    ///
+    /// ```
+    /// use ventus::{EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .filter(|_: &EmissionView<'_>| Verdict::drop("paused"))
+    ///     .build();
+    /// assert!(emitter.emit("Tick").is_err());
+    /// let metrics = emitter.metrics();
+    /// assert_eq!((metrics.filtered, metrics.emitted), (1, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub filtered: u64,
     /// Emissions scheduled and not yet finished: the processor's
     /// [`in_flight`](crate::Processor::in_flight). An emission leaves it before its report
     /// is published, so it is no longer counted once its handle's wait has returned.

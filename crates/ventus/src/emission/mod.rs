@@ -5,6 +5,7 @@ mod calls;
 mod cancel;
 pub(crate) mod claims;
 pub(crate) mod drain;
+pub(crate) mod filter;
 mod first_pass;
 mod handle;
 pub(crate) mod hook;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::calls::spans_enabled;
 pub(crate) use self::cancel::Cancel;
+pub use self::filter::{EmissionFilter, EmissionView, Verdict};
 pub use self::handle::Emitted;
 pub(crate) use self::handle::{is_worker_of, set_worker_of, Tracker, TrackerGuard};
 pub use self::hook::{HandlerHook, HandlerInfo};

@@ -28,8 +28,10 @@ pub(crate) struct EmitterShared {
     pub(crate) metrics: Metrics,
     /// Sees each handler start and end. Set once at build.
     pub(crate) hook: Option<super::hook::Hook>,
-    /// None of `debug`, `timeout`, `detailed`, `limit` and `hook` is set, so an emission may take
-    /// the lean path if its handlers allow it. Set once at build.
+    /// Sees each emission before its handlers and may drop it. Set once at build.
+    pub(crate) filter: Option<super::filter::Filter>,
+    /// None of `debug`, `timeout`, `detailed`, `limit`, `hook` and `filter` is set, so an
+    /// emission may take the lean path if its handlers allow it. Set once at build.
     pub(crate) lean: bool,
 }
 

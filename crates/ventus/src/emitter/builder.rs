@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::EventEmitter;
+use crate::emission::filter::Filter;
 use crate::emission::hook::Hook;
 use crate::emission::settings::{EmitterShared, Limit, Overflow};
-use crate::emission::{HandlerHook, Metrics};
+use crate::emission::{EmissionFilter, HandlerHook, Metrics};
 use crate::linker::EventLinker;
 use crate::processor::Processor;
 
@@ -43,6 +44,7 @@ pub struct EventEmitterBuilder<P> {
     pub(super) detailed: bool,
     pub(super) limit: Option<(usize, Overflow)>,
     pub(super) hook: Option<Hook>,
+    pub(super) filter: Option<Filter>,
     pub(super) processor: P,
 }
 
@@ -218,6 +220,46 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
+    /// Sets a filter that sees each emission before its handlers and lets it pass or
+    /// drops it with a reason; a dropped emission is refused with
+    /// [`EmitError::Filtered`](super::EmitError::Filtered), counted and logged. See
+    /// [`EmissionFilter`]. A second call replaces the first filter. Emissions of an
+    /// emitter with a filter take the full path; emitters without one pay nothing.
+    ///
+    /// # Examples
+    ///
+    /// Keep every other emission (sampling):
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ventus::{EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Sample").subscribe(|| ())?;
+    /// let seen = AtomicU64::new(0);
+    /// let emitter = EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .filter(move |_: &EmissionView<'_>| {
+    ///         if seen.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+    ///             Verdict::Pass
+    ///         } else {
+    ///             Verdict::drop("sampled out")
+    ///         }
+    ///     })
+    ///     .build();
+    ///
+    /// let passed = (0..10).filter(|_| emitter.emit("Sample").is_ok()).count();
+    /// assert_eq!(passed, 5);
+    /// assert_eq!(emitter.metrics().filtered, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn filter(mut self, filter: impl EmissionFilter) -> Self {
+        self.filter = Some(Filter(Box::new(filter)));
+        self
+    }
+
     /// The processor that decides where emissions run.
     ///
     /// # Examples
@@ -237,6 +279,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
             detailed: self.detailed,
             limit: self.limit,
             hook: self.hook,
+            filter: self.filter,
             processor,
         }
     }
@@ -261,7 +304,8 @@ impl<P: Processor> EventEmitterBuilder<P> {
                     && self.timeout.is_none()
                     && !self.detailed
                     && self.limit.is_none()
-                    && self.hook.is_none(),
+                    && self.hook.is_none()
+                    && self.filter.is_none(),
                 debug,
                 timeout: self.timeout,
                 detailed: self.detailed,
@@ -273,6 +317,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
                 closed: AtomicBool::new(false),
                 metrics: Metrics::default(),
                 hook: self.hook,
+                filter: self.filter,
             }),
             linker,
             processor: Arc::new(self.processor),
@@ -289,6 +334,7 @@ impl<P> fmt::Debug for EventEmitterBuilder<P> {
             .field("timeout", &self.timeout)
             .field("detailed", &self.detailed)
             .field("limit", &self.limit)
+            .field("filter", &self.filter)
             .finish()
     }
 }

@@ -7,10 +7,11 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
 
-use super::error::{Collision, EmitError, PayloadMismatch, Rejected};
+use super::error::{Collision, EmitError, Filtered, PayloadMismatch, Rejected};
 use super::EventEmitter;
 use crate::emission::awaited::{self, Running};
 use crate::emission::claims::{claim_once, name_ref, no_handler, settle_claims, Flags};
+use crate::emission::filter::{EmissionView, Filter, Verdict};
 use crate::emission::inline::run_lean;
 use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
@@ -246,11 +247,22 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
         let detailed = self.shared.detailed;
+        let id = next_emission_id();
+        if let Some(filter) = &self.shared.filter {
+            self.screen(filter, id, event, static_name, &mut slot)?;
+        }
         // The processor may refuse the emission: its once-claims are told to the registry
         // only once that is known (see `settle_claims`).
-        let Some(emission) =
-            self.build(event, static_name, &mut slot, permit, detailed, direct, any)
-        else {
+        let Some(emission) = self.build(
+            id,
+            event,
+            static_name,
+            &mut slot,
+            permit,
+            detailed,
+            direct,
+            any,
+        ) else {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
         let id = emission.id.0;
@@ -495,9 +507,20 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Err(err.with_payload(payload));
         }
         let mut slot = payload;
-        let Some(emission) =
-            self.build(event, static_name, &mut slot, permit, detailed, direct, any)
-        else {
+        let id = next_emission_id();
+        if let Some(filter) = &self.shared.filter {
+            self.screen(filter, id, event, static_name, &mut slot)?;
+        }
+        let Some(emission) = self.build(
+            id,
+            event,
+            static_name,
+            &mut slot,
+            permit,
+            detailed,
+            direct,
+            any,
+        ) else {
             return Ok(then(None));
         };
         let id = emission.id.0;
@@ -516,6 +539,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     #[allow(clippy::too_many_arguments)]
     fn build<'a, T: Send + Sync + 'static>(
         &'a self,
+        id: u64,
         event: &str,
         static_name: Option<&'static str>,
         slot: &'a mut Option<T>,
@@ -524,7 +548,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         direct: Option<&'a Arc<EventEntry>>,
         any: Option<&'a Arc<EventEntry>>,
     ) -> Option<Emission<'a>> {
-        let id = next_emission_id();
         // Once-subscribers are claimed now, so an emission owns them even if it runs later.
         let has_once = direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once);
         let flags = if has_once {
@@ -578,6 +601,42 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             );
         }
         Some(emission)
+    }
+
+    /// Asks the emitter's filter about emission `id` of `event`, before any of its
+    /// once-subscribers is claimed (so a dropped emission leaves them linked). A drop is
+    /// counted and refused with [`EmitError::Filtered`], the payload handed back in it
+    /// (taken out of `slot`). Only the full path gets here: an emitter with a filter is
+    /// not `lean`.
+    #[cold]
+    #[inline(never)]
+    fn screen<T: Send + Sync + 'static>(
+        &self,
+        filter: &Filter,
+        id: u64,
+        event: &str,
+        static_name: Option<&'static str>,
+        slot: &mut Option<T>,
+    ) -> Result<(), EmitError> {
+        let view = EmissionView {
+            event,
+            emission: EmissionId(id),
+            payload: slot
+                .as_ref()
+                .map(|p| p as &(dyn std::any::Any + Send + Sync)),
+            payload_type: slot.is_some().then(type_name::<T>),
+        };
+        let Verdict::Drop(reason) = filter.judge(&view) else {
+            return Ok(());
+        };
+        self.shared.metrics.filtered();
+        let filtered = EmitError::Filtered(Filtered {
+            event: self.name_of(event, static_name),
+            emission: EmissionId(id),
+            reason,
+            payload: None,
+        });
+        Err(filtered.with_payload(slot.take()))
     }
 
     /// How a sync-context emission to `direct` and `any` may run without the full

@@ -1,9 +1,10 @@
 //! Errors of emitting.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::event::EventName;
+use crate::event::{EmissionId, EventName};
 use crate::handler::BoxError;
 
 /// Why an emission was not made.
@@ -42,6 +43,10 @@ pub enum EmitError {
     /// belongs to another typed event in the linker (see [`Event`](crate::Event)); no
     /// handler ran. The event is handed back in [`Collision`].
     NameCollision(Collision),
+    /// The emitter's [`EmissionFilter`](crate::EmissionFilter) dropped the emission; no
+    /// handler ran, and its once-subscriptions stay linked. The reason and the payload
+    /// are in [`Filtered`].
+    Filtered(Filtered),
 }
 
 impl fmt::Display for EmitError {
@@ -63,6 +68,11 @@ impl fmt::Display for EmitError {
             Self::Processor(err) => write!(f, "the emission could not be processed: {err}"),
             Self::PayloadType(mismatch) => mismatch.fmt(f),
             Self::NameCollision(collision) => fmt::Display::fmt(collision, f),
+            Self::Filtered(filtered) => write!(
+                f,
+                "event `{}` was not emitted: the emitter's filter dropped it ({})",
+                filtered.event, filtered.reason
+            ),
         }
     }
 }
@@ -74,6 +84,7 @@ impl EmitError {
         let slot = match &mut self {
             Self::PayloadType(mismatch) => &mut mismatch.payload,
             Self::NameCollision(collision) => &mut collision.payload,
+            Self::Filtered(filtered) => &mut filtered.payload,
             _ => return self,
         };
         *slot = payload.map(|p| Box::new(p) as Box<dyn Any + Send + Sync>);
@@ -87,6 +98,143 @@ impl std::error::Error for EmitError {
             Self::Processor(err) => Some(&**err),
             _ => None,
         }
+    }
+}
+
+/// An emission the emitter's [`EmissionFilter`](crate::EmissionFilter) dropped, with
+/// the filter's reason and the payload handed back.
+///
+/// # Examples
+///
+/// ```
+/// use ventus::{EmitError, EmissionView, EventEmitter, EventLinker, Verdict};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = EventLinker::builder().build()?;
+/// linker.on("Charge").subscribe(|amount: &u64| *amount)?;
+/// let emitter = EventEmitter::builder()
+///     .linker(&linker)
+///     .filter(|e: &EmissionView<'_>| match e.payload_as::<u64>() {
+///         Some(&amount) if amount > 100 => Verdict::drop("over the limit"),
+///         _ => Verdict::Pass,
+///     })
+///     .build();
+///
+/// let Err(EmitError::Filtered(filtered)) = emitter.emit_with("Charge", 500_u64) else {
+///     panic!("expected a filtered emission");
+/// };
+/// assert_eq!(filtered.event(), "Charge");
+/// assert_eq!(filtered.reason(), "over the limit");
+/// assert_eq!(filtered.into_payload::<u64>(), Some(500));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Filtered {
+    pub(crate) event: EventName,
+    pub(crate) emission: EmissionId,
+    pub(crate) reason: Cow<'static, str>,
+    pub(crate) payload: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Filtered {
+    /// The event that was dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).filter(|_: &EmissionView<'_>| Verdict::drop("off")).build();
+    /// let Err(EmitError::Filtered(filtered)) = emitter.emit("Job") else { panic!() };
+    /// assert_eq!(filtered.event(), "Job");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn event(&self) -> &EventName {
+        &self.event
+    }
+
+    /// The id the filter saw ([`EmissionView::emission`](crate::EmissionView::emission)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use ventus::{EmitError, EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// static SEEN: Mutex<Option<ventus::EmissionId>> = Mutex::new(None);
+    /// let emitter = EventEmitter::builder()
+    ///     .linker(&linker)
+    ///     .filter(|e: &EmissionView<'_>| {
+    ///         *SEEN.lock().unwrap() = Some(e.emission());
+    ///         Verdict::drop("off")
+    ///     })
+    ///     .build();
+    /// let Err(EmitError::Filtered(filtered)) = emitter.emit("Job") else { panic!() };
+    /// assert_eq!(Some(filtered.emission()), *SEEN.lock().unwrap());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn emission(&self) -> EmissionId {
+        self.emission
+    }
+
+    /// Why the filter dropped the emission (`"the emission filter panicked"` if it
+    /// panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|| ())?;
+    /// let emitter = EventEmitter::builder().linker(&linker).filter(|_: &EmissionView<'_>| Verdict::drop("maintenance")).build();
+    /// let Err(EmitError::Filtered(filtered)) = emitter.emit("Job") else { panic!() };
+    /// assert_eq!(filtered.reason(), "maintenance");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The payload, if it was a `T`; `None` for an event emitted without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EmitError, EmissionView, EventEmitter, EventLinker, Verdict};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// linker.on("Job").subscribe(|n: u32| n)?;
+    /// let emitter = EventEmitter::builder().linker(&linker).filter(|_: &EmissionView<'_>| Verdict::drop("off")).build();
+    /// let Err(EmitError::Filtered(filtered)) = emitter.emit_with("Job", 3_u32) else { panic!() };
+    /// assert_eq!(filtered.into_payload::<u32>(), Some(3), "`None` for another type");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        self.payload?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for Filtered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Filtered")
+            .field("event", &self.event)
+            .field("emission", &self.emission)
+            .field("reason", &self.reason)
+            .field("has_payload", &self.payload.is_some())
+            .finish()
     }
 }
 

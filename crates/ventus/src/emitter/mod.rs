@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::builder::EventEmitterBuilder;
-pub use self::error::{Collision, EmitError, PayloadMismatch, Rejected};
+pub use self::error::{Collision, EmitError, Filtered, PayloadMismatch, Rejected};
 pub use self::permit::EmitPermit;
 
 use crate::emission::settings::EmitterShared;
@@ -227,6 +227,7 @@ impl EventEmitter<TokioProcessor> {
             detailed: false,
             limit: None,
             hook: None,
+            filter: None,
             processor: TokioProcessor::new(),
         }
     }
