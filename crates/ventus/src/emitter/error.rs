@@ -215,7 +215,7 @@ impl Filtered {
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let linker = EventLinker::builder().build()?;
-    /// linker.on("Job").subscribe(|n: u32| n)?;
+    /// linker.on("Job").subscribe(|n: &u32| *n)?;
     /// let emitter = EventEmitter::builder().linker(&linker).filter(|_: &EmissionView<'_>| Verdict::drop("off")).build();
     /// let Err(EmitError::Filtered(filtered)) = emitter.emit_with("Job", 3_u32) else { panic!() };
     /// assert_eq!(filtered.into_payload::<u32>(), Some(3), "`None` for another type");
