@@ -48,7 +48,7 @@ impl<'a> EmissionView<'a> {
         self.event
     }
 
-    /// The emission's id: the one its report and its handlers' [`Ctx`](crate::Ctx) carry
+    /// The emission's id: the one its [`EmissionReport::id`](crate::EmissionReport::id) carries
     /// if it passes.
     ///
     /// # Examples
