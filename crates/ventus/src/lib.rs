@@ -162,7 +162,8 @@ pub use crate::handler::{
     AnyEvent, BoxError, Handler, HandlerError, HandlerErrorKind, HandlerOutput, Value,
 };
 pub use crate::linker::{
-    BuildError, EventLinker, EventLinkerBuilder, Next, NextError, SubscribeError,
+    BuildError, EventLinker, EventLinkerBuilder, EventStream, Lagged, Next, NextError,
+    StreamOverflow, SubscribeError,
 };
 pub use crate::linker::{SubscribeBuilder, Subscription, SubscriptionGuard};
 pub use crate::processor::{ProcessError, Processor, ShutdownReport, TokioProcessor};

@@ -8,6 +8,7 @@ mod entry;
 mod error;
 mod next;
 pub(crate) mod registry;
+mod stream;
 mod subscribe;
 mod subscriber;
 mod waiters;
@@ -18,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 pub use self::builder::EventLinkerBuilder;
 pub use self::error::{BuildError, NextError, SubscribeError};
 pub use self::next::Next;
+pub use self::stream::{EventStream, Lagged, StreamOverflow};
 pub use self::subscribe::{SubscribeBuilder, Subscription, SubscriptionGuard};
 
 use self::registry::{key_of, target_of, Registry};

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::subscribe::{SubscribeBuilder, Subscription};
-use super::waiters::Waiter;
+use super::waiters::{end, Waiter};
 use super::{EventLinker, NextError, SubscribeError};
 use crate::event::Event;
 use crate::handler::marker::{Accepts, SyncArg};
@@ -601,10 +601,4 @@ impl<T: Send> Waiter for Slot<T> {
             waker.wake();
         }
     }
-}
-
-/// Unsubscribes a waiter's subscription, which its linker then forgets.
-fn end(subscription: Subscription) {
-    subscription.linker.inner.waiters.forget(subscription.id());
-    subscription.unsubscribe();
 }

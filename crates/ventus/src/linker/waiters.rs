@@ -1,10 +1,12 @@
-//! The futures of [`EventLinker::next`](super::EventLinker::next) still waiting, so that
-//! removing their subscription wakes them.
+//! The futures of [`EventLinker::next`](super::EventLinker::next) still waiting, and the
+//! open streams of [`EventLinker::stream`](super::EventLinker::stream), so that removing
+//! their subscription wakes them.
 //!
 //! A waiter is a plain subscription whose handler fills a slot. When something else ends
 //! that subscription (`remove`, `remove_event`, `remove_all`, or `unsubscribe` of the
 //! handle listed by `subscribers()`), no emission will ever fill the slot; the waiter is
-//! told here, so its future resolves with `NextError::Removed` instead of pending forever.
+//! told here, so its future resolves with `NextError::Removed` (and its stream ends)
+//! instead of pending forever.
 //! Nothing on the emit path reads this: it is touched by `next` itself and by removals,
 //! and by an unsubscribe only when some waiter is registered.
 
@@ -14,7 +16,14 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use super::subscribe::Subscription;
 use crate::event::SubscriptionId;
+
+/// Unsubscribes a waiter's subscription, which its linker then forgets.
+pub(crate) fn end(subscription: Subscription) {
+    subscription.linker.inner.waiters.forget(subscription.id());
+    subscription.unsubscribe();
+}
 
 /// A waiting future's slot, as the linker sees it.
 pub(crate) trait Waiter: Send + Sync {
