@@ -247,10 +247,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ) -> Result<Emitted, EmitError> {
         let mut slot = payload;
         let detailed = self.shared.detailed;
-        let id = next_emission_id();
-        if let Some(filter) = &self.shared.filter {
-            self.screen(filter, id, event, static_name, &mut slot)?;
-        }
+        let id = self.screened_id(event, static_name, &mut slot)?;
         // The processor may refuse the emission: its once-claims are told to the registry
         // only once that is known (see `settle_claims`).
         let Some(emission) = self.build(
@@ -507,10 +504,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Err(err.with_payload(payload));
         }
         let mut slot = payload;
-        let id = next_emission_id();
-        if let Some(filter) = &self.shared.filter {
-            self.screen(filter, id, event, static_name, &mut slot)?;
-        }
+        let id = self.screened_id(event, static_name, &mut slot)?;
         let Some(emission) = self.build(
             id,
             event,
@@ -610,6 +604,20 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// not `lean`.
     #[cold]
     #[inline(never)]
+    /// The id of a new emission, once the emitter's filter (if any) let it pass.
+    fn screened_id<T: Send + Sync + 'static>(
+        &self,
+        event: &str,
+        static_name: Option<&'static str>,
+        slot: &mut Option<T>,
+    ) -> Result<u64, EmitError> {
+        let id = next_emission_id();
+        if let Some(filter) = &self.shared.filter {
+            self.screen(filter, id, event, static_name, slot)?;
+        }
+        Ok(id)
+    }
+
     fn screen<T: Send + Sync + 'static>(
         &self,
         filter: &Filter,
