@@ -135,6 +135,8 @@ struct Attr {
     name: Option<LitStr>,
     linker: Option<Path>,
     blocking: Option<Ident>,
+    /// `priority = ..`: any expression of type `i32`, given to `.priority(..)`.
+    priority: Option<Expr>,
     on_success: Option<Expr>,
     on_failure: Option<Expr>,
 }
@@ -147,6 +149,7 @@ impl Attr {
         let mut linker = None;
         let mut handler_name: Option<LitStr> = None;
         let mut blocking = None;
+        let mut priority = None;
         let mut on_success = None;
         let mut on_failure = None;
 
@@ -242,6 +245,12 @@ impl Attr {
                         };
                         linker = Some(path.path);
                     }
+                    "priority" => {
+                        if priority.is_some() {
+                            return Err(duplicate(&key));
+                        }
+                        priority = Some(value);
+                    }
                     "on_success" | "on_failure" => {
                         if !matches!(value, Expr::Path(_) | Expr::Closure(_)) {
                             return Err(syn::Error::new(
@@ -269,7 +278,8 @@ impl Attr {
                                 "unknown option `{key}`; {attr} takes event names, a typed \
                                  event, `error = Type`, `key = KEY` or `any`, then the options \
                                  `name = \"..\"`, `linker = NAME`, `blocking`, \
-                                 `on_success = path` and `on_failure = path`"
+                                 `priority = N`, `on_success = path` and \
+                                 `on_failure = path`"
                             ),
                         ))
                     }
@@ -306,6 +316,7 @@ impl Attr {
             name: handler_name,
             linker,
             blocking,
+            priority,
             on_success,
             on_failure,
         })
@@ -458,6 +469,10 @@ fn registration(kind: Kind, func: &ItemFn, attr: &Attr) -> TokenStream {
         .map(|b| quote_spanned!(b.span()=> .blocking()));
     // Without `name = ..`, the handler keeps its type name: the function's path.
     let name = attr.name.as_ref().map(|name| quote!(.name(#name)));
+    let priority = attr
+        .priority
+        .as_ref()
+        .map(|p| quote_spanned!(p.span()=> .priority(#p)));
     let on_success = attr.on_success.as_ref().map(|f| quote!(.on_success(#f)));
     let on_failure = attr.on_failure.as_ref().map(|f| quote!(.on_failure(#f)));
     let register = format_ident!("__ventus_register_{}", handler_name);
@@ -481,7 +496,7 @@ fn registration(kind: Kind, func: &ItemFn, attr: &Attr) -> TokenStream {
             fn #register(
                 linker: &::ventus::EventLinker,
             ) -> ::core::result::Result<::ventus::Subscription, ::ventus::SubscribeError> {
-                linker #start #name #once #blocking #on_success #on_failure .subscribe(#handler)
+                linker #start #name #once #blocking #priority #on_success #on_failure .subscribe(#handler)
             }
             #linker_fn
             ::ventus::__private::inventory::submit! {

@@ -81,6 +81,7 @@ use proc_macro::TokenStream;
 /// | `name = "send-receipt"` | names the handler in errors, reports, spans and logs (`.name(..)`); without it, the function's path names it |
 /// | `linker = PAYMENTS` | registers into the named linker `PAYMENTS` (declared with [`linker!`](macro.linker.html)) instead of the global one |
 /// | `blocking` | runs the (sync) handler on tokio's blocking pool: `.blocking()` |
+/// | `priority = 10` | starts the handler before those of lower priority (`.priority(..)`, an `i32` expression; default `0`) |
 /// | `on_success = path` | `.on_success(path)`: receives the handler's value, `&T` |
 /// | `on_failure = path` | `.on_failure(path)`: receives a `&ventus::HandlerError` |
 ///

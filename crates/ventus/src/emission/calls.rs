@@ -170,8 +170,8 @@ pub(crate) fn walk_caught<'e, S>(
     }
 }
 
-/// The handlers of an event and of "any event", merged in subscription order; a
-/// subscriber linked to both comes once.
+/// The handlers of an event and of "any event", merged in start order (priority, then
+/// subscription order; see `Subscriber::order`); a subscriber linked to both comes once.
 pub(crate) struct Merge<'e> {
     pub(crate) a: &'e [Slot],
     pub(crate) b: &'e [Slot],
@@ -190,7 +190,7 @@ impl<'e> Iterator for Merge<'e> {
                 if a.id == b.id {
                     self.b = &self.b[1..];
                 }
-                a.id <= b.id
+                a.order <= b.order
             }
         };
         let slice = if take_a { &mut self.a } else { &mut self.b };

@@ -17,7 +17,7 @@ use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
 use crate::event::{next_emission_id, EmissionId, EventName, EventType};
 use crate::handler::drop_caught;
-use crate::linker::registry::{EventEntry, ANY_KEY};
+use crate::linker::registry::EventEntry;
 use crate::processor::{ProcessError, Processor};
 
 /// Where [`EventEmitter::route`] sends a sync-context emission.
@@ -126,8 +126,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
                 Some(self.take_place(limit, event, static_name, &mut payload)?)
             }
         };
-        let guard = self.linker.inner.registry.events.guard();
-        let (direct, any) = self.lookup(event, &guard);
+        let registry = &self.linker.inner.registry;
+        let pins = registry.pin();
+        let (direct, any) = registry.lookup(event, &pins);
         if direct.is_none() && any.is_none() {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         }
@@ -390,23 +391,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
     }
 
-    /// The snapshots of `event` and of "any event", if they have subscribers.
-    #[inline]
-    fn lookup<'g>(
-        &self,
-        event: &str,
-        guard: &'g papaya::LocalGuard<'_>,
-    ) -> (Option<&'g Arc<EventEntry>>, Option<&'g Arc<EventEntry>>) {
-        let registry = &self.linker.inner.registry;
-        let direct = registry.events.get(event, guard);
-        let any = if registry.has_any() {
-            registry.events.get(ANY_KEY, guard)
-        } else {
-            None
-        };
-        (direct, any)
-    }
-
     /// The checks an emission of a `T` (or of no payload) passes once its event is
     /// looked up: a typed emission of a name that belongs to another type is refused (see
     /// [`Collision`]), and so is a payload none of the event's handlers takes (see
@@ -494,8 +478,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         then: impl FnOnce(Option<Emission<'_>>) -> Option<R>,
     ) -> Result<Option<R>, EmitError> {
         self.check(event, static_name)?;
-        let guard = self.linker.inner.registry.events.guard();
-        let (direct, any) = self.lookup(event, &guard);
+        let registry = &self.linker.inner.registry;
+        let pins = registry.pin();
+        let (direct, any) = registry.lookup(event, &pins);
         // The caller counts an emission that finds no handler (`no_handler`).
         if direct.is_none() && any.is_none() {
             return Ok(then(None));
@@ -717,8 +702,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         }
         // Pins the snapshots for this poll only: the guard is `!Send`, and the `run`
         // future must stay `Send`.
-        let guard = self.linker.inner.registry.events.guard();
-        let (direct, any) = self.lookup(event, &guard);
+        let registry = &self.linker.inner.registry;
+        let pins = registry.pin();
+        let (direct, any) = registry.lookup(event, &pins);
         if direct.is_none() && any.is_none() {
             return self.no_handler_step(event, static_name);
         }

@@ -55,6 +55,15 @@ pub enum SubscribeError {
         /// The reference type it takes, such as `&my_app::Order`.
         payload: &'static str,
     },
+    /// An event name with a `*` is a pattern (see [`EventLinker::on`](crate::EventLinker::on)),
+    /// and this one is not well formed: `*` and `**` must be whole segments between
+    /// dots, and no segment may be empty.
+    InvalidPattern {
+        /// The name as given.
+        pattern: String,
+        /// What is wrong with it, and how to write it.
+        reason: String,
+    },
 }
 
 impl fmt::Display for SubscribeError {
@@ -94,6 +103,9 @@ impl fmt::Display for SubscribeError {
                      (`{owned}`, with `{owned}: Clone`), or make the handler a sync \
                      `fn(&{owned})`"
                 )
+            }
+            Self::InvalidPattern { pattern, reason } => {
+                write!(f, "`{pattern}` is not a valid event pattern: {reason}")
             }
         }
     }

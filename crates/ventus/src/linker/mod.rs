@@ -7,6 +7,7 @@ pub(crate) mod declared;
 mod entry;
 mod error;
 mod next;
+mod pattern;
 pub(crate) mod registry;
 mod stream;
 mod subscribe;

@@ -22,10 +22,18 @@
 //!   one of twice the room, so `n` subscribes to one event copy fewer than `2n`
 //!   subscribers in all.
 //! - The any-event target is stored under the key `""`, which no user event can have
-//!   (empty names are rejected), and `has_any` says whether that key is present.
+//!   (empty names are rejected). A pattern's subscribers are stored under the pattern
+//!   (a key with a `*`, which `link` accepts only as a valid pattern), and
+//!   `state.patterns` lists exactly the keys of `events` that are patterns. `routes`
+//!   says whether the any-event key is present and whether `state.patterns` is
+//!   non-empty; both are kept by `wrote`, which every write to `events` ends with. An
+//!   emission with patterns linked runs the entry [`matches`](self::matches) resolves
+//!   for its name, which merges the name's subscribers with those of its patterns.
 //! - A subscriber with a record in `state.records` is in the entry of every key its
-//!   record lists, and the other way round. Subscriber lists are sorted by subscription
-//!   id: ids only grow and a subscriber is linked only when it is created.
+//!   record lists, and the other way round. Subscriber lists are sorted by start order
+//!   (`Subscriber::order`: priority, then subscription id): a subscriber is linked only
+//!   when it is created, in its place by that order, which for the default priority is
+//!   last (ids only grow).
 //! - A subscriber in an entry without a record is *retired*: a once-subscriber that an
 //!   emission claimed and a later `settle` unlinked (see below). `state.dead[key]`
 //!   counts the retired subscribers in `key`'s entry and `state.dead_links` is the sum;
@@ -81,7 +89,7 @@
 //! end of [`Registry::locked`], after the lock is released. Under `retired` only ids
 //! are moved.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,14 +102,20 @@ use crate::handler::{ErasedHandler, FailureCallback};
 
 pub(crate) use super::entry::{EventEntry, Slot, Subscribers};
 use super::error::SubscribeError;
+use super::pattern::{is_pattern, Pattern};
 use super::subscriber::DeferDrops;
-pub(crate) use super::subscriber::Subscriber;
+pub(crate) use super::subscriber::{start_order, Subscriber};
 
 type Hasher = foldhash::fast::RandomState;
 pub(crate) type EventMap = papaya::HashMap<Arc<str>, Arc<EventEntry>, Hasher>;
 
 /// The key of the any-event target.
 pub(crate) const ANY_KEY: &str = "";
+
+/// A [`Registry::routes`] bit: "any event" has subscribers.
+const ANY: u8 = 1;
+/// A [`Registry::routes`] bit: some pattern has subscribers.
+const PATTERNS: u8 = 2;
 
 thread_local! {
     /// Alive while `papaya`'s thread-locals are: see [`map_usable`].
@@ -163,6 +177,8 @@ struct State {
     live_links: usize,
     /// Empty; swapped with `Registry::retired` by `settle`.
     spare: Vec<SubscriptionId>,
+    /// The keys of `events` that are patterns, each with its parsed pattern.
+    patterns: Vec<(Arc<str>, Pattern)>,
     next_id: u64,
 }
 
@@ -226,8 +242,12 @@ impl State {
 pub(crate) struct Registry {
     /// Published snapshots; see the module invariants.
     pub(crate) events: EventMap,
-    /// Whether `events` holds the any-event key. Written under `state`.
-    has_any: AtomicBool,
+    /// Which lookups an emission makes beyond its own name: [`ANY`] when `events` holds
+    /// the any-event key, [`PATTERNS`] when it holds a pattern. Written under `state`.
+    routes: AtomicU8,
+    /// The resolved entries of names emitted while patterns are linked; see
+    /// [`matches`](self::matches).
+    pub(crate) matches: MatchMap,
     /// Serialises writers and holds the subscriber records.
     state: Mutex<State>,
     /// Once-subscribers claimed by an emission and not yet unlinked by `settle`.
@@ -246,6 +266,7 @@ pub(crate) struct NewSubscriber {
     pub(crate) handler: ErasedHandler,
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
     pub(crate) event_type: Option<EventType>,
+    pub(crate) priority: i32,
 }
 
 /// The registry key of a target; `None` for an empty name, which no event can have
@@ -270,7 +291,8 @@ impl Registry {
     pub(crate) fn new() -> Self {
         Self {
             events: EventMap::with_hasher(Hasher::default()),
-            has_any: AtomicBool::new(false),
+            routes: AtomicU8::new(0),
+            matches: MatchMap::with_hasher(Hasher::default()),
             state: Mutex::new(State {
                 next_id: 1,
                 ..State::default()
@@ -280,12 +302,38 @@ impl Registry {
         }
     }
 
-    /// Whether any-event subscribers may exist; a `false` here lets emissions skip
-    /// the second lookup.
-    pub(crate) fn has_any(&self) -> bool {
-        // Acquire pairs with the Release store in `publish`: an emission that starts after
-        // `subscribe` returned sees the any-event entry.
-        self.has_any.load(Ordering::Acquire)
+    /// Pins the snapshots for an emission's lookups ([`lookup`](Self::lookup)).
+    #[inline]
+    pub(crate) fn pin(&self) -> Pins<'_> {
+        Pins {
+            events: self.events.guard(),
+            matches: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The snapshots an emission of `event` runs: that of its name (with the subscribers
+    /// of the patterns that match it, when patterns are linked) and that of "any event".
+    /// With neither "any event" nor patterns linked, one map lookup.
+    #[inline]
+    pub(crate) fn lookup<'g, 'r: 'g>(
+        &'r self,
+        event: &str,
+        pins: &'g Pins<'r>,
+    ) -> (Option<&'g Arc<EventEntry>>, Option<&'g Arc<EventEntry>>) {
+        // Acquire pairs with the Release store in `wrote`: an emission that starts after
+        // `subscribe` returned sees the any-event entry and the pattern.
+        let routes = self.routes.load(Ordering::Acquire);
+        let direct = if routes & PATTERNS == 0 {
+            self.events.get(event, &pins.events)
+        } else {
+            self.matched(event, pins)
+        };
+        let any = if routes & ANY == 0 {
+            None
+        } else {
+            self.events.get(ANY_KEY, &pins.events)
+        };
+        (direct, any)
     }
 
     /// Records that an emission claimed the once-subscriber `id`; the emit path's only
@@ -390,16 +438,55 @@ impl Registry {
             let entry = EventEntry::new(key.clone(), subscribers);
             events.insert(key.clone(), Arc::new(entry), guard);
         }
-        if key.is_empty() {
-            // Release: see `has_any`.
-            self.has_any
-                .store(events.contains_key(ANY_KEY, guard), Ordering::Release);
+        self.wrote(state, events, guard, key);
+    }
+
+    /// Keeps what depends on `events` right after `key`'s entry was replaced, added or
+    /// removed: the list of patterns, the `routes` bits, and the resolved entries of
+    /// [`matches`](self::matches), all dropped (they may hold what changed).
+    fn wrote(
+        &self,
+        state: &mut State,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        key: &Arc<str>,
+    ) {
+        if !self.matches.is_empty() {
+            self.matches.pin().clear();
+        }
+        if key.is_empty() || is_pattern(key) {
+            if !key.is_empty() {
+                let listed = state.patterns.iter().position(|(k, _)| k == key);
+                match (events.contains_key(key, guard), listed) {
+                    (true, None) => {
+                        // `link` refuses a key that is not a valid pattern.
+                        if let Ok(Some(pattern)) = Pattern::parse(key) {
+                            state.patterns.push((key.clone(), pattern));
+                        }
+                    }
+                    (false, Some(at)) => {
+                        state.patterns.swap_remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let mut routes = 0;
+            if events.contains_key(ANY_KEY, guard) {
+                routes |= ANY;
+            }
+            if !state.patterns.is_empty() {
+                routes |= PATTERNS;
+            }
+            // Release: see `lookup`.
+            self.routes.store(routes, Ordering::Release);
         }
     }
 
-    /// Publishes `key`'s entry with `new` subscribed last. Amortised O(1) when the entry
-    /// holds no retired subscriber: `new` goes into the buffer the entry shares with
-    /// the one it replaces (see [`Subscribers::appended`]).
+    /// Publishes `key`'s entry with `new` in its place by start order: last, unless it
+    /// has a higher priority than the last subscriber (its id is the largest). Amortised
+    /// O(1) when it goes last and the entry holds no retired subscriber: `new` goes into
+    /// the buffer the entry shares with the one it replaces (see
+    /// [`Subscribers::appended`]); otherwise the list is copied.
     fn append(
         &self,
         state: &mut State,
@@ -409,14 +496,18 @@ impl Registry {
         new: &Arc<Subscriber>,
     ) {
         match events.get(key, guard) {
-            Some(entry) if !state.dead.contains_key(&**key) => {
-                // Replaces an entry: `has_any` is already right.
+            Some(entry)
+                if !state.dead.contains_key(&**key)
+                    && entry.subscribers.last().is_none_or(|s| s.order < new.order) =>
+            {
                 let entry = entry.appended(Arc::clone(new));
                 events.insert(key.clone(), Arc::new(entry), guard);
+                self.wrote(state, events, guard, key);
             }
             _ => {
                 let mut subscribers = state.live_of(events, guard, key);
-                subscribers.push(Arc::clone(new));
+                let at = subscribers.partition_point(|s| s.order < new.order);
+                subscribers.insert(at, Arc::clone(new));
                 self.publish(state, events, guard, key, subscribers);
             }
         }
@@ -429,6 +520,14 @@ impl Registry {
         max_subscribers: Option<usize>,
         new: NewSubscriber,
     ) -> Result<Arc<Subscriber>, SubscribeError> {
+        for key in &keys {
+            if let Err(reason) = Pattern::parse(key) {
+                return Err(SubscribeError::InvalidPattern {
+                    pattern: key.to_string(),
+                    reason: reason.to_string(),
+                });
+            }
+        }
         self.locked(|state, events, guard| {
             if let Some(max) = max_subscribers {
                 for key in &keys {
@@ -465,6 +564,8 @@ impl Registry {
                 handler: new.handler,
                 on_failure: new.on_failure,
                 event_type: new.event_type,
+                priority: new.priority,
+                order: start_order(new.priority, id),
             });
             for key in &keys {
                 self.append(state, events, guard, key, &subscriber);
@@ -615,6 +716,28 @@ impl Registry {
                 live_links += record.keys.len();
             }
             assert_eq!(state.live_links, live_links);
+            for (key, entry) in events.iter(guard) {
+                assert!(
+                    entry
+                        .subscribers
+                        .windows(2)
+                        .all(|w| w[0].order < w[1].order),
+                    "{key}: not in start order"
+                );
+            }
+            let mut patterns: Vec<&str> = state.patterns.iter().map(|(k, _)| &**k).collect();
+            let mut keys: Vec<&str> = events
+                .iter(guard)
+                .map(|(k, _)| &**k)
+                .filter(|k| k.contains('*'))
+                .collect();
+            patterns.sort_unstable();
+            keys.sort_unstable();
+            assert_eq!(patterns, keys);
+            let routes = self.routes.load(Ordering::Relaxed);
+            assert_eq!(routes & ANY != 0, events.contains_key(ANY_KEY, guard));
+            assert_eq!(routes & PATTERNS != 0, !patterns.is_empty());
+            assert!(!patterns.is_empty() || self.matches.is_empty());
         });
     }
 }
@@ -683,6 +806,10 @@ impl View<'_> {
         self.state.records.contains_key(&id)
     }
 }
+
+#[path = "matches.rs"]
+mod matches;
+pub(crate) use self::matches::{MatchMap, Pins};
 
 #[cfg(all(test, not(ventus_loom)))]
 #[path = "registry_tests.rs"]

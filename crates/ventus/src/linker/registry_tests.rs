@@ -27,6 +27,7 @@ fn link(registry: &Registry, keys: &[&str], once: bool) -> Arc<Subscriber> {
                 handler: ErasedHandler::noop(),
                 on_failure: None,
                 event_type: None,
+                priority: 0,
             },
         )
         .unwrap()
@@ -258,6 +259,8 @@ fn kind(n: usize, id: u64) -> Arc<Subscriber> {
         handler,
         on_failure: None,
         event_type: (n % 6 == 2).then(EventType::of::<u8>),
+        priority: 0,
+        order: super::start_order(0, SubscriptionId(id)),
     })
 }
 
@@ -319,6 +322,7 @@ fn max_subscribers_counts_live_subscribers_only() {
                     handler: ErasedHandler::noop(),
                     on_failure: None,
                     event_type: None,
+                    priority: 0,
                 },
             )
             .is_err()

@@ -20,6 +20,20 @@ pub(crate) struct Subscriber {
     pub(crate) on_failure: Option<Arc<FailureCallback>>,
     /// The typed event it was subscribed to with `on_event`, if any.
     pub(crate) event_type: Option<EventType>,
+    /// Set with [`SubscribeBuilder::priority`](super::SubscribeBuilder::priority).
+    pub(crate) priority: i32,
+    /// Where its handler starts among an emission's handlers: [`start_order`] of its
+    /// priority and id. Every subscriber list is sorted by it.
+    pub(crate) order: u128,
+}
+
+/// The key handlers start by: higher priority first, then subscription order (lower id
+/// first). One integer, so that merging two lists costs one comparison per step: the
+/// high half is the priority mapped, order reversed, onto `u64`, the low half the id.
+pub(crate) fn start_order(priority: i32, id: SubscriptionId) -> u128 {
+    // `priority ^ i32::MIN` as `u32` keeps the order of `i32`s; `!` reverses it.
+    let rank = !((priority as u32) ^ 0x8000_0000);
+    (u128::from(rank) << 64) | u128::from(id.0)
 }
 
 impl Subscriber {

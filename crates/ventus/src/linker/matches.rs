@@ -1,0 +1,139 @@
+//! What an emission of a name runs while patterns are linked: the name's own
+//! subscribers and those of every pattern that matches it, as one entry per name,
+//! worked out once and kept until the registry changes.
+//!
+//! # Invariants
+//!
+//! - `matches` maps an emitted name to its resolved entry: `None` when nothing is linked
+//!   to it, the name's own snapshot when no pattern matches it, else a new entry named
+//!   after it with the live subscribers of the name and of each matching pattern, in
+//!   start order, each once. It is written only under `state`: by [`Registry::resolve`],
+//!   which works the entry out from the snapshots as they are then, and by `wrote`,
+//!   which clears it after every write to `events`, before `state` is released. So an
+//!   entry found in `matches` reflects every write made before it is read, and one made
+//!   concurrently or not, as any snapshot does: an emission that starts after
+//!   `subscribe` returned sees the new subscriber, wherever it is linked.
+//! - It is empty while no pattern is linked: every write clears it, and `resolve` adds
+//!   to it only while a pattern is linked. So the emit path never reads it then
+//!   (`routes` says so), and a write costs one check of its length.
+//! - It holds at most [`MAX_NAMES`] names; `resolve` clears it when it is full, so a
+//!   stream of distinct names costs a resolve (a lock and one match per pattern) per
+//!   emission, not memory.
+//!
+//! Emissions read it without a lock, pinned by a guard of its own (`papaya` guards
+//! belong to one map), which [`Pins`] makes only when patterns are linked.
+//!
+//! # Deadlock safety
+//!
+//! `resolve` takes `state` as every write does, runs no user code under it (handlers
+//! dropped with an entry are deferred, as in `Registry::locked`), and is only called by
+//! emissions, which hold no registry lock.
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use super::{EventEntry, EventMap, Hasher, Registry, State, Subscribers};
+use crate::linker::pattern::is_pattern;
+use crate::linker::subscriber::DeferDrops;
+
+/// See the module docs.
+pub(crate) type MatchMap = papaya::HashMap<Arc<str>, Option<Arc<EventEntry>>, Hasher>;
+
+/// The most names [`MatchMap`] holds at once.
+const MAX_NAMES: usize = 4096;
+
+/// What an emission pins while it reads the registry: its snapshots, and the resolved
+/// entries of [`Registry::matched`], whose guard is made only when patterns are linked.
+pub(crate) struct Pins<'r> {
+    pub(super) events: papaya::LocalGuard<'r>,
+    pub(super) matches: OnceCell<papaya::LocalGuard<'r>>,
+}
+
+impl Registry {
+    /// The entry an emission of `event` runs while patterns are linked.
+    #[inline]
+    pub(super) fn matched<'g, 'r: 'g>(
+        &'r self,
+        event: &str,
+        pins: &'g Pins<'r>,
+    ) -> Option<&'g Arc<EventEntry>> {
+        let guard = pins.matches.get_or_init(|| self.matches.guard());
+        match self.matches.get(event, guard) {
+            Some(entry) => entry.as_ref(),
+            None => self.resolve(event, pins, guard),
+        }
+    }
+
+    /// Works out and keeps the entry of a name not in `matches`.
+    #[cold]
+    #[inline(never)]
+    fn resolve<'g, 'r: 'g>(
+        &'r self,
+        event: &str,
+        pins: &'g Pins<'r>,
+        guard: &'g papaya::LocalGuard<'r>,
+    ) -> Option<&'g Arc<EventEntry>> {
+        // Declared first, so that it drops last: after the lock.
+        let _defer = DeferDrops::enter();
+        let mut state = self.state.lock();
+        self.settle(&mut state, &self.events, &pins.events);
+        if state.patterns.is_empty() {
+            // The last pattern went since the caller looked: the name's own snapshot.
+            return self.events.get(event, &pins.events);
+        }
+        if let Some(entry) = self.matches.get(event, guard) {
+            // Another emission of the name resolved it first.
+            return entry.as_ref();
+        }
+        let entry = state.resolved(&self.events, &pins.events, event);
+        if self.matches.len() >= MAX_NAMES {
+            self.matches.clear(guard);
+        }
+        self.matches.insert(Arc::from(event), entry, guard);
+        // Only writers under `state` change `matches`, and this thread holds it.
+        self.matches.get(event, guard).and_then(Option::as_ref)
+    }
+}
+
+impl State {
+    /// The entry an emission of `name` runs: see the module docs.
+    fn resolved(
+        &self,
+        events: &EventMap,
+        guard: &papaya::LocalGuard<'_>,
+        name: &str,
+    ) -> Option<Arc<EventEntry>> {
+        // Every key with a `*` is a pattern's (`link` refuses other uses), which the
+        // patterns below cover if they match it.
+        let exact = if is_pattern(name) {
+            None
+        } else {
+            events.get(name, guard)
+        };
+        let mut matching = self
+            .patterns
+            .iter()
+            .filter(|(_, pattern)| pattern.matches(name))
+            .map(|(key, _)| key)
+            .peekable();
+        if matching.peek().is_none() {
+            return exact.cloned();
+        }
+        let mut subscribers = match exact {
+            Some(_) => self.live_of(events, guard, name),
+            None => Vec::new(),
+        };
+        for key in matching {
+            subscribers.extend(self.live_of(events, guard, key));
+        }
+        // A subscriber linked to the name and to patterns (or to several) comes once:
+        // its copies are equal in start order, so neighbours once sorted.
+        subscribers.sort_unstable_by_key(|s| s.order);
+        subscribers.dedup_by_key(|s| s.id);
+        let len = subscribers.len();
+        (len > 0).then(|| {
+            let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
+            Arc::new(EventEntry::new(Arc::from(name), subscribers))
+        })
+    }
+}
