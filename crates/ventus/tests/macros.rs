@@ -635,3 +635,42 @@ fn a_handler_is_named_by_the_attribute_or_by_its_function() {
     );
     assert_eq!(names.lock().unwrap().len(), 1);
 }
+
+// ---------------------------------------------------------------------------------------
+// `priority = ..` orders the declared handlers, whatever their order in the file.
+
+static PRIORITY_LOG: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+const LATE: i32 = -3;
+
+#[ventus::on("MacroPriority", priority = LATE)]
+fn priority_last() {
+    PRIORITY_LOG.lock().unwrap().push("last");
+}
+
+#[ventus::on("MacroPriority")]
+fn priority_default() {
+    PRIORITY_LOG.lock().unwrap().push("default");
+}
+
+#[ventus::on("MacroPriority", priority = 10)]
+fn priority_first() {
+    PRIORITY_LOG.lock().unwrap().push("first");
+}
+
+#[ventus::on("MacroPattern.*", priority = 1, name = "pattern")]
+fn priority_pattern() {
+    PRIORITY_LOG.lock().unwrap().push("pattern");
+}
+
+#[test]
+fn priorities_and_patterns_in_attributes() {
+    emitter().emit("MacroPriority").unwrap();
+    assert_eq!(*PRIORITY_LOG.lock().unwrap(), ["first", "default", "last"]);
+    let subs = global().subscribers_of("MacroPattern.*");
+    assert_eq!(subs.len(), 1);
+    assert_eq!((subs[0].priority(), subs[0].handler_name()), (1, "pattern"));
+    PRIORITY_LOG.lock().unwrap().clear();
+    emitter().emit("MacroPattern.anything").unwrap();
+    assert_eq!(*PRIORITY_LOG.lock().unwrap(), ["pattern"]);
+}
