@@ -42,11 +42,36 @@ pub(crate) type MatchMap = papaya::HashMap<Arc<str>, Option<Arc<EventEntry>>, Ha
 /// The most names [`MatchMap`] holds at once.
 const MAX_NAMES: usize = 4096;
 
-/// What an emission pins while it reads the registry: its snapshots, and the resolved
-/// entries of [`Registry::matched`], whose guard is made only when patterns are linked.
+/// What an emission pins while it reads the registry: the snapshots of `events`, and
+/// the resolved entries of [`Registry::matched`]. Each guard is made when first needed,
+/// so an emission enters one (`papaya` guards cost a fence each): that of `events`
+/// with no pattern linked, that of `matches` with patterns and no "any event".
 pub(crate) struct Pins<'r> {
-    pub(super) events: papaya::LocalGuard<'r>,
-    pub(super) matches: OnceCell<papaya::LocalGuard<'r>>,
+    registry: &'r Registry,
+    events: OnceCell<papaya::LocalGuard<'r>>,
+    matches: OnceCell<papaya::LocalGuard<'r>>,
+}
+
+impl<'r> Pins<'r> {
+    pub(super) fn new(registry: &'r Registry) -> Self {
+        Self {
+            registry,
+            events: OnceCell::new(),
+            matches: OnceCell::new(),
+        }
+    }
+
+    /// The guard of `events`.
+    #[inline]
+    pub(super) fn events(&self) -> &papaya::LocalGuard<'r> {
+        self.events.get_or_init(|| self.registry.events.guard())
+    }
+
+    /// The guard of `matches`.
+    #[inline]
+    fn matches(&self) -> &papaya::LocalGuard<'r> {
+        self.matches.get_or_init(|| self.registry.matches.guard())
+    }
 }
 
 impl Registry {
@@ -57,7 +82,7 @@ impl Registry {
         event: &str,
         pins: &'g Pins<'r>,
     ) -> Option<&'g Arc<EventEntry>> {
-        let guard = pins.matches.get_or_init(|| self.matches.guard());
+        let guard = pins.matches();
         match self.matches.get(event, guard) {
             Some(entry) => entry.as_ref(),
             None => self.resolve(event, pins, guard),
@@ -76,16 +101,16 @@ impl Registry {
         // Declared first, so that it drops last: after the lock.
         let _defer = DeferDrops::enter();
         let mut state = self.state.lock();
-        self.settle(&mut state, &self.events, &pins.events);
+        self.settle(&mut state, &self.events, pins.events());
         if state.patterns.is_empty() {
             // The last pattern went since the caller looked: the name's own snapshot.
-            return self.events.get(event, &pins.events);
+            return self.events.get(event, pins.events());
         }
         if let Some(entry) = self.matches.get(event, guard) {
             // Another emission of the name resolved it first.
             return entry.as_ref();
         }
-        let entry = state.resolved(&self.events, &pins.events, event);
+        let entry = state.resolved(&self.events, pins.events(), event);
         if self.matches.len() >= MAX_NAMES {
             self.matches.clear(guard);
         }

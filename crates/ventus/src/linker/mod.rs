@@ -154,6 +154,33 @@ impl EventLinker {
     /// Events are checked when the subscription is made: an empty name fails it, and
     /// duplicates count once.
     ///
+    /// # Patterns
+    ///
+    /// A name with a `*` is a pattern over `.`-separated segments: a segment `*` matches
+    /// any one segment of an emitted name, `**` one or more, and other segments match
+    /// themselves (`"order.*"` matches `order.created`; `"order.**"` also matches
+    /// `order.shipped.eu`, and neither matches `order`). `*` and `**` must be whole
+    /// segments and no segment may be empty, or the subscription fails with
+    /// [`SubscribeError::InvalidPattern`]. An emission runs the subscribers of its name,
+    /// of the patterns that match it and of "any event", each once, by priority
+    /// ([`SubscribeBuilder::priority`]) and then subscription order. Patterns are listed
+    /// and removed like events.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ventus::TokioEventEmitter;
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("order.*").subscribe(|| ())?;
+    /// linker.on("order.created").subscribe(|| ())?;
+    /// let emitter = TokioEventEmitter::with_linker(&linker);
+    /// let report = emitter.emit("order.created")?.wait().expect("sync context");
+    /// assert_eq!(report.counts().succeeded, 2);
+    /// assert!(linker.contains_event("order.*"));
+    /// assert!(linker.on("order*").subscribe(|| ()).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```

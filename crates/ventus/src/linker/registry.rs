@@ -305,10 +305,7 @@ impl Registry {
     /// Pins the snapshots for an emission's lookups ([`lookup`](Self::lookup)).
     #[inline]
     pub(crate) fn pin(&self) -> Pins<'_> {
-        Pins {
-            events: self.events.guard(),
-            matches: std::cell::OnceCell::new(),
-        }
+        Pins::new(self)
     }
 
     /// The snapshots an emission of `event` runs: that of its name (with the subscribers
@@ -324,14 +321,14 @@ impl Registry {
         // `subscribe` returned sees the any-event entry and the pattern.
         let routes = self.routes.load(Ordering::Acquire);
         let direct = if routes & PATTERNS == 0 {
-            self.events.get(event, &pins.events)
+            self.events.get(event, pins.events())
         } else {
             self.matched(event, pins)
         };
         let any = if routes & ANY == 0 {
             None
         } else {
-            self.events.get(ANY_KEY, &pins.events)
+            self.events.get(ANY_KEY, pins.events())
         };
         (direct, any)
     }
