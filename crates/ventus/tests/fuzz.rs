@@ -6,6 +6,9 @@
 //! Properties:
 //! - no panic escapes a ventus call, whatever the input (handlers may panic too);
 //! - an empty name is `SubscribeError::EmptyEventName` / `EmitError::EmptyEventName`;
+//! - a name with a `*` that is not a well-formed pattern is
+//!   `SubscribeError::InvalidPattern`, and links nothing; a well-formed one reaches the
+//!   names it matches;
 //! - a handler whose payload type matches runs exactly once;
 //! - a mismatched handler never runs, and the mismatch is reported: either `emit`
 //!   returned `EmitError::PayloadType` (no handler takes the payload) naming the types,
@@ -440,6 +443,35 @@ fn emit(rt: &tokio::runtime::Runtime, emitter: &TokioEventEmitter, case: &Case) 
     with_ty!(ty, T => emit_as::<T>(rt, emitter, case))
 }
 
+/// A name with a `*` that is not a pattern ventus accepts: `*` and `**` must be whole
+/// `.`-separated segments, and no segment may be empty.
+fn is_malformed_pattern(name: &str) -> bool {
+    name.contains('*')
+        && name
+            .split('.')
+            .any(|seg| seg.is_empty() || (seg.contains('*') && seg != "*" && seg != "**"))
+}
+
+/// Whether the well-formed `pattern` matches the emitted `name`: `*` one segment, `**`
+/// one or more, other segments themselves. A name without a `*` matches only itself.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn go(segs: &[&str], parts: &[&str]) -> bool {
+        match (segs.split_first(), parts.split_first()) {
+            (None, None) => true,
+            (Some((&"**", rest)), Some(_)) => (1..=parts.len()).any(|k| go(rest, &parts[k..])),
+            (Some((&"*", rest)), Some((_, tail))) => go(rest, tail),
+            (Some((seg, rest)), Some((part, tail))) => seg == part && go(rest, tail),
+            _ => false,
+        }
+    }
+    if !pattern.contains('*') {
+        return pattern == name;
+    }
+    let segs: Vec<&str> = pattern.split('.').collect();
+    let parts: Vec<&str> = name.split('.').collect();
+    go(&segs, &parts)
+}
+
 /// `message` names the type `full` (by its full path or its last segment).
 fn names_type(message: &str, full: &str) -> bool {
     let short = full.rsplit("::").next().unwrap_or(full);
@@ -462,6 +494,9 @@ fn check(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseError>
             .map_err(|_| fail("a panic escaped `subscribe`"))?;
         if case.name.is_empty() {
             prop_assert_eq!(result.err(), Some(SubscribeError::EmptyEventName));
+        } else if is_malformed_pattern(&case.name) {
+            let refused = matches!(result, Err(SubscribeError::InvalidPattern { .. }));
+            prop_assert!(refused, "a malformed pattern was not refused: {:?}", result);
         } else {
             result.map_err(|e| fail(format!("subscribe to a non-empty name failed: {e}")))?;
         }
@@ -485,8 +520,11 @@ fn check(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseError>
         prop_assert!(nothing_ran(&board));
         return Ok(());
     }
-    if case.emitted() != case.name || case.name.is_empty() {
-        // No handler is linked to the emitted name.
+    let reached = !case.name.is_empty()
+        && !is_malformed_pattern(&case.name)
+        && (case.emitted() == case.name || pattern_matches(&case.name, case.emitted()));
+    if !reached {
+        // No handler is linked to the emitted name (or to a pattern matching it).
         match result {
             Ok(report) => prop_assert_eq!(report.map_or(0, |r| r.counts().total()), 0),
             Err(err) => return Err(fail(format!("emit to an unlinked name failed: {err:?}"))),
