@@ -32,7 +32,7 @@
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-use super::{EventEntry, EventMap, Hasher, Registry, State, Subscribers};
+use super::{EventEntry, EventMap, Hasher, Registry, State, Subscribers, ANY, PATTERNS};
 use crate::linker::pattern::is_pattern;
 use crate::linker::subscriber::DeferDrops;
 
@@ -42,35 +42,72 @@ pub(crate) type MatchMap = papaya::HashMap<Arc<str>, Option<Arc<EventEntry>>, Ha
 /// The most names [`MatchMap`] holds at once.
 const MAX_NAMES: usize = 4096;
 
-/// What an emission pins while it reads the registry: the snapshots of `events`, and
-/// the resolved entries of [`Registry::matched`]. Each guard is made when first needed,
-/// so an emission enters one (`papaya` guards cost a fence each): that of `events`
-/// with no pattern linked, that of `matches` with patterns and no "any event".
-pub(crate) struct Pins<'r> {
-    registry: &'r Registry,
-    events: OnceCell<papaya::LocalGuard<'r>>,
-    matches: OnceCell<papaya::LocalGuard<'r>>,
+/// What an emission pins while it reads the registry, decided by the `routes` it read
+/// when pinning: with no pattern linked, the guard of `events`, entered at once, as
+/// before patterns existed; with patterns, the guards of `events` and of `matches`,
+/// each entered when first needed (a guard costs a fence), so that an emission of a
+/// name without "any event" enters only that of `matches`.
+pub(crate) enum Pins<'r> {
+    Plain {
+        events: papaya::LocalGuard<'r>,
+        any: bool,
+    },
+    Patterns {
+        registry: &'r Registry,
+        any: bool,
+        events: OnceCell<papaya::LocalGuard<'r>>,
+        matches: OnceCell<papaya::LocalGuard<'r>>,
+    },
 }
 
 impl<'r> Pins<'r> {
-    pub(super) fn new(registry: &'r Registry) -> Self {
-        Self {
-            registry,
-            events: OnceCell::new(),
-            matches: OnceCell::new(),
+    /// Pins for an emission, given `routes` as just read.
+    #[inline(always)]
+    pub(super) fn new(registry: &'r Registry, routes: u8) -> Self {
+        let any = routes & ANY != 0;
+        if routes & PATTERNS == 0 {
+            Self::Plain {
+                events: registry.events.guard(),
+                any,
+            }
+        } else {
+            Self::Patterns {
+                registry,
+                any,
+                events: OnceCell::new(),
+                matches: OnceCell::new(),
+            }
+        }
+    }
+
+    /// Whether "any event" had subscribers when pinned.
+    #[inline(always)]
+    pub(super) fn any(&self) -> bool {
+        match self {
+            Self::Plain { any, .. } | Self::Patterns { any, .. } => *any,
         }
     }
 
     /// The guard of `events`.
     #[inline]
     pub(super) fn events(&self) -> &papaya::LocalGuard<'r> {
-        self.events.get_or_init(|| self.registry.events.guard())
+        match self {
+            Self::Plain { events, .. } => events,
+            Self::Patterns {
+                registry, events, ..
+            } => events.get_or_init(|| registry.events.guard()),
+        }
     }
 
-    /// The guard of `matches`.
+    /// The guard of `matches`; `None` when pinned with no pattern linked.
     #[inline]
-    fn matches(&self) -> &papaya::LocalGuard<'r> {
-        self.matches.get_or_init(|| self.registry.matches.guard())
+    fn matches(&self) -> Option<&papaya::LocalGuard<'r>> {
+        match self {
+            Self::Plain { .. } => None,
+            Self::Patterns {
+                registry, matches, ..
+            } => Some(matches.get_or_init(|| registry.matches.guard())),
+        }
     }
 }
 
@@ -82,7 +119,9 @@ impl Registry {
         event: &str,
         pins: &'g Pins<'r>,
     ) -> Option<&'g Arc<EventEntry>> {
-        let guard = pins.matches();
+        let Some(guard) = pins.matches() else {
+            return self.events.get(event, pins.events());
+        };
         match self.matches.get(event, guard) {
             Some(entry) => entry.as_ref(),
             None => self.resolve(event, pins, guard),

@@ -303,32 +303,31 @@ impl Registry {
     }
 
     /// Pins the snapshots for an emission's lookups ([`lookup`](Self::lookup)).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pin(&self) -> Pins<'_> {
-        Pins::new(self)
+        // Acquire pairs with the Release store in `wrote`: an emission that starts after
+        // `subscribe` returned sees the any-event entry and the pattern.
+        Pins::new(self, self.routes.load(Ordering::Acquire))
     }
 
     /// The snapshots an emission of `event` runs: that of its name (with the subscribers
     /// of the patterns that match it, when patterns are linked) and that of "any event".
     /// With neither "any event" nor patterns linked, one map lookup.
-    #[inline]
+    // Always: it is most of the emit path's lookup, which the lean path inlines whole.
+    #[inline(always)]
     pub(crate) fn lookup<'g, 'r: 'g>(
         &'r self,
         event: &str,
         pins: &'g Pins<'r>,
     ) -> (Option<&'g Arc<EventEntry>>, Option<&'g Arc<EventEntry>>) {
-        // Acquire pairs with the Release store in `wrote`: an emission that starts after
-        // `subscribe` returned sees the any-event entry and the pattern.
-        let routes = self.routes.load(Ordering::Acquire);
-        let direct = if routes & PATTERNS == 0 {
-            self.events.get(event, pins.events())
-        } else {
-            self.matched(event, pins)
+        let direct = match pins {
+            Pins::Plain { events, .. } => self.events.get(event, events),
+            Pins::Patterns { .. } => self.matched(event, pins),
         };
-        let any = if routes & ANY == 0 {
-            None
-        } else {
+        let any = if pins.any() {
             self.events.get(ANY_KEY, pins.events())
+        } else {
+            None
         };
         (direct, any)
     }
