@@ -247,7 +247,7 @@ pub(crate) struct Registry {
     routes: AtomicU8,
     /// The resolved entries of names emitted while patterns are linked; see
     /// [`matches`](self::matches).
-    pub(crate) matches: MatchMap,
+    matches: MatchMap,
     /// Serialises writers and holds the subscriber records.
     state: Mutex<State>,
     /// Once-subscribers claimed by an emission and not yet unlinked by `settle`.
@@ -805,7 +805,8 @@ impl View<'_> {
 
 #[path = "matches.rs"]
 mod matches;
-pub(crate) use self::matches::{MatchMap, Pins};
+use self::matches::MatchMap;
+pub(crate) use self::matches::Pins;
 
 #[cfg(all(test, not(ventus_loom)))]
 #[path = "registry_tests.rs"]
