@@ -418,3 +418,37 @@ proptest! {
         }
     }
 }
+
+/// A pattern's handlers take no part in the payload check, as "any event"'s do not: one
+/// that takes another type fails on its own (and is reported), and never makes an
+/// emission of a name it matches refused. The name's own handlers still are checked.
+#[test]
+fn a_pattern_handler_of_another_payload_type_fails_alone() {
+    let linker = linker();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = failures.clone();
+    linker
+        .on("temp.*")
+        .on_failure(move |err: &ventus::HandlerError| {
+            sink.lock().unwrap().push(err.event().to_string())
+        })
+        .subscribe(|_: &f64| ())
+        ._ok();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let report = emitter.emit("temp.reset").unwrap().wait().unwrap();
+    assert_eq!((report.counts().total(), report.counts().failed), (1, 1));
+    assert_eq!(*failures.lock().unwrap(), ["temp.reset"]);
+
+    linker.on("temp.kitchen").subscribe(|_: &u8| ())._ok();
+    let report = emitter
+        .emit_with("temp.kitchen", 3_u8)
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert_eq!((report.counts().succeeded, report.counts().failed), (1, 1));
+    let refused = emitter.emit_with("temp.kitchen", 1.5_f64);
+    assert!(
+        matches!(refused, Err(ventus::EmitError::PayloadType(_))),
+        "the name's own handler decides: {refused:?}"
+    );
+}

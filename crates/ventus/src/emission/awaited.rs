@@ -3,7 +3,7 @@
 //! An awaited emission ([`EventEmitter::run`]) runs its handlers in the calling task. When
 //! nothing about it asks for more, its first pass runs synchronously inside one poll of
 //! the `run` future, on the payload that future owns: look the event up, claim the
-//! once-subscribers, start every handler in subscription order (a sync handler runs to its
+//! once-subscribers, start every handler in start order (a sync handler runs to its
 //! end, an async one is created and polled once). If every handler finished, the report is
 //! returned from that same poll: no [`Emission`](super::Emission) is built, nothing is
 //! reference-counted, the clock is not read. Only the handlers still pending after the
@@ -40,7 +40,7 @@ pub(crate) struct Running {
     /// The report's event name.
     event: EventName,
     counts: Counts,
-    /// The handlers still running, in subscription order; `None` once finished.
+    /// The handlers still running, in start order; `None` once finished.
     handlers: RunningHandlers,
 }
 
@@ -111,7 +111,7 @@ pub(crate) fn first_pass<T: Send + Sync + 'static>(
     Poll::Pending
 }
 
-/// Polls the handlers the first pass left running, in subscription order.
+/// Polls the handlers the first pass left running, in start order.
 pub(crate) fn poll_running(
     shared: &EmitterShared,
     linker: &LinkerInner,

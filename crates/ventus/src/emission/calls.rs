@@ -123,7 +123,7 @@ pub(crate) fn spans_enabled() -> bool {
     tracing::enabled!(tracing::Level::DEBUG)
 }
 
-/// Calls `step` on each handler of `direct` and `any`, merged in subscription order,
+/// Calls `step` on each handler of `direct` and `any`, merged in start order,
 /// under one `catch_unwind` for the whole walk rather than one per handler (a closure
 /// given to `catch_unwind` is called through a pointer and never inlined). A panic can
 /// only come from the handler last started (or from reporting its failure): it goes to
@@ -200,11 +200,11 @@ impl<'e> Iterator for Merge<'e> {
     }
 }
 
-/// Handlers that started and have not ended, in subscription order; a slot is emptied
+/// Handlers that started and have not ended, in start order; a slot is emptied
 /// when its handler ends.
 pub(crate) type RunningHandlers = Vec<Option<(Arc<Subscriber>, Isolated)>>;
 
-/// Polls each handler still running, in subscription order, and hands each that ends
+/// Polls each handler still running, in start order, and hands each that ends
 /// (by finishing, or by panicking while polled) to `ended`; then drops the ended slots.
 /// A handler's slot is emptied before `ended` sees it, so nothing is reported twice.
 pub(crate) fn poll_running_handlers(

@@ -16,7 +16,7 @@
 //! started. Any other emission takes the full machine, boxed, from the same call.
 //!
 //! What the pass does is what the full machine does on the same emission: handlers
-//! start in subscription order, once-subscribers are marked started and retired, panics
+//! start in start order, once-subscribers are marked started and retired, panics
 //! are caught per handler, failures go to the failure callbacks, the metrics and the
 //! report's counts are the same, a cancel while handlers run cancels them, and a [`Rest`]
 //! dropped before its end (its runtime shut down) reports the handlers not finished as
@@ -40,7 +40,7 @@ use crate::linker::registry::Subscriber;
 /// to poll until it ends, in a task of its own.
 pub(crate) type Rest = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// The handlers the first pass left running, in subscription order.
+/// The handlers the first pass left running, in start order.
 type Pending = RunningHandlers;
 
 impl Emission<'static> {
@@ -84,7 +84,7 @@ impl Emission<'static> {
         Some(Box::pin(self.rest(rec, pending)))
     }
 
-    /// Starts every handler that may run, in subscription order.
+    /// Starts every handler that may run, in start order.
     fn first_pass(&self, cx: &mut Context<'_>, rec: &mut Recorder, pending: &mut Pending) {
         let ctx = self.ctx();
         let direct = self.direct.as_ref().map(|e| e.get_arc());

@@ -130,8 +130,8 @@ impl<T> Shared<'_, T> {
 /// [`Processor`](crate::Processor), which decides where it runs.
 ///
 /// It holds the event's name, a process-unique id, the time it was made, the payload and
-/// the handlers resolved when it was emitted (those linked to the event and to "any
-/// event", each once, in subscription order). Once-subscriptions among them were claimed
+/// the handlers resolved when it was emitted (those linked to the event, to the patterns
+/// that match it and to "any event", each once, by priority, then subscription order). Once-subscriptions among them were claimed
 /// for this emission before it was handed over.
 ///
 /// `Emission<'a>` may borrow the emitter's stack frame (so an emission that runs at once
@@ -598,7 +598,7 @@ impl<'a> Emission<'a> {
     /// Runs every handler and completes when all have finished (or the emission was
     /// cancelled); a tracked emission's handle then receives the report.
     ///
-    /// Handlers start in subscription order. A sync handler runs to its end when it is
+    /// Handlers start by priority, then subscription order. A sync handler runs to its end when it is
     /// reached; an async handler is polled once at once, then interleaves with the
     /// others; a `blocking` handler runs on tokio's blocking pool (or on this thread if
     /// there is no runtime). Failures and panics go to the failure callbacks.

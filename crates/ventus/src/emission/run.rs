@@ -1,4 +1,4 @@
-//! The machine that runs an [`Emission`]: starts its handlers in subscription order,
+//! The machine that runs an [`Emission`]: starts its handlers in start order,
 //! drives the async ones, applies timeouts and cancellation, isolates panics, and
 //! records outcomes into its report.
 
@@ -250,7 +250,7 @@ impl<'a> Emission<'a> {
                             Running::new(this, sub, fut, begun, span).reported()
                         }
                     };
-                    // Polled now, so handlers start in subscription order.
+                    // Polled now, so handlers start in start order.
                     match run.poll(cx) {
                         Poll::Ready(result) => now = this.settle_run(rec, &run, result),
                         Poll::Pending => {

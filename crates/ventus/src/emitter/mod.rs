@@ -564,8 +564,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// returns the emission's report: the fast path for async code that waits for its
     /// handlers anyway.
     ///
-    /// Handlers start in subscription order: a sync handler runs to its end when it is
-    /// reached, an async one is polled once at once and then interleaves with the others.
+    /// Handlers start by priority, then subscription order (see
+    /// [`SubscribeBuilder::priority`](crate::SubscribeBuilder::priority)): a sync handler
+    /// runs to its end when it is reached, an async one is polled once at once and then interleaves with the others.
     /// The report counts how each handler ended; it lists each handler's outcome and
     /// duration only if the emitter was built with
     /// [`detailed_reports(true)`](EventEmitterBuilder::detailed_reports), as for

@@ -1,4 +1,4 @@
-//! An event's snapshot: its subscribers in subscription order, in a buffer its
+//! An event's snapshot: its subscribers in start order, in a buffer its
 //! snapshots share, and what emissions need to know about them.
 
 use std::ops::Deref;
@@ -86,7 +86,7 @@ impl Deref for Subscribers {
     }
 }
 
-/// An immutable snapshot of one event's subscribers, in subscription order.
+/// An immutable snapshot of one event's subscribers, in start order.
 pub(crate) struct EventEntry {
     pub(crate) name: Arc<str>,
     pub(crate) subscribers: Subscribers,
@@ -140,6 +140,20 @@ impl EventEntry {
             name,
             subscribers,
         }
+    }
+
+    /// The entry an emission of `name` runs when patterns match it: `subscribers` (the
+    /// name's own and its patterns', in start order), with the payload and typed-event
+    /// checks of the name's own entry `exact` alone. A pattern's subscribers take no part
+    /// in them, as "any event"'s do not: one that takes another payload type fails on
+    /// its own with `HandlerErrorKind::PayloadType`, and never makes the emission refused.
+    pub(super) fn merged(name: Arc<str>, subscribers: Subscribers, exact: Option<&Self>) -> Self {
+        let mut entry = Self::new(name, subscribers);
+        entry.takes = exact.map_or_else(Box::default, |e| e.takes.clone());
+        entry.takes_one = exact.and_then(|e| e.takes_one);
+        entry.event_type = exact.and_then(|e| e.event_type);
+        entry.event_type_id = exact.and_then(|e| e.event_type_id);
+        entry
     }
 
     /// This entry with `new` subscribed last, its fields worked out from this entry's

@@ -9,16 +9,19 @@
 //!   after it with the live subscribers of the name and of each matching pattern, in
 //!   start order, each once. It is written only under `state`: by [`Registry::resolve`],
 //!   which works the entry out from the snapshots as they are then, and by `wrote`,
-//!   which clears it after every write to `events`, before `state` is released. So an
-//!   entry found in `matches` reflects every write made before it is read, and one made
-//!   concurrently or not, as any snapshot does: an emission that starts after
-//!   `subscribe` returned sees the new subscriber, wherever it is linked.
-//! - It is empty while no pattern is linked: every write clears it, and `resolve` adds
-//!   to it only while a pattern is linked. So the emit path never reads it then
-//!   (`routes` says so), and a write costs one check of its length.
+//!   which, after every write to `events` and before `state` is released, removes the
+//!   entries that hold the written key's subscribers: the name's own entry for an exact
+//!   key, the entries of every name a pattern matches for a pattern key ("any event" is
+//!   in none). So an entry found in `matches` reflects every write made before it is
+//!   read, and one made concurrently or not, as any snapshot does: an emission that
+//!   starts after `subscribe` returned sees the new subscriber, wherever it is linked.
+//! - It is empty while no pattern is linked: the write that removes the last pattern
+//!   clears it, and `resolve` adds to it only while a pattern is linked. So the emit
+//!   path never reads it then (`routes` says so), and a write costs one check of its
+//!   length.
 //! - It holds at most [`MAX_NAMES`] names; `resolve` clears it when it is full, so a
 //!   stream of distinct names costs a resolve (a lock and one match per pattern) per
-//!   emission, not memory.
+//!   new name, and the kept names are worked out again as they are next emitted.
 //!
 //! Emissions read it without a lock, pinned by a guard of its own (`papaya` guards
 //! belong to one map), which [`Pins`] makes only when patterns are linked.
@@ -33,8 +36,8 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 
 use super::{EventEntry, EventMap, Hasher, Registry, State, Subscribers, ANY, PATTERNS};
-use crate::linker::pattern::is_pattern;
-use crate::linker::subscriber::DeferDrops;
+use crate::linker::pattern::{is_pattern, Pattern};
+use crate::linker::subscriber::{inside_lock, DeferDrops};
 
 /// See the module docs.
 pub(crate) type MatchMap = papaya::HashMap<Arc<str>, Option<Arc<EventEntry>>, Hasher>;
@@ -57,6 +60,8 @@ pub(crate) enum Pins<'r> {
         any: bool,
         events: OnceCell<papaya::LocalGuard<'r>>,
         matches: OnceCell<papaya::LocalGuard<'r>>,
+        /// An entry resolved for this emission alone (see `resolve_unlocked`).
+        unshared: OnceCell<Arc<EventEntry>>,
     },
 }
 
@@ -76,6 +81,7 @@ impl<'r> Pins<'r> {
                 any,
                 events: OnceCell::new(),
                 matches: OnceCell::new(),
+                unshared: OnceCell::new(),
             }
         }
     }
@@ -137,6 +143,12 @@ impl Registry {
         pins: &'g Pins<'r>,
         guard: &'g papaya::LocalGuard<'r>,
     ) -> Option<&'g Arc<EventEntry>> {
+        if inside_lock() {
+            // A `Drop` run under some registry lock (during thread-local destruction,
+            // where drops cannot be deferred) that emits: this registry's lock may be
+            // the one held. Worked out without it, and not kept.
+            return self.resolve_unlocked(event, pins);
+        }
         // Declared first, so that it drops last: after the lock.
         let _defer = DeferDrops::enter();
         let mut state = self.state.lock();
@@ -156,6 +168,52 @@ impl Registry {
         self.matches.insert(Arc::from(event), entry, guard);
         // Only writers under `state` change `matches`, and this thread holds it.
         self.matches.get(event, guard).and_then(Option::as_ref)
+    }
+}
+
+impl Registry {
+    /// [`resolve`](Self::resolve) without `state`: the patterns are found among the keys
+    /// of `events` (every key with a `*` is one), and retired subscribers are left in
+    /// (emissions skip them). The entry is kept in `pins` for this emission only: a
+    /// cold path, for emissions from drops under a registry lock.
+    #[cold]
+    fn resolve_unlocked<'g, 'r: 'g>(
+        &'r self,
+        event: &str,
+        pins: &'g Pins<'r>,
+    ) -> Option<&'g Arc<EventEntry>> {
+        let events_guard = pins.events();
+        let exact = if is_pattern(event) {
+            None
+        } else {
+            self.events.get(event, events_guard)
+        };
+        let mut subscribers: Vec<_> = exact
+            .iter()
+            .flat_map(|e| e.subscribers.iter().map(|s| Arc::clone(s)))
+            .collect();
+        let mut matched = false;
+        for (key, entry) in self.events.iter(events_guard) {
+            let Ok(Some(pattern)) = Pattern::parse(key) else {
+                continue;
+            };
+            if pattern.matches(event) {
+                matched = true;
+                subscribers.extend(entry.subscribers.iter().map(|s| Arc::clone(s)));
+            }
+        }
+        if !matched {
+            return exact;
+        }
+        subscribers.sort_unstable_by_key(|s| s.order);
+        subscribers.dedup_by_key(|s| s.id);
+        let len = subscribers.len();
+        let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
+        let entry = EventEntry::merged(Arc::from(event), subscribers, exact.map(|e| &**e));
+        match pins {
+            Pins::Patterns { unshared, .. } => Some(unshared.get_or_init(|| Arc::new(entry))),
+            Pins::Plain { .. } => unreachable!("`matched` resolves only with patterns pinned"),
+        }
     }
 }
 
@@ -197,7 +255,11 @@ impl State {
         let len = subscribers.len();
         (len > 0).then(|| {
             let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
-            Arc::new(EventEntry::new(Arc::from(name), subscribers))
+            Arc::new(EventEntry::merged(
+                Arc::from(name),
+                subscribers,
+                exact.map(|e| &**e),
+            ))
         })
     }
 }

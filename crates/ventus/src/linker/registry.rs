@@ -32,8 +32,8 @@
 //! - A subscriber with a record in `state.records` is in the entry of every key its
 //!   record lists, and the other way round. Subscriber lists are sorted by start order
 //!   (`Subscriber::order`: priority, then subscription id): a subscriber is linked only
-//!   when it is created, in its place by that order, which for the default priority is
-//!   last (ids only grow).
+//!   when it is created, in its place by that order: last (ids only grow) unless its
+//!   priority is above the lowest of the list.
 //! - A subscriber in an entry without a record is *retired*: a once-subscriber that an
 //!   emission claimed and a later `settle` unlinked (see below). `state.dead[key]`
 //!   counts the retired subscribers in `key`'s entry and `state.dead_links` is the sum;
@@ -438,8 +438,9 @@ impl Registry {
     }
 
     /// Keeps what depends on `events` right after `key`'s entry was replaced, added or
-    /// removed: the list of patterns, the `routes` bits, and the resolved entries of
-    /// [`matches`](self::matches), all dropped (they may hold what changed).
+    /// removed: the resolved entries of [`matches`](self::matches) that hold `key`'s
+    /// subscribers (the name's own, or every name the pattern matches) are dropped, and
+    /// the list of patterns and the `routes` bits are brought up to date.
     fn wrote(
         &self,
         state: &mut State,
@@ -448,7 +449,17 @@ impl Registry {
         key: &Arc<str>,
     ) {
         if !self.matches.is_empty() {
-            self.matches.pin().clear();
+            let matches = self.matches.pin();
+            match Pattern::parse(key) {
+                // A pattern's subscribers are in the entries of the names it matches.
+                Ok(Some(pattern)) => matches.retain(|name, _| !pattern.matches(name)),
+                // An exact name's own subscribers are in its entry alone; "any event"'s
+                // in none.
+                _ if !key.is_empty() => {
+                    matches.remove(&**key);
+                }
+                _ => {}
+            }
         }
         if key.is_empty() || is_pattern(key) {
             if !key.is_empty() {
@@ -470,7 +481,12 @@ impl Registry {
             if events.contains_key(ANY_KEY, guard) {
                 routes |= ANY;
             }
-            if !state.patterns.is_empty() {
+            if state.patterns.is_empty() {
+                // Names no pattern matched may be left: nothing reads them now.
+                if !self.matches.is_empty() {
+                    self.matches.pin().clear();
+                }
+            } else {
                 routes |= PATTERNS;
             }
             // Release: see `lookup`.

@@ -331,3 +331,31 @@ fn max_subscribers_counts_live_subscribers_only() {
     assert!(full(&registry));
     registry.check();
 }
+
+/// An emission's lookup made under this registry's own lock (as a `Drop` run there
+/// during thread-local destruction may make) resolves its patterns without taking the
+/// lock again, instead of deadlocking.
+#[test]
+fn a_lookup_under_the_lock_resolves_patterns_without_it() {
+    let registry = Arc::new(Registry::new());
+    let exact = link(&registry, &["a.b"], false);
+    let pattern = link(&registry, &["a.*"], false);
+    link(&registry, &["x.*"], false);
+    let (done, finished) = std::sync::mpsc::channel();
+    let inner = Arc::clone(&registry);
+    std::thread::spawn(move || {
+        let ids = inner.locked(|_, _, _| {
+            let pins = inner.pin();
+            let (direct, _) = inner.lookup("a.b", &pins);
+            direct.map(|e| ids_of(&e.subscribers))
+        });
+        let _ = done.send(ids);
+    });
+    let ids = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the lookup under the lock returned");
+    assert_eq!(ids, Some(vec![exact.id, pattern.id]));
+    // Not kept: the shared map has nothing for the name.
+    assert!(registry.matches.is_empty());
+    registry.check();
+}

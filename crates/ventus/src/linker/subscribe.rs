@@ -202,13 +202,14 @@ impl<S, K> SubscribeBuilder<S, K> {
     /// The order holds across everything an emission reaches: the event's own
     /// subscribers, those of the patterns that match it and those of "any event" are
     /// started as one list, by priority, then subscription order. A sync handler runs to
-    /// its end before the next one starts; async handlers are started (polled once) in
-    /// this order and then run interleaved, so priority orders their starts, not their
-    /// ends. The order is worked out when subscribing; emitting costs the same whatever
+    /// its end before the next one starts; async handlers are started (polled once) and
+    /// `blocking` ones handed to the blocking pool in this order, and then run alongside
+    /// the others, so priority orders their starts, not their ends. The order is worked out when subscribing; emitting costs the same whatever
     /// the priorities.
     ///
-    /// Subscribing with a priority above the event's lowest copies the event's
-    /// subscriber list (O(n)); subscribing at or below it appends, as without priorities.
+    /// Subscribing with a priority above the lowest of the event's subscribers copies the
+    /// event's subscriber list (O(n)); subscribing at or below it appends, as without
+    /// priorities.
     ///
     /// # Examples
     ///

@@ -79,6 +79,11 @@ impl Drop for Subscriber {
     }
 }
 
+/// Whether this thread is inside a registry lock (of any linker) right now.
+pub(crate) fn inside_lock() -> bool {
+    LOCK_DEPTH.try_with(Cell::get).is_ok_and(|depth| depth > 0)
+}
+
 /// Marks this thread as inside the registry lock; on drop, runs the deferred drops.
 pub(crate) struct DeferDrops;
 
