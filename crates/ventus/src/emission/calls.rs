@@ -190,7 +190,7 @@ impl<'e> Iterator for Merge<'e> {
                 if a.id == b.id {
                     self.b = &self.b[1..];
                 }
-                a.order <= b.order
+                a.order() <= b.order()
             }
         };
         let slice = if take_a { &mut self.a } else { &mut self.b };

@@ -106,7 +106,7 @@ impl<'r> Pins<'r> {
     }
 
     /// The guard of `matches`; `None` when pinned with no pattern linked.
-    #[inline]
+    #[inline(always)]
     fn matches(&self) -> Option<&papaya::LocalGuard<'r>> {
         match self {
             Self::Plain { .. } => None,
@@ -119,7 +119,7 @@ impl<'r> Pins<'r> {
 
 impl Registry {
     /// The entry an emission of `event` runs while patterns are linked.
-    #[inline]
+    #[inline(always)]
     pub(super) fn matched<'g, 'r: 'g>(
         &'r self,
         event: &str,
@@ -205,7 +205,7 @@ impl Registry {
         if !matched {
             return exact;
         }
-        subscribers.sort_unstable_by_key(|s| s.order);
+        subscribers.sort_unstable_by_key(|s| s.order());
         subscribers.dedup_by_key(|s| s.id);
         let len = subscribers.len();
         let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
@@ -250,7 +250,7 @@ impl State {
         }
         // A subscriber linked to the name and to patterns (or to several) comes once:
         // its copies are equal in start order, so neighbours once sorted.
-        subscribers.sort_unstable_by_key(|s| s.order);
+        subscribers.sort_unstable_by_key(|s| s.order());
         subscribers.dedup_by_key(|s| s.id);
         let len = subscribers.len();
         (len > 0).then(|| {

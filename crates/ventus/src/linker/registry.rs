@@ -104,7 +104,7 @@ pub(crate) use super::entry::{EventEntry, Slot, Subscribers};
 use super::error::SubscribeError;
 use super::pattern::{is_pattern, Pattern};
 use super::subscriber::DeferDrops;
-pub(crate) use super::subscriber::{start_order, Subscriber};
+pub(crate) use super::subscriber::Subscriber;
 
 type Hasher = foldhash::fast::RandomState;
 pub(crate) type EventMap = papaya::HashMap<Arc<str>, Arc<EventEntry>, Hasher>;
@@ -510,7 +510,7 @@ impl Registry {
         match events.get(key, guard) {
             Some(entry)
                 if !state.dead.contains_key(&**key)
-                    && entry.subscribers.last().is_none_or(|s| s.order < new.order) =>
+                    && entry.subscribers.last().is_none_or(|s| s.order() < new.order()) =>
             {
                 let entry = entry.appended(Arc::clone(new));
                 events.insert(key.clone(), Arc::new(entry), guard);
@@ -518,7 +518,7 @@ impl Registry {
             }
             _ => {
                 let mut subscribers = state.live_of(events, guard, key);
-                let at = subscribers.partition_point(|s| s.order < new.order);
+                let at = subscribers.partition_point(|s| s.order() < new.order());
                 subscribers.insert(at, Arc::clone(new));
                 self.publish(state, events, guard, key, subscribers);
             }
@@ -577,7 +577,6 @@ impl Registry {
                 on_failure: new.on_failure,
                 event_type: new.event_type,
                 priority: new.priority,
-                order: start_order(new.priority, id),
             });
             for key in &keys {
                 self.append(state, events, guard, key, &subscriber);
@@ -733,7 +732,7 @@ impl Registry {
                     entry
                         .subscribers
                         .windows(2)
-                        .all(|w| w[0].order < w[1].order),
+                        .all(|w| w[0].order() < w[1].order()),
                     "{key}: not in start order"
                 );
             }

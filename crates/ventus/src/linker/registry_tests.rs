@@ -260,7 +260,6 @@ fn kind(n: usize, id: u64) -> Arc<Subscriber> {
         on_failure: None,
         event_type: (n % 6 == 2).then(EventType::of::<u8>),
         priority: 0,
-        order: super::start_order(0, SubscriptionId(id)),
     })
 }
 

@@ -22,9 +22,6 @@ pub(crate) struct Subscriber {
     pub(crate) event_type: Option<EventType>,
     /// Set with [`SubscribeBuilder::priority`](super::SubscribeBuilder::priority).
     pub(crate) priority: i32,
-    /// Where its handler starts among an emission's handlers: [`start_order`] of its
-    /// priority and id. Every subscriber list is sorted by it.
-    pub(crate) order: u128,
 }
 
 /// The key handlers start by: higher priority first, then subscription order (lower id
@@ -37,6 +34,13 @@ pub(crate) fn start_order(priority: i32, id: SubscriptionId) -> u128 {
 }
 
 impl Subscriber {
+    /// Where its handler starts among an emission's handlers: [`start_order`] of its
+    /// priority and id. Every subscriber list is sorted by it. Worked out when asked
+    /// rather than stored: a subscription stays as small as it was without priorities.
+    #[inline]
+    pub(crate) fn order(&self) -> u128 {
+        start_order(self.priority, self.id)
+    }
     /// Runs on the caller's thread without a runtime: sync and not `blocking`.
     pub(crate) fn is_inline(&self) -> bool {
         !self.blocking && !self.handler.is_async()
