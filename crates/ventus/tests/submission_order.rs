@@ -241,9 +241,13 @@ async fn nested_emissions_go_to_the_back() {
                 async move {
                     log.lock().unwrap().push("A");
                     gate.notified().await;
-                    let mut nested = nested.lock().unwrap();
-                    nested.push(emitter.emit("B").unwrap());
-                    nested.push(emitter.emit("C").unwrap());
+                    {
+                        let mut nested = nested.lock().unwrap();
+                        nested.push(emitter.emit("B").unwrap());
+                        nested.push(emitter.emit("C").unwrap());
+                    }
+                    tokio::task::yield_now().await;
+                    log.lock().unwrap().push("A ends");
                 }
             })
             .unwrap();
@@ -255,7 +259,7 @@ async fn nested_emissions_go_to_the_back() {
     within_async("D", d.into_future()).await;
     let nested = std::mem::take(&mut *nested.lock().unwrap());
     await_all(nested).await;
-    assert_eq!(*log.lock().unwrap(), ["A", "D", "B", "C"]);
+    assert_eq!(*log.lock().unwrap(), ["A", "A ends", "D", "B", "C"]);
 }
 
 /// In a sync context the emit that runs the queue returns once it is empty, nested
@@ -393,8 +397,17 @@ async fn run_waits_its_turn() {
         let emitter = emitter.clone();
         tokio::spawn(async move { emitter.run_with("B", 1_u32).await })
     };
-    // B cannot run before A has ended: the log stays empty until the gate opens.
-    tokio::task::yield_now().await;
+    // Once `run_with` has submitted B, B cannot run before A has ended: the log stays
+    // empty until the gate opens.
+    within_async("B submitted", async {
+        while emitter.metrics().emitted < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
     assert!(log.lock().unwrap().is_empty());
     gate.notify_one();
     let report = within_async("run_with", run).await.unwrap().unwrap();
