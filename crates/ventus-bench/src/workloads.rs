@@ -51,7 +51,7 @@ pub(crate) fn per_op(total: Duration, ops: u64) -> f64 {
 
 /// Warms both sides up, sizes each side's rounds by its own batch time (so both run
 /// about `round_budget` per round, and neither is measured cold), then interleaves.
-fn rounds(
+pub(crate) fn rounds(
     s: &Settings,
     ops_per_batch: u64,
     mut ventus: impl FnMut() -> Duration,
