@@ -62,7 +62,13 @@ async fn main() -> anyhow::Result<()> {
     println!("ran: {}", ran.join(" "));
     for name in ["a", "b", "c"] {
         let mine: Vec<_> = ran.iter().filter(|job| job.starts_with(name)).collect();
-        assert_eq!(mine, [1, 2, 3].map(|n| format!("{name}{n}")).iter().collect::<Vec<_>>());
+        assert_eq!(
+            mine,
+            [1, 2, 3]
+                .map(|n| format!("{name}{n}"))
+                .iter()
+                .collect::<Vec<_>>()
+        );
     }
     println!("each producer's jobs ran in order, one at a time");
 

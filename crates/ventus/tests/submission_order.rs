@@ -3,14 +3,14 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::future::IntoFuture;
 use std::time::Duration;
 
 use support::{linker, multi_thread, within, within_async};
 use ventus::{
-    EmitError, Emission, Emitted, EventEmitter, EventLinker, ProcessError, Processor,
+    Emission, EmitError, Emitted, EventEmitter, EventLinker, ProcessError, Processor,
     TokioEventEmitter, TokioProcessor,
 };
 
@@ -93,9 +93,7 @@ fn one_task_keeps_order(k: usize) {
             .map(|n| emitter.emit_with("Step", n).unwrap())
             .collect();
         let reports = await_all(handles).await;
-        assert!(reports
-            .iter()
-            .all(|r| r.counts().succeeded as usize == k));
+        assert!(reports.iter().all(|r| r.counts().succeeded as usize == k));
     });
     let expected: Vec<u32> = (1..=200).flat_map(|n| std::iter::repeat_n(n, k)).collect();
     assert_eq!(probe.starts(), expected);
@@ -340,7 +338,13 @@ async fn shutdown_reports_queued_emissions() {
     let queued: Vec<Emitted> = (0..3).map(|_| emitter.emit("Quick").unwrap()).collect();
     let report = within_async("shutdown", emitter.shutdown(Duration::from_millis(30))).await;
     assert_eq!((report.finished, report.cancelled), (0, 4));
-    assert_eq!(within_async("stuck", stuck.into_future()).await.counts().cancelled, 1);
+    assert_eq!(
+        within_async("stuck", stuck.into_future())
+            .await
+            .counts()
+            .cancelled,
+        1
+    );
     for report in await_all(queued).await {
         assert_eq!(report.counts().cancelled, 2, "each handler counted");
     }
@@ -355,7 +359,7 @@ async fn shutdown_runs_what_fits_in_the_deadline() {
     let linker = linker();
     linker
         .on("Quick")
-        .subscribe(|| tokio::task::yield_now())
+        .subscribe(tokio::task::yield_now)
         .unwrap();
     let emitter = ordered(&linker);
     let queued: Vec<Emitted> = (0..5).map(|_| emitter.emit("Quick").unwrap()).collect();
@@ -446,7 +450,8 @@ fn hand_off_stress_with_threads() {
         let linker = linker();
         let running = Arc::new(AtomicBool::new(false));
         let violations = Arc::new(AtomicUsize::new(0));
-        let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..8 * 300).map(|_| AtomicUsize::new(0)).collect());
+        let runs: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..8 * 300).map(|_| AtomicUsize::new(0)).collect());
         {
             let (running, violations, runs) = (running.clone(), violations.clone(), runs.clone());
             linker
@@ -483,14 +488,19 @@ fn hand_off_stress_with_threads() {
             producer.join().unwrap();
         }
         assert_eq!(violations.load(Ordering::Relaxed), 0);
-        assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1), "exactly once");
+        assert!(
+            runs.iter().all(|r| r.load(Ordering::Relaxed) == 1),
+            "exactly once"
+        );
     });
 }
 
 /// An unordered emitter is not ordered, and says so.
 #[test]
 fn unordered_by_default() {
-    let emitter = EventEmitter::builder().processor(TokioProcessor::new()).build();
+    let emitter = EventEmitter::builder()
+        .processor(TokioProcessor::new())
+        .build();
     assert!(!emitter.is_submission_ordered());
     assert!(ordered(&linker()).is_submission_ordered());
 }
