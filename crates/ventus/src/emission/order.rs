@@ -29,7 +29,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::Emission;
+use super::{Emission, Tracker};
 use crate::processor::Processor;
 
 /// `hand`: the active emission is with the processor, neither side is done.
@@ -60,6 +60,14 @@ pub(crate) struct Sequencer {
 struct Queue {
     waiting: VecDeque<Emission<'static>>,
     busy: bool,
+    /// The tracker of the emission with the processor, for a shutdown's deadline to
+    /// cancel it wherever it runs (a sync-context emission is no processor's to cancel).
+    current: Option<Arc<Tracker>>,
+}
+
+/// The tracker of an emission about to be handed over.
+fn tracker_of(emission: &Emission<'_>) -> Option<Arc<Tracker>> {
+    emission.tracker.as_ref().map(|guard| guard.tracker.clone())
 }
 
 /// An accepted emission's place in its emitter's queue; ends when the emission drops.
@@ -99,6 +107,7 @@ impl Sequencer {
                 return;
             }
             queue.busy = true;
+            queue.current = tracker_of(&emission);
         }
         self.run_from(emission);
     }
@@ -157,6 +166,9 @@ impl Sequencer {
     fn pop(&self) -> Option<Emission<'static>> {
         let mut queue = self.queue.lock();
         let next = queue.waiting.pop_front();
+        // Dropping the previous emission's tracker here, under the lock, runs no user
+        // code (a report holds none).
+        queue.current = next.as_ref().and_then(tracker_of);
         if next.is_none() {
             queue.busy = false;
             drop(queue);
@@ -189,6 +201,14 @@ impl Sequencer {
     pub(crate) fn cancel_waiting(&self) {
         let waiting = std::mem::take(&mut self.queue.lock().waiting);
         drop(waiting);
+    }
+
+    /// Cancels the emission with the processor, if any (as its handle's `cancel` does).
+    pub(crate) fn cancel_current(&self) {
+        let current = self.queue.lock().current.clone();
+        if let Some(tracker) = current {
+            tracker.cancel();
+        }
     }
 
     /// How many emissions of the queue ended so far: (finished, cancelled).

@@ -760,7 +760,9 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         } else {
             // The deadline: what waits is reported cancelled, what runs is cancelled.
             order.cancel_waiting();
+            order.cancel_current();
             let _ = self.processor.shutdown(Duration::ZERO).await;
+            // Accepted while the emitter was closing: cancelled as well.
             order.cancel_waiting();
             order.wait_idle().await;
         }
