@@ -504,3 +504,84 @@ fn unordered_by_default() {
     assert!(!emitter.is_submission_ordered());
     assert!(ordered(&linker()).is_submission_ordered());
 }
+
+/// Refuses emissions of "Refuse" and runs the others inline.
+#[derive(Debug)]
+struct RefuseSome;
+
+impl Processor for RefuseSome {
+    fn process(&self, emission: Emission<'_>) -> Result<Emitted, ProcessError> {
+        if emission.event() == "Refuse" {
+            return Err(ProcessError::Failed("not this one".into()));
+        }
+        emission.try_run_inline().map_err(|_| ProcessError::Closed)
+    }
+}
+
+/// An emission its processor refuses at its turn was accepted by `emit`: it is reported
+/// cancelled with its handlers, and the queue goes on.
+#[test]
+fn a_refusal_at_the_turn_is_reported() {
+    within("refusal", || {
+        let linker = linker();
+        let (ran, count) = support::counter();
+        linker.on("Refuse").subscribe(|| ()).unwrap();
+        linker.on("Refuse").subscribe(|| ()).unwrap();
+        linker.on("Run").subscribe(count).unwrap();
+        let emitter = EventEmitter::builder()
+            .linker(&linker)
+            .processor(RefuseSome)
+            .submission_order(true)
+            .build();
+        let refused = emitter.emit("Refuse").unwrap().wait().unwrap();
+        assert_eq!(refused.counts().cancelled, 2);
+        assert_eq!(emitter.metrics().cancelled, 2);
+        assert_eq!(
+            emitter
+                .emit("Run")
+                .unwrap()
+                .wait()
+                .unwrap()
+                .counts()
+                .succeeded,
+            1
+        );
+        assert_eq!(support::count(&ran), 1);
+    });
+}
+
+/// On a thread pool, a stuck handler and the emissions queued behind it are cancelled
+/// at the shutdown's deadline, and counted.
+#[cfg(feature = "thread-pool")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_pool_shutdown_reports_queued_emissions() {
+    let linker = linker();
+    linker
+        .on("Stuck")
+        .subscribe(std::future::pending::<()>)
+        .unwrap();
+    linker.on("Quick").subscribe(|| ()).unwrap();
+    let emitter = EventEmitter::builder()
+        .linker(&linker)
+        .processor(ventus::ThreadPoolProcessor::builder().threads(2).build())
+        .submission_order(true)
+        .build();
+    let stuck = emitter.emit("Stuck").unwrap();
+    let queued: Vec<Emitted> = (0..3).map(|_| emitter.emit("Quick").unwrap()).collect();
+    let report = within_async("shutdown", emitter.shutdown(Duration::from_millis(30))).await;
+    assert_eq!((report.finished, report.cancelled), (0, 4));
+    assert_eq!(
+        within_async("stuck", stuck.into_future())
+            .await
+            .counts()
+            .cancelled,
+        1
+    );
+    for report in await_all(queued).await {
+        assert_eq!(report.counts().cancelled, 1);
+    }
+    assert!(matches!(
+        emitter.emit("Quick"),
+        Err(EmitError::Closed { .. })
+    ));
+}

@@ -239,3 +239,112 @@ impl Drop for Turn {
         }
     }
 }
+
+/// A model of the hand-over between the loop ([`Sequencer::run_from`]) and the active
+/// turn's drop: three emissions submitted in a row, the first and third run on threads
+/// of their own (a processor that spawns), the second inline (a processor that runs it
+/// in `process`). Each must run once, in order, never two at once. A copy of the protocol
+/// on loom's primitives (the real code uses `parking_lot` and holds emissions); change
+/// both together. Run by `.ci/run` with `--cfg ventus_loom`.
+#[cfg(all(test, ventus_loom))]
+mod loom_tests {
+    use std::collections::VecDeque;
+
+    use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+
+    use super::{ENDED, RETURNED, RUNNING};
+
+    #[derive(Default)]
+    struct Model {
+        /// `Queue`: the waiting emissions and `busy`.
+        queue: Mutex<(VecDeque<u32>, bool)>,
+        /// `Sequencer::hand`.
+        hand: AtomicU8,
+        /// Set while an emission's handlers run.
+        running: AtomicBool,
+        /// The emissions in the order they ran.
+        ran: Mutex<Vec<u32>>,
+        /// Threads the spawning processor started, joined by the model's end.
+        threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    }
+
+    fn submit(m: &Arc<Model>, n: u32) {
+        {
+            let mut queue = m.queue.lock().unwrap();
+            if queue.1 {
+                queue.0.push_back(n);
+                return;
+            }
+            queue.1 = true;
+        }
+        run_from(m, n);
+    }
+
+    fn run_from(m: &Arc<Model>, mut next: u32) {
+        loop {
+            m.hand.store(RUNNING, Ordering::Relaxed);
+            process(m, next);
+            if m.hand.swap(RETURNED, Ordering::AcqRel) != ENDED {
+                return;
+            }
+            match pop(m) {
+                Some(n) => next = n,
+                None => return,
+            }
+        }
+    }
+
+    fn pop(m: &Model) -> Option<u32> {
+        let mut queue = m.queue.lock().unwrap();
+        let next = queue.0.pop_front();
+        if next.is_none() {
+            queue.1 = false;
+        }
+        next
+    }
+
+    /// The processor: runs emission `n` (its handlers, then its turn's drop).
+    fn process(m: &Arc<Model>, n: u32) {
+        let run = {
+            let m = m.clone();
+            move || {
+                assert!(!m.running.swap(true, Ordering::Relaxed), "two at once");
+                m.ran.lock().unwrap().push(n);
+                m.running.store(false, Ordering::Relaxed);
+                // `Turn::drop`.
+                if m.hand.swap(ENDED, Ordering::AcqRel) == RETURNED {
+                    if let Some(next) = pop(&m) {
+                        run_from(&m, next);
+                    }
+                }
+            }
+        };
+        if n % 2 == 0 {
+            run();
+        } else {
+            let handle = thread::spawn(run);
+            m.threads.lock().unwrap().push(handle);
+        }
+    }
+
+    #[test]
+    fn hand_over_runs_each_once_in_order() {
+        loom::model(|| {
+            let m = Arc::new(Model::default());
+            for n in 1..=3 {
+                submit(&m, n);
+            }
+            loop {
+                let handle = m.threads.lock().unwrap().pop();
+                match handle {
+                    Some(handle) => handle.join().unwrap(),
+                    None => break,
+                }
+            }
+            assert_eq!(*m.ran.lock().unwrap(), [1, 2, 3]);
+            assert!(!m.queue.lock().unwrap().1, "idle at the end");
+        });
+    }
+}

@@ -282,6 +282,9 @@ impl<P: Processor> EventEmitterBuilder<P> {
     /// - A handler that never ends holds the queue: bound it with
     ///   [`timeout`](Self::timeout) or the handler's own timeout. A handler error, panic
     ///   or timeout does not stall the queue.
+    /// - A processor that refuses an emission when its turn comes (one shut down
+    ///   meanwhile) does not make `emit` fail, since `emit` returned already: the
+    ///   emission is reported cancelled, each handler counted, and the queue goes on.
     /// - A queued emission keeps its place under [`max_in_flight`](Self::max_in_flight)
     ///   while it waits, and its once-subscribers are claimed for it at `emit`.
     /// - [`shutdown`](EventEmitter::shutdown) refuses new emissions and runs the queued
