@@ -23,6 +23,7 @@ mod w2;
 mod w3;
 mod w6;
 mod w7;
+mod w8;
 mod w9;
 mod web;
 mod workloads;
@@ -137,6 +138,7 @@ fn main() -> ExitCode {
     step("M", &mut || alloc::memory());
     step("W6", &mut || w6::w6(&s));
     step("W7", &mut || w7::w7(&s));
+    step("W8", &mut || w8::w8(&s));
     step("W9", &mut || w9::w9(&s));
     if args.axum {
         step("H", &mut || web::rows(&s));

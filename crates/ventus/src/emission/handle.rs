@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Waker};
 
@@ -71,8 +71,9 @@ pub(crate) struct Tracker {
     /// Set by [`Emitted::cancel`].
     pub(crate) cancel: Cancel,
     /// The thread pool (by id) whose workers run the emission; 0 if none. Its workers
-    /// refuse to block in [`Emitted::wait`] for it. Set once, at `new`.
-    pool: u64,
+    /// refuse to block in [`Emitted::wait`] for it. Set at `new`, or (an ordered
+    /// emission, tracked before its processor took it) when the processor tracks it.
+    pool: AtomicU64,
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
@@ -94,7 +95,7 @@ impl Tracker {
     /// `pool` and `parent`: see [`Tracker::pool`] and [`Tracker::parent`].
     pub(crate) fn new(pool: u64, parent: Option<tracing::Span>) -> Arc<Self> {
         Arc::new(Self {
-            pool,
+            pool: AtomicU64::new(pool),
             finished: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
             ready: Condvar::new(),
@@ -102,6 +103,13 @@ impl Tracker {
             token: OnceLock::new(),
             parent,
         })
+    }
+
+    /// Records the pool whose workers run the emission (see [`Tracker::pool`]).
+    pub(crate) fn set_pool(&self, pool: u64) {
+        if pool != 0 {
+            self.pool.store(pool, Ordering::Relaxed);
+        }
     }
 
     /// Cancels the emission: the flag, and the token if one was made.
@@ -190,6 +198,9 @@ pub(crate) struct TrackerGuard {
     /// The emission's place in its processor's in-flight count, until it is ended just
     /// before the report is published (by the run, which takes it, or by this guard).
     pub(crate) ticket: Option<DrainGuard>,
+    /// An ordered emission, which `emit` accepted into its emitter's queue: a refusal
+    /// by its processor at its turn still counts its handlers cancelled.
+    pub(crate) ordered: bool,
 }
 
 impl TrackerGuard {
@@ -439,7 +450,7 @@ impl Emitted {
             Inner::Tracked(ref t) if t.is_finished() => return Ok(t.block()),
             Inner::Tracked(ref t) => t.clone(),
         };
-        if is_worker_of(tracker.pool) {
+        if is_worker_of(tracker.pool.load(Ordering::Relaxed)) {
             return Err(self);
         }
         let block = || tracker.block();

@@ -11,6 +11,7 @@ mod handle;
 pub(crate) mod hook;
 pub(crate) mod inline;
 mod metrics;
+pub(crate) mod order;
 mod record;
 mod report;
 mod run;
@@ -192,6 +193,9 @@ pub struct Emission<'a> {
     pub(crate) tracker: Option<TrackerGuard>,
     /// A place under the emitter's `max_in_flight`, given back when the emission drops.
     pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// Its place in an ordered emitter's queue; the next emission starts when it drops.
+    /// Last, so it drops after everything else the emission holds.
+    pub(crate) turn: Option<order::Turn>,
 }
 
 impl<'a> Emission<'a> {
@@ -453,6 +457,7 @@ impl<'a> Emission<'a> {
             detailed: self.detailed,
             tracker: self.tracker,
             permit: self.permit,
+            turn: self.turn,
         }
     }
 
@@ -511,8 +516,11 @@ impl<'a> Emission<'a> {
     #[cfg_attr(not(feature = "thread-pool"), allow(dead_code))]
     pub(crate) fn refused(mut self) {
         let ticket = self.tracker.as_mut().and_then(|guard| {
-            // `emit` returned an error for it: no handler counts as cancelled.
-            guard.handlers = 0;
+            // `emit` returned an error for it: no handler counts as cancelled. An ordered
+            // emission was accepted by `emit` earlier: its handlers count cancelled.
+            if !guard.ordered {
+                guard.handlers = 0;
+            }
             guard.ticket.take()
         });
         drop(ticket);
@@ -520,11 +528,24 @@ impl<'a> Emission<'a> {
     }
 
     fn track_with(
-        self,
+        mut self,
         parent: Option<Arc<Cancel>>,
         external: Option<CancellationToken>,
         drain: Option<(DrainGuard, u64)>,
     ) -> (Emission<'static>, Emitted) {
+        if let Some(guard) = &mut self.tracker {
+            // Tracked already (an ordered emission, whose handle `emit` made): the
+            // processor's signals and count join the guard, which keeps its tracker.
+            // Replacing it would drop the old guard, reporting the emission cancelled.
+            if let Some((ticket, pool)) = drain {
+                guard.ticket = Some(ticket);
+                guard.tracker.set_pool(pool);
+            }
+            guard.parent = parent.or(guard.parent.take());
+            guard.external = external.or(guard.external.take());
+            let emitted = Emitted::tracked(self.id, guard.tracker.clone());
+            return (self.owned(true), emitted);
+        }
         // A processor of this crate (with `drain`) never asks for the time itself.
         let keep_time = drain.is_none() || self.needs_shared;
         let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
@@ -545,8 +566,19 @@ impl<'a> Emission<'a> {
             parent,
             external,
             ticket,
+            ordered: false,
         });
         let emitted = Emitted::tracked(emission.id, tracker);
+        (emission, emitted)
+    }
+
+    /// Makes the emission owned and tracked for its place in an ordered emitter's
+    /// queue: its handle is made now, at `emit`, whenever it runs.
+    pub(crate) fn track_ordered(self) -> (Emission<'static>, Emitted) {
+        let (mut emission, emitted) = self.track_with(None, None, None);
+        if let Some(guard) = &mut emission.tracker {
+            guard.ordered = true;
+        }
         (emission, emitted)
     }
 

@@ -549,6 +549,9 @@ impl<'a> Emission<'a> {
         if let Some(ticket) = ticket {
             ticket.end(cancelled);
         }
+        if let Some(turn) = &mut self.turn {
+            turn.cancelled = Some(cancelled);
+        }
         match &self.tracker {
             Some(guard) => {
                 guard.tracker.finish(report);

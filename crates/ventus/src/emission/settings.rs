@@ -30,7 +30,9 @@ pub(crate) struct EmitterShared {
     pub(crate) hook: Option<super::hook::Hook>,
     /// Sees each emission before its handlers and may drop it. Set once at build.
     pub(crate) filter: Option<super::filter::Filter>,
-    /// None of `debug`, `timeout`, `detailed`, `limit`, `hook` and `filter` is set, so an
+    /// The queue of an emitter built with `submission_order(true)`. Set once at build.
+    pub(crate) order: Option<Arc<super::order::Sequencer>>,
+    /// None of `debug`, `timeout`, `detailed`, `limit`, `hook`, `filter` and `order` is set, so an
     /// emission may take the lean path if its handlers allow it. Set once at build.
     pub(crate) lean: bool,
 }

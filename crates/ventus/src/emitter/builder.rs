@@ -3,7 +3,7 @@
 use std::any::type_name;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use super::EventEmitter;
 use crate::emission::filter::Filter;
 use crate::emission::hook::Hook;
+use crate::emission::order::Sequencer;
 use crate::emission::settings::{EmitterShared, Limit, Overflow};
 use crate::emission::{EmissionFilter, HandlerHook, Metrics};
 use crate::linker::EventLinker;
@@ -45,6 +46,7 @@ pub struct EventEmitterBuilder<P> {
     pub(super) limit: Option<(usize, Overflow)>,
     pub(super) hook: Option<Hook>,
     pub(super) filter: Option<Filter>,
+    pub(super) ordered: bool,
     pub(super) processor: P,
 }
 
@@ -260,6 +262,69 @@ impl<P: Processor> EventEmitterBuilder<P> {
         self
     }
 
+    /// Runs the emitter's emissions one at a time, in the order they were submitted
+    /// (off by default), as Pyventus's `enforce_submission_order=True`. Works with any
+    /// processor; emissions of an ordered emitter take the full path.
+    ///
+    /// - *Submitted* means accepted by `emit`, `emit_with`, `emit_event` and the other
+    ///   emitting calls: the order in which they enter the emitter's queue, which is the
+    ///   call order from one thread or task. Clones of the emitter share the queue.
+    /// - The next emission starts only after every handler of the one before it ended
+    ///   and its report was published. It is handed to the processor by whoever ends
+    ///   the one before it, so in a sync context an `emit` whose turn has not come
+    ///   returns at once, and the `emit` running the queue returns once it is empty.
+    /// - An emission made from a handler goes to the back of the queue: it runs after
+    ///   the handler's own emission and after those queued before it (Pyventus runs it
+    ///   first). A handler that waits for (`wait`s on, or awaits) an emission it made on
+    ///   the same ordered emitter waits forever: that emission runs after its own.
+    /// - [`run`](EventEmitter::run) and its typed forms go through the queue too: they
+    ///   await their turn, then their report, and run on the processor.
+    /// - A handler that never ends holds the queue: bound it with
+    ///   [`timeout`](Self::timeout) or the handler's own timeout. A handler error, panic
+    ///   or timeout does not stall the queue.
+    /// - A processor that refuses an emission when its turn comes (one shut down
+    ///   meanwhile) does not make `emit` fail, since `emit` returned already: the
+    ///   emission is reported cancelled, each handler counted, and the queue goes on.
+    /// - A queued emission keeps its place under [`max_in_flight`](Self::max_in_flight)
+    ///   while it waits, and its once-subscribers are claimed for it at `emit`.
+    /// - [`shutdown`](EventEmitter::shutdown) refuses new emissions and runs the queued
+    ///   ones within its deadline if it can; those still queued at the deadline are
+    ///   reported cancelled, each handler counted. Every accepted emission gets a report.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use ventus::{EventEmitter, EventLinker};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = EventLinker::builder().build()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// linker.on("Step").subscribe(move |n: u32| {
+    ///     let log = log.clone();
+    ///     async move {
+    ///         tokio::task::yield_now().await;
+    ///         log.lock().unwrap().push(n);
+    ///     }
+    /// })?;
+    /// let emitter = EventEmitter::builder().linker(&linker).submission_order(true).build();
+    /// assert!(emitter.is_submission_ordered());
+    ///
+    /// let handles: Vec<_> = (1..=5_u32).map(|n| emitter.emit_with("Step", n)).collect::<Result<_, _>>()?;
+    /// for handle in handles {
+    ///     handle.await;
+    /// }
+    /// assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4, 5]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn submission_order(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
     /// The processor that decides where emissions run.
     ///
     /// # Examples
@@ -280,6 +345,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
             limit: self.limit,
             hook: self.hook,
             filter: self.filter,
+            ordered: self.ordered,
             processor,
         }
     }
@@ -298,6 +364,11 @@ impl<P: Processor> EventEmitterBuilder<P> {
     pub fn build(self) -> EventEmitter<P> {
         let linker = self.linker.unwrap_or_else(|| EventLinker::global().clone());
         let debug = self.debug.unwrap_or(linker.inner.debug);
+        let processor = Arc::new(self.processor);
+        let order = self.ordered.then(|| {
+            let weak: Weak<dyn Processor> = Arc::downgrade(&processor) as Weak<P>;
+            Sequencer::new(weak)
+        });
         EventEmitter {
             shared: Arc::new(EmitterShared {
                 lean: !debug
@@ -305,7 +376,8 @@ impl<P: Processor> EventEmitterBuilder<P> {
                     && !self.detailed
                     && self.limit.is_none()
                     && self.hook.is_none()
-                    && self.filter.is_none(),
+                    && self.filter.is_none()
+                    && !self.ordered,
                 debug,
                 timeout: self.timeout,
                 detailed: self.detailed,
@@ -318,9 +390,10 @@ impl<P: Processor> EventEmitterBuilder<P> {
                 metrics: Metrics::default(),
                 hook: self.hook,
                 filter: self.filter,
+                order,
             }),
             linker,
-            processor: Arc::new(self.processor),
+            processor,
         }
     }
 }
@@ -335,6 +408,7 @@ impl<P> fmt::Debug for EventEmitterBuilder<P> {
             .field("detailed", &self.detailed)
             .field("limit", &self.limit)
             .field("filter", &self.filter)
+            .field("ordered", &self.ordered)
             .finish()
     }
 }

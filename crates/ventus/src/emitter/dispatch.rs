@@ -13,6 +13,7 @@ use crate::emission::awaited::{self, Running};
 use crate::emission::claims::{claim_once, name_ref, no_handler, settle_claims, Flags};
 use crate::emission::filter::{EmissionView, Filter, Verdict};
 use crate::emission::inline::run_lean;
+use crate::emission::order::Sequencer;
 use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
 use crate::event::{next_emission_id, EmissionId, EventName, EventType};
@@ -84,13 +85,35 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             None => None,
         };
         let detailed = self.shared.detailed;
-        let emission = self.resolve(event, static_name, payload, permit, detailed, typed, |e| {
-            e.map(Emission::into_owned)
-        })?;
-        let emitted = match emission {
-            Some(emission) => emission.run_report().await,
-            None => return Ok(self.no_handler(event, static_name)),
+        let emitted = match &self.shared.order {
+            // Its turn comes in the queue, on the processor; `resolve` settles its
+            // once-claims as taken.
+            Some(order) => {
+                self.resolve(event, static_name, payload, permit, detailed, typed, |e| {
+                    e.map(|e| {
+                        let (emission, emitted) = e.track_ordered();
+                        order.submit(emission);
+                        emitted
+                    })
+                })?
+            }
+            None => {
+                let emission =
+                    self.resolve(event, static_name, payload, permit, detailed, typed, |e| {
+                        e.map(Emission::into_owned)
+                    })?;
+                match emission {
+                    Some(emission) => Some(emission.run_report().await),
+                    None => None,
+                }
+            }
         };
+        let Some(emitted) = emitted else {
+            return Ok(self.no_handler(event, static_name));
+        };
+        if self.shared.order.is_some() {
+            return Ok(emitted.await);
+        }
         // Untracked emissions come back finished.
         emitted.wait().map_err(|_| {
             EmitError::Processor("an emission run in the calling task did not finish".into())
@@ -264,6 +287,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             return Ok(Emitted::done(self.no_handler(event, static_name)));
         };
         let id = emission.id.0;
+        if let Some(order) = &self.shared.order {
+            let (emission, emitted) = emission.track_ordered();
+            self.submit_ordered(order, emission, id, direct, any);
+            // Shared into the emission: nothing is left here but an unshared payload.
+            drop_caught("a payload", slot);
+            return Ok(emitted);
+        }
         // An emission with a place marks its thread as holding it while its handlers
         // run (`HOLDING`), wherever the processor runs it.
         // A panicking processor is a refusal like any other, not a panic of `emit`.
@@ -286,6 +316,24 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // Still here if the emission ran in this frame (or was refused) without sharing it.
         drop_caught("a payload", slot);
         result
+    }
+
+    /// The rest of `process` on an ordered emitter: the emission, owned and tracked,
+    /// joins the queue, which hands it to the processor at its turn. Taken from here
+    /// on: its once-claims are settled as taken.
+    #[inline(never)]
+    fn submit_ordered(
+        &self,
+        order: &Arc<Sequencer>,
+        emission: Emission<'static>,
+        id: u64,
+        direct: Option<&Arc<EventEntry>>,
+        any: Option<&Arc<EventEntry>>,
+    ) {
+        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
+            settle_claims(&self.linker.inner.registry, id, false, direct, any);
+        }
+        order.submit(emission);
     }
 
     #[cold]
@@ -563,6 +611,7 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             detailed,
             tracker: None,
             permit,
+            turn: None,
         };
         emission.prepare();
         if self.shared.debug {

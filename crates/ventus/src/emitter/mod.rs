@@ -16,6 +16,7 @@ pub use self::builder::EventEmitterBuilder;
 pub use self::error::{Collision, EmitError, Filtered, PayloadMismatch, Rejected};
 pub use self::permit::EmitPermit;
 
+use crate::emission::order::Sequencer;
 use crate::emission::settings::EmitterShared;
 use crate::emission::{EmissionReport, Emitted, EmitterMetrics};
 use crate::event::{error_name, Event, EventKey, EventName};
@@ -228,6 +229,7 @@ impl EventEmitter<TokioProcessor> {
             limit: None,
             hook: None,
             filter: None,
+            ordered: false,
             processor: TokioProcessor::new(),
         }
     }
@@ -281,6 +283,21 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     /// ```
     pub fn is_debug(&self) -> bool {
         self.shared.debug
+    }
+
+    /// Whether emissions run one at a time, in submission order (see
+    /// [`EventEmitterBuilder::submission_order`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ventus::{EventEmitter, TokioEventEmitter};
+    ///
+    /// assert!(!TokioEventEmitter::new().is_submission_ordered());
+    /// assert!(EventEmitter::builder().submission_order(true).build().is_submission_ordered());
+    /// ```
+    pub fn is_submission_ordered(&self) -> bool {
+        self.shared.order.is_some()
     }
 
     /// What this emitter (and its clones) has done so far.
@@ -680,6 +697,12 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
     ///
     /// Sync-context emissions run in their caller's thread and are not counted.
     ///
+    /// On an emitter with [`submission_order`](EventEmitterBuilder::submission_order),
+    /// the queued emissions are run within the deadline if they can be; at the deadline
+    /// the ones still queued are reported cancelled (each handler counted) and the
+    /// running one is cancelled. The report counts every queued emission that ended
+    /// during the shutdown, sync-context ones too.
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future stops the wait; the emitter stays closed.
@@ -710,7 +733,45 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             // Wakes `reserve` callers, who then see the emitter closed.
             limit.permits.close();
         }
-        self.processor.shutdown(timeout).await
+        match &self.shared.order {
+            None => self.processor.shutdown(timeout).await,
+            Some(order) => self.shutdown_ordered(order, timeout).await,
+        }
+    }
+
+    /// `shutdown` of an ordered emitter: the queue first, then the processor.
+    async fn shutdown_ordered(&self, order: &Sequencer, timeout: Duration) -> ShutdownReport {
+        let (finished, cancelled) = order.ended();
+        let start = std::time::Instant::now();
+        let idle = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::time::timeout(timeout, order.wait_idle())
+        })) {
+            Ok(wait) => wait.await.is_ok(),
+            Err(_) => {
+                tracing::warn!("ventus shutdown without a time driver: waiting for every emission");
+                order.wait_idle().await;
+                true
+            }
+        };
+        if idle {
+            let _ = self
+                .processor
+                .shutdown(timeout.saturating_sub(start.elapsed()))
+                .await;
+        } else {
+            // The deadline: what waits is reported cancelled, what runs is cancelled.
+            order.cancel_waiting();
+            order.cancel_current();
+            let _ = self.processor.shutdown(Duration::ZERO).await;
+            // Accepted while the emitter was closing: cancelled as well.
+            order.cancel_waiting();
+            order.wait_idle().await;
+        }
+        let (finished_now, cancelled_now) = order.ended();
+        ShutdownReport {
+            finished: finished_now - finished,
+            cancelled: cancelled_now - cancelled,
+        }
     }
 }
 
