@@ -510,7 +510,10 @@ impl Registry {
         match events.get(key, guard) {
             Some(entry)
                 if !state.dead.contains_key(&**key)
-                    && entry.subscribers.last().is_none_or(|s| s.order() < new.order()) =>
+                    && entry
+                        .subscribers
+                        .last()
+                        .is_none_or(|s| s.order() < new.order()) =>
             {
                 let entry = entry.appended(Arc::clone(new));
                 events.insert(key.clone(), Arc::new(entry), guard);
