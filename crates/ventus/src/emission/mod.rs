@@ -193,8 +193,8 @@ pub struct Emission<'a> {
     pub(crate) tracker: Option<TrackerGuard>,
     /// A place under the emitter's `max_in_flight`, given back when the emission drops.
     pub(crate) permit: Option<OwnedSemaphorePermit>,
-    /// Its place in an ordered emitter's queue; the next emission starts when it drops.
-    /// Last, so it drops after everything else the emission holds.
+    /// Its turn, while an ordered emitter's processor has it; the next emission starts
+    /// when it drops. Last, so it drops after everything else the emission holds.
     pub(crate) turn: Option<order::Turn>,
 }
 

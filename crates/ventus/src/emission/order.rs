@@ -7,9 +7,10 @@
 //!   set by whoever hands an emission over and cleared only when the queue is found
 //!   empty at the end of a turn. Every other accepted emission waits in `waiting`, in
 //!   the order it was accepted.
-//! - The emission with the processor carries the active [`Turn`]; the turn ends when the
-//!   emission is dropped, which is after its report was published (`Emission::finish`),
-//!   or without running (refused, or dropped by its processor): its guard reports it.
+//! - Only the emission with the processor carries a [`Turn`] (set by the hand-over
+//!   loop); the turn ends when the emission is dropped, which is after its report was
+//!   published (`Emission::finish`), or without running (refused, or dropped by its
+//!   processor): its guard reports it. Waiting emissions carry none.
 //! - The next emission is handed over by exactly one party: the hand-over loop
 //!   ([`Sequencer::run_from`]) swaps `hand` to `RETURNED` once `process` returned, the
 //!   active turn's drop swaps it to `ENDED`; whichever swap comes second sees the
@@ -45,6 +46,10 @@ pub(crate) struct Sequencer {
     queue: Mutex<Queue>,
     /// The hand-off of the active turn (`RUNNING`, `RETURNED`, `ENDED`).
     hand: AtomicU8,
+    /// How the active emission ended: `UNRUN` until its `finish` sets `FINISHED` or
+    /// `CANCELLED`. Written and read on the thread that ends it (`finish`, then its
+    /// turn's drop); reset by the hand-over loop before the next one.
+    outcome: AtomicU8,
     /// The emitter's processor. Weak: the emitter owns it, its emissions must not keep
     /// it alive (a thread pool's drop joins its workers). Set once, at build.
     processor: Weak<dyn Processor>,
@@ -70,14 +75,23 @@ fn tracker_of(emission: &Emission<'_>) -> Option<Arc<Tracker>> {
     emission.tracker.as_ref().map(|guard| guard.tracker.clone())
 }
 
-/// An accepted emission's place in its emitter's queue; ends when the emission drops.
-pub(crate) struct Turn {
-    seq: Arc<Sequencer>,
-    /// Whether this emission is the one with the processor.
-    active: bool,
-    /// Set by `Emission::finish`: whether the emission ended cancelled. `None`: it was
-    /// dropped without running.
-    pub(crate) cancelled: Option<bool>,
+/// `outcome`: the active emission has not finished (dropped without running, so far).
+const UNRUN: u8 = 0;
+/// `outcome`: it ran to its end.
+const FINISHED: u8 = 1;
+/// `outcome`: it ended cancelled.
+const CANCELLED: u8 = 2;
+
+/// The turn of the emission with the processor; the next one's starts when it drops.
+/// One pointer: unordered emissions carry `None` in its place.
+pub(crate) struct Turn(Arc<Sequencer>);
+
+impl Turn {
+    /// Records how the emission ended, just before it drops (`Emission::finish`).
+    pub(crate) fn ended(&self, cancelled: bool) {
+        let outcome = if cancelled { CANCELLED } else { FINISHED };
+        self.0.outcome.store(outcome, Ordering::Relaxed);
+    }
 }
 
 impl Sequencer {
@@ -85,6 +99,7 @@ impl Sequencer {
         Arc::new(Self {
             queue: Mutex::new(Queue::default()),
             hand: AtomicU8::new(RUNNING),
+            outcome: AtomicU8::new(UNRUN),
             processor,
             idle: Notify::new(),
             finished: AtomicUsize::new(0),
@@ -94,12 +109,7 @@ impl Sequencer {
 
     /// Takes `emission` (owned and tracked) into the queue: handed to the processor now
     /// if nothing runs, else at the back of the queue.
-    pub(crate) fn submit(self: &Arc<Self>, mut emission: Emission<'static>) {
-        emission.turn = Some(Turn {
-            seq: self.clone(),
-            active: false,
-            cancelled: None,
-        });
+    pub(crate) fn submit(self: &Arc<Self>, emission: Emission<'static>) {
         {
             let mut queue = self.queue.lock();
             if queue.busy {
@@ -116,12 +126,11 @@ impl Sequencer {
     /// long as their turns end before `process` returns.
     fn run_from(self: &Arc<Self>, mut next: Emission<'static>) {
         loop {
-            if let Some(turn) = &mut next.turn {
-                turn.active = true;
-            }
-            // Relaxed: the one party that continues the chain owns `hand` until it hands
-            // the next emission over; the AcqRel swaps order everything after.
+            next.turn = Some(Turn(self.clone()));
+            // Relaxed: the one party that continues the chain owns `hand` and `outcome`
+            // until it hands the next emission over; the AcqRel swaps order what follows.
             self.hand.store(RUNNING, Ordering::Relaxed);
+            self.outcome.store(UNRUN, Ordering::Relaxed);
             self.hand_over(next);
             if self.hand.swap(RETURNED, Ordering::AcqRel) != ENDED {
                 // Still running: its turn's drop continues the chain.
@@ -197,9 +206,11 @@ impl Sequencer {
     }
 
     /// Takes every waiting emission out of the queue and drops them (outside the lock):
-    /// each is reported cancelled with its handlers. The one with the processor stays.
+    /// each is reported cancelled with its handlers, and counted. The one with the
+    /// processor stays.
     pub(crate) fn cancel_waiting(&self) {
         let waiting = std::mem::take(&mut self.queue.lock().waiting);
+        self.cancelled.fetch_add(waiting.len(), Ordering::Relaxed);
         drop(waiting);
     }
 
@@ -223,18 +234,15 @@ impl Sequencer {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        let counter = match self.cancelled {
-            Some(false) => &self.seq.finished,
-            Some(true) | None => &self.seq.cancelled,
+        let seq = &self.0;
+        let counter = match seq.outcome.load(Ordering::Relaxed) {
+            FINISHED => &seq.finished,
+            _ => &seq.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if !self.active {
-            // Dropped while waiting (a shutdown's deadline): not its turn to pass on.
-            return;
-        }
-        if self.seq.hand.swap(ENDED, Ordering::AcqRel) == RETURNED {
-            if let Some(next) = self.seq.pop() {
-                self.seq.run_from(next);
+        if seq.hand.swap(ENDED, Ordering::AcqRel) == RETURNED {
+            if let Some(next) = seq.pop() {
+                seq.run_from(next);
             }
         }
     }

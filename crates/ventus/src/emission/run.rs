@@ -549,8 +549,8 @@ impl<'a> Emission<'a> {
         if let Some(ticket) = ticket {
             ticket.end(cancelled);
         }
-        if let Some(turn) = &mut self.turn {
-            turn.cancelled = Some(cancelled);
+        if let Some(turn) = &self.turn {
+            turn.ended(cancelled);
         }
         match &self.tracker {
             Some(guard) => {
