@@ -166,8 +166,8 @@ impl Sequencer {
                 "ventus processor panicked at an ordered emission's turn; reported cancelled"
             ),
         }
-        // Dropped outside the processor call but before the swap: it may be the last
-        // handle on the processor, whose drop must not race the next hand-over.
+        // Possibly the last handle on the processor (the emitter was dropped meanwhile):
+        // its drop runs here, before the next hand-over.
         drop(processor);
     }
 
@@ -175,12 +175,16 @@ impl Sequencer {
     fn pop(&self) -> Option<Emission<'static>> {
         let mut queue = self.queue.lock();
         let next = queue.waiting.pop_front();
-        // Dropping the previous emission's tracker here, under the lock, runs no user
-        // code (a report holds none).
-        queue.current = next.as_ref().and_then(tracker_of);
-        if next.is_none() {
+        // The previous emission's tracker drops after the lock is released: its span,
+        // if any, closes in the tracing subscriber.
+        let previous = std::mem::replace(&mut queue.current, next.as_ref().and_then(tracker_of));
+        let idle = next.is_none();
+        if idle {
             queue.busy = false;
-            drop(queue);
+        }
+        drop(queue);
+        drop(previous);
+        if idle {
             self.idle.notify_waiters();
         }
         next

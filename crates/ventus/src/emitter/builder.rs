@@ -278,7 +278,8 @@ impl<P: Processor> EventEmitterBuilder<P> {
     ///   first). A handler that waits for (`wait`s on, or awaits) an emission it made on
     ///   the same ordered emitter waits forever: that emission runs after its own.
     /// - [`run`](EventEmitter::run) and its typed forms go through the queue too: they
-    ///   await their turn, then their report, and run on the processor.
+    ///   await their turn, then their report, and run on the processor. Dropping their
+    ///   future stops the wait only: the emission keeps its place and runs.
     /// - A handler that never ends holds the queue: bound it with
     ///   [`timeout`](Self::timeout) or the handler's own timeout. A handler error, panic
     ///   or timeout does not stall the queue.

@@ -13,7 +13,6 @@ use crate::emission::awaited::{self, Running};
 use crate::emission::claims::{claim_once, name_ref, no_handler, settle_claims, Flags};
 use crate::emission::filter::{EmissionView, Filter, Verdict};
 use crate::emission::inline::run_lean;
-use crate::emission::order::Sequencer;
 use crate::emission::settings::{Limit, Overflow, HOLDING};
 use crate::emission::{spans_enabled, Emission, EmissionReport, Emitted, PayloadSlot, Shared};
 use crate::event::{next_emission_id, EmissionId, EventName, EventType};
@@ -316,24 +315,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         // Still here if the emission ran in this frame (or was refused) without sharing it.
         drop_caught("a payload", slot);
         result
-    }
-
-    /// The rest of `process` on an ordered emitter: the emission, owned and tracked,
-    /// joins the queue, which hands it to the processor at its turn. Taken from here
-    /// on: its once-claims are settled as taken.
-    #[inline(never)]
-    fn submit_ordered(
-        &self,
-        order: &Arc<Sequencer>,
-        emission: Emission<'static>,
-        id: u64,
-        direct: Option<&Arc<EventEntry>>,
-        any: Option<&Arc<EventEntry>>,
-    ) {
-        if direct.is_some_and(|e| e.has_once) || any.is_some_and(|e| e.has_once) {
-            settle_claims(&self.linker.inner.registry, id, false, direct, any);
-        }
-        order.submit(emission);
     }
 
     #[cold]

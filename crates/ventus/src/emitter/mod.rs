@@ -3,6 +3,7 @@
 mod builder;
 mod dispatch;
 mod error;
+mod ordered;
 mod permit;
 
 use std::any::type_name;
@@ -16,7 +17,6 @@ pub use self::builder::EventEmitterBuilder;
 pub use self::error::{Collision, EmitError, Filtered, PayloadMismatch, Rejected};
 pub use self::permit::EmitPermit;
 
-use crate::emission::order::Sequencer;
 use crate::emission::settings::EmitterShared;
 use crate::emission::{EmissionReport, Emitted, EmitterMetrics};
 use crate::event::{error_name, Event, EventKey, EventName};
@@ -736,41 +736,6 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
         match &self.shared.order {
             None => self.processor.shutdown(timeout).await,
             Some(order) => self.shutdown_ordered(order, timeout).await,
-        }
-    }
-
-    /// `shutdown` of an ordered emitter: the queue first, then the processor.
-    async fn shutdown_ordered(&self, order: &Sequencer, timeout: Duration) -> ShutdownReport {
-        let (finished, cancelled) = order.ended();
-        let start = std::time::Instant::now();
-        let idle = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tokio::time::timeout(timeout, order.wait_idle())
-        })) {
-            Ok(wait) => wait.await.is_ok(),
-            Err(_) => {
-                tracing::warn!("ventus shutdown without a time driver: waiting for every emission");
-                order.wait_idle().await;
-                true
-            }
-        };
-        if idle {
-            let _ = self
-                .processor
-                .shutdown(timeout.saturating_sub(start.elapsed()))
-                .await;
-        } else {
-            // The deadline: what waits is reported cancelled, what runs is cancelled.
-            order.cancel_waiting();
-            order.cancel_current();
-            let _ = self.processor.shutdown(Duration::ZERO).await;
-            // Accepted while the emitter was closing: cancelled as well.
-            order.cancel_waiting();
-            order.wait_idle().await;
-        }
-        let (finished_now, cancelled_now) = order.ended();
-        ShutdownReport {
-            finished: finished_now - finished,
-            cancelled: cancelled_now - cancelled,
         }
     }
 }
