@@ -453,26 +453,6 @@ fn is_malformed_pattern(name: &str) -> bool {
             .any(|seg| seg.is_empty() || (seg.contains('*') && seg != "*" && seg != "**"))
 }
 
-/// Whether the well-formed `pattern` matches the emitted `name`: `*` one segment, `**`
-/// one or more, other segments themselves. A name without a `*` matches only itself.
-fn pattern_matches(pattern: &str, name: &str) -> bool {
-    fn go(segs: &[&str], parts: &[&str]) -> bool {
-        match (segs.split_first(), parts.split_first()) {
-            (None, None) => true,
-            (Some((&"**", rest)), Some(_)) => (1..=parts.len()).any(|k| go(rest, &parts[k..])),
-            (Some((&"*", rest)), Some((_, tail))) => go(rest, tail),
-            (Some((seg, rest)), Some((part, tail))) => seg == part && go(rest, tail),
-            _ => false,
-        }
-    }
-    if !pattern.contains('*') {
-        return pattern == name;
-    }
-    let segs: Vec<&str> = pattern.split('.').collect();
-    let parts: Vec<&str> = name.split('.').collect();
-    go(&segs, &parts)
-}
-
 /// `message` names the type `full` (by its full path or its last segment).
 fn names_type(message: &str, full: &str) -> bool {
     let short = full.rsplit("::").next().unwrap_or(full);
@@ -523,7 +503,7 @@ fn check(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseError>
     }
     let reached = !case.name.is_empty()
         && !is_malformed_pattern(&case.name)
-        && (case.emitted() == case.name || pattern_matches(&case.name, case.emitted()));
+        && (case.emitted() == case.name || support::pattern_matches(&case.name, case.emitted()));
     if !reached {
         // No handler is linked to the emitted name (or to a pattern matching it).
         match result {

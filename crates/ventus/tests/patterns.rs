@@ -329,19 +329,7 @@ const TARGETS: [Option<&str>; 9] = [
 const NAMES: [&str; 6] = ["a.b", "a.c", "a.b.c", "x", "a", "q.b"];
 
 fn matches(target: Option<&str>, name: &str) -> bool {
-    let Some(target) = target else { return true };
-    let segs: Vec<&str> = target.split('.').collect();
-    let parts: Vec<&str> = name.split('.').collect();
-    fn go(segs: &[&str], parts: &[&str]) -> bool {
-        match (segs.split_first(), parts.split_first()) {
-            (None, None) => true,
-            (Some((&"**", rest)), Some(_)) => (1..=parts.len()).any(|k| go(rest, &parts[k..])),
-            (Some((&"*", rest)), Some((_, tail))) => go(rest, tail),
-            (Some((lit, rest)), Some((part, tail))) => lit == part && go(rest, tail),
-            _ => false,
-        }
-    }
-    go(&segs, &parts)
+    target.is_none_or(|pattern| support::pattern_matches(pattern, name))
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -35,7 +35,9 @@
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-use super::{EventEntry, EventMap, Hasher, Registry, State, Subscribers, ANY, PATTERNS};
+use super::{
+    EventEntry, EventMap, Hasher, Registry, State, Subscriber, Subscribers, ANY, PATTERNS,
+};
 use crate::linker::pattern::{is_pattern, Pattern};
 use crate::linker::subscriber::{inside_lock, DeferDrops};
 
@@ -205,13 +207,9 @@ impl Registry {
         if !matched {
             return exact;
         }
-        subscribers.sort_unstable_by_key(|s| s.order());
-        subscribers.dedup_by_key(|s| s.id);
-        let len = subscribers.len();
-        let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
-        let entry = EventEntry::merged(Arc::from(event), subscribers, exact.map(|e| &**e));
+        let entry = merge(event, subscribers, exact.map(|e| &**e))?;
         match pins {
-            Pins::Patterns { unshared, .. } => Some(unshared.get_or_init(|| Arc::new(entry))),
+            Pins::Patterns { unshared, .. } => Some(unshared.get_or_init(|| entry)),
             Pins::Plain { .. } => unreachable!("`matched` resolves only with patterns pinned"),
         }
     }
@@ -248,18 +246,25 @@ impl State {
         for key in matching {
             subscribers.extend(self.live_of(events, guard, key));
         }
-        // A subscriber linked to the name and to patterns (or to several) comes once:
-        // its copies are equal in start order, so neighbours once sorted.
-        subscribers.sort_unstable_by_key(|s| s.order());
-        subscribers.dedup_by_key(|s| s.id);
-        let len = subscribers.len();
-        (len > 0).then(|| {
-            let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
-            Arc::new(EventEntry::merged(
-                Arc::from(name),
-                subscribers,
-                exact.map(|e| &**e),
-            ))
-        })
+        merge(name, subscribers, exact.map(|e| &**e))
     }
+}
+
+/// The entry of `name` over `subscribers` (its own and its patterns', as gathered),
+/// in start order, each once; `None` if there are none. Its checks are `exact`'s (see
+/// [`EventEntry::merged`]).
+fn merge(
+    name: &str,
+    mut subscribers: Vec<Arc<Subscriber>>,
+    exact: Option<&EventEntry>,
+) -> Option<Arc<EventEntry>> {
+    // A subscriber linked to the name and to patterns (or to several) comes once: its
+    // copies are equal in start order, so neighbours once sorted.
+    subscribers.sort_unstable_by_key(|s| s.order());
+    subscribers.dedup_by_key(|s| s.id);
+    let len = subscribers.len();
+    (len > 0).then(|| {
+        let subscribers = Subscribers::copied(subscribers.into_iter(), len, len);
+        Arc::new(EventEntry::merged(Arc::from(name), subscribers, exact))
+    })
 }

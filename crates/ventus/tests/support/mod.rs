@@ -234,3 +234,24 @@ pub(crate) fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static)
 pub(crate) fn count(c: &AtomicUsize) -> usize {
     c.load(Ordering::SeqCst)
 }
+
+/// Whether the event pattern `pattern` matches the emitted `name`, by the plain
+/// definition (`*` one `.`-separated segment, `**` one or more, other segments
+/// themselves; a name without `*` only itself): what the tests check ventus against.
+pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn go(segs: &[&str], parts: &[&str]) -> bool {
+        match (segs.split_first(), parts.split_first()) {
+            (None, None) => true,
+            (Some((&"**", rest)), Some(_)) => (1..=parts.len()).any(|k| go(rest, &parts[k..])),
+            (Some((&"*", rest)), Some((_, tail))) => go(rest, tail),
+            (Some((seg, rest)), Some((part, tail))) => seg == part && go(rest, tail),
+            _ => false,
+        }
+    }
+    if !pattern.contains('*') {
+        return pattern == name;
+    }
+    let segs: Vec<&str> = pattern.split('.').collect();
+    let parts: Vec<&str> = name.split('.').collect();
+    go(&segs, &parts)
+}
