@@ -144,8 +144,8 @@ mod processor;
 
 pub use crate::emission::settings::Overflow;
 pub use crate::emission::{
-    Counts, Emission, EmissionFilter, EmissionReport, EmissionView, Emitted, EmitterMetrics,
-    HandlerHook, HandlerInfo, HandlerReport, Outcome, Verdict,
+    Canceller, Counts, Emission, EmissionFilter, EmissionReport, EmissionView, Emitted,
+    EmitterMetrics, HandlerHook, HandlerInfo, HandlerReport, Outcome, Verdict,
 };
 #[cfg(feature = "thread-pool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "thread-pool")))]

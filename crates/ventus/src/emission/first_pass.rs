@@ -27,6 +27,8 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
+use tracing::Instrument;
+
 use super::calls::{
     fail, poll_running_handlers, spans_enabled, walk_caught, Isolated, RunningHandlers,
 };
@@ -70,6 +72,10 @@ impl Emission<'static> {
             return full.as_mut().poll(cx).is_pending().then_some(full);
         }
         self.prepare();
+        // The span it was made in (with ventus's spans off, the only one it has): its
+        // handlers run in it here, and its rest too.
+        let made_in = self.made_in().cloned();
+        let entered = made_in.as_ref().map(tracing::Span::enter);
         // Not tracking yet: nothing between here and `finish` can drop the emission
         // (handler panics are caught by the walk), so only a rest needs a recorder that
         // reports if it is dropped.
@@ -80,8 +86,12 @@ impl Emission<'static> {
             let _ = self.finish(rec, false);
             return None;
         }
+        drop(entered);
         let rec = rec.tracking(&mut self);
-        Some(Box::pin(self.rest(rec, pending)))
+        Some(match made_in {
+            Some(span) => Box::pin(self.rest(rec, pending).instrument(span)),
+            None => Box::pin(self.rest(rec, pending)),
+        })
     }
 
     /// Starts every handler that may run, in start order.

@@ -14,6 +14,7 @@ use super::cancel::Cancel;
 use super::drain::DrainGuard;
 use super::report::{Counts, EmissionReport};
 use crate::event::{EmissionId, EventName};
+use crate::handler::guard_callback;
 
 /// One emission after `emit`: await it (or [`wait`](Self::wait) from sync code) for its
 /// [`EmissionReport`], or [`cancel`](Self::cancel) it.
@@ -77,8 +78,9 @@ pub(crate) struct Tracker {
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
-    /// The span current where the emission was tracked, when `tracing` wants ventus's
-    /// spans: the parent of its `ventus.emission` span wherever it runs. Set once.
+    /// The span current where the emission was tracked, if there was one: the parent of
+    /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
+    /// it runs in. Set once.
     pub(crate) parent: Option<tracing::Span>,
 }
 
@@ -89,7 +91,13 @@ struct Slot {
     report: Option<EmissionReport>,
     /// The awaiting handle's waker, woken by `finish` after the lock is released.
     waker: Option<Waker>,
+    /// The callback of [`Emitted::on_finish`]: given the report by `finish`, after the
+    /// lock is released, instead of storing it.
+    callback: Option<OnFinish>,
 }
+
+/// A callback of [`Emitted::on_finish`].
+type OnFinish = Box<dyn FnOnce(EmissionReport) + Send>;
 
 impl Tracker {
     /// `pool` and `parent`: see [`Tracker::pool`] and [`Tracker::parent`].
@@ -125,24 +133,34 @@ impl Tracker {
         if self.is_finished() {
             return;
         }
-        let waker = {
+        let (waker, callback) = {
             let mut slot = self.slot.lock();
             // Tested again under the lock: two racing calls store one report.
             if self.is_finished() {
                 return;
             }
-            slot.report = Some(report);
+            let taken = match slot.callback.take() {
+                // An `on_finish` handle: the report goes to its callback, not the slot.
+                Some(callback) => (None, Some((callback, report))),
+                None => {
+                    slot.report = Some(report);
+                    (slot.waker.take(), None)
+                }
+            };
             // Release: a waiter that sees `finished` without the lock sees the report.
             // Stored under the lock, so a waiter that tested it under the lock and saw
-            // `false` has registered (waker, or condvar wait) before this store.
+            // `false` has registered (waker, callback or condvar wait) before this store.
             self.finished.store(true, Ordering::Release);
-            slot.waker.take()
+            taken
         };
         // Woken after the lock is released. `notify_all` with no thread waiting is a
         // plain load.
         self.ready.notify_all();
         if let Some(waker) = waker {
             waker.wake();
+        }
+        if let Some((callback, report)) = callback {
+            call_on_finish(callback, report);
         }
     }
 
@@ -172,6 +190,28 @@ impl Tracker {
         }
         take(&mut slot)
     }
+}
+
+impl Tracker {
+    /// Gives the report to `callback` once the emission has finished: at once, on this
+    /// thread, if it has; otherwise on the thread that finishes it.
+    fn on_finish(&self, callback: OnFinish) {
+        let report = {
+            let mut slot = self.slot.lock();
+            if !self.is_finished() {
+                slot.callback = Some(callback);
+                return;
+            }
+            take(&mut slot)
+        };
+        call_on_finish(callback, report);
+    }
+}
+
+/// Calls an `on_finish` callback, with no lock held; a panic in it (or in dropping the
+/// report) is logged and goes no further.
+fn call_on_finish(callback: OnFinish, report: EmissionReport) {
+    guard_callback("on_finish callback", move || callback(report));
 }
 
 fn take(slot: &mut Slot) -> EmissionReport {
@@ -366,6 +406,79 @@ impl Emitted {
         }
     }
 
+    /// A handle that cancels this emission, as [`cancel`](Self::cancel) does, and that
+    /// can be cloned and kept after this handle is awaited, waited for or given to
+    /// [`on_finish`](Self::on_finish): for code that must be able to stop an emission
+    /// while something else waits for its report (a shutdown deadline, a watchdog).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Forever").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let emitted = emitter.emit("Forever")?;
+    /// let canceller = emitted.canceller();
+    /// let waiting = tokio::spawn(async move { emitted.await }); // the handle is gone
+    /// assert!(canceller.clone().cancel());
+    /// assert_eq!(waiting.await?.counts().cancelled, 1);
+    /// assert!(canceller.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn canceller(&self) -> Canceller {
+        Canceller {
+            tracker: match &self.inner {
+                Inner::Counted(..) | Inner::Done(_) => None,
+                Inner::Tracked(t) => Some(t.clone()),
+            },
+        }
+    }
+
+    /// Calls `callback` with the emission's report once it has finished, instead of
+    /// awaiting the handle: at once, on this thread, if it has finished already;
+    /// otherwise on the thread that finishes the emission, as its last step (the
+    /// emission has left its processor's in-flight count by then, as for a wait).
+    ///
+    /// Nothing is spawned and nothing polls: this is how code that runs many emissions
+    /// (a server, an adapter) follows each one's end without a task per emission. The
+    /// callback must be quick and must not block: it runs on a processor's thread (a
+    /// runtime worker, a pool worker) or inside `emit` itself. A panic in it is caught
+    /// and logged. Take a [`canceller`](Self::canceller) first to be able to cancel the
+    /// emission afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Resize").subscribe(|px: u32| async move { px / 2 })?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// emitter.emit_with("Resize", 640_u32)?.on_finish(move |report| {
+    ///     tx.send(report.counts().succeeded).ok();
+    /// });
+    /// assert_eq!(rx.recv()?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_finish(self, callback: impl FnOnce(EmissionReport) + Send + 'static) {
+        match self.inner {
+            Inner::Counted(counts, event) => call_on_finish(
+                Box::new(callback),
+                EmissionReport::counted(self.id, event, counts),
+            ),
+            Inner::Done(report) => call_on_finish(Box::new(callback), report),
+            Inner::Tracked(tracker) => tracker.on_finish(Box::new(callback)),
+        }
+    }
+
     /// Blocks this thread until the emission has finished, and returns its report.
     ///
     /// For sync code; async code awaits the handle instead. On a multi-thread runtime's
@@ -498,6 +611,92 @@ impl fmt::Debug for Emitted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emitted")
             .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Cancels one emission; made by [`Emitted::canceller`].
+///
+/// Cheap to clone, and independent of the [`Emitted`] it came from: it stays usable
+/// after that handle is awaited, waited for, given to [`Emitted::on_finish`] or
+/// dropped. It keeps no more of the emission than its report's slot.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let linker = ventus::EventLinker::builder().build()?;
+/// linker.on("Tick").subscribe(|| ())?;
+/// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+///
+/// let emitted = emitter.emit("Tick")?;
+/// let canceller = emitted.canceller();
+/// emitted.await; // finished: nothing left to cancel
+/// assert!(!canceller.cancel());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Canceller {
+    /// `None` for an emission that had finished when the canceller was made.
+    tracker: Option<Arc<Tracker>>,
+}
+
+impl Canceller {
+    /// Cancels the emission's handlers that have not finished, as [`Emitted::cancel`]
+    /// does; `false` if the emission had already finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Forever").subscribe(|| std::future::pending::<()>())?;
+    /// let emitter = ventus::TokioEventEmitter::with_linker(&linker);
+    ///
+    /// let emitted = emitter.emit("Forever")?;
+    /// let canceller = emitted.canceller();
+    /// assert!(canceller.cancel());
+    /// assert_eq!(emitted.await.counts().cancelled, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cancel(&self) -> bool {
+        match &self.tracker {
+            Some(t) if !t.is_finished() => {
+                t.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the emission has finished (or been cancelled and ended).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let linker = ventus::EventLinker::builder().build()?;
+    /// linker.on("Tick").subscribe(|| ())?;
+    /// let emitted = ventus::TokioEventEmitter::with_linker(&linker).emit("Tick")?;
+    /// let canceller = emitted.canceller();
+    /// emitted.wait().expect("no runtime on this thread");
+    /// assert!(canceller.is_finished());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.tracker.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Canceller")
             .field("finished", &self.is_finished())
             .finish()
     }

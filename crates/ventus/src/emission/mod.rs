@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use self::calls::spans_enabled;
 pub(crate) use self::cancel::Cancel;
 pub use self::filter::{EmissionFilter, EmissionView, Verdict};
-pub use self::handle::Emitted;
 pub(crate) use self::handle::{is_worker_of, set_worker_of, Tracker, TrackerGuard};
+pub use self::handle::{Canceller, Emitted};
 pub use self::hook::{HandlerHook, HandlerInfo};
 pub use self::metrics::EmitterMetrics;
 pub(crate) use self::metrics::Metrics;
@@ -549,8 +549,9 @@ impl<'a> Emission<'a> {
         // A processor of this crate (with `drain`) never asks for the time itself.
         let keep_time = drain.is_none() || self.needs_shared;
         let (ticket, pool) = drain.map_or((None, 0), |(ticket, pool)| (Some(ticket), pool));
-        // Tracked to run elsewhere: its span's parent is the span it was made in.
-        let made_in = spans_enabled().then(tracing::Span::current);
+        // Tracked to run elsewhere: it runs in the span it was made in (as the parent of
+        // its `ventus.emission` span, or as its span when ventus's spans are off).
+        let made_in = Some(tracing::Span::current()).filter(|span| !span.is_none());
         let tracker = Tracker::new(pool, made_in);
         let mut emission = self.owned(keep_time);
         let emitter = match &emission.emitter {
@@ -570,6 +571,12 @@ impl<'a> Emission<'a> {
         });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
+    }
+
+    /// The span current where the emission was tracked, if it was tracked in one: it
+    /// runs in it wherever it runs.
+    pub(crate) fn made_in(&self) -> Option<&tracing::Span> {
+        self.tracker.as_ref()?.tracker.parent.as_ref()
     }
 
     /// Makes the emission owned and tracked for its place in an ordered emitter's

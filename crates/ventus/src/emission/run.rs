@@ -128,18 +128,22 @@ impl<'a> Emission<'a> {
     }
 
     fn span(&self) -> Span {
-        let parent = self
-            .tracker
-            .as_ref()
-            .and_then(|g| g.tracker.parent.as_ref());
-        match parent {
-            // Tracked: a child of the span it was made in, not of the place it runs.
-            Some(parent) => tracing::debug_span!(
-                parent: parent,
-                "ventus.emission",
-                event = %self.event,
-                emission = self.id.0
-            ),
+        match self.made_in() {
+            // Tracked: a child of the span it was made in, not of the place it runs;
+            // with ventus's own spans off, that span itself.
+            Some(parent) => {
+                let span = tracing::debug_span!(
+                    parent: parent,
+                    "ventus.emission",
+                    event = %self.event,
+                    emission = self.id.0
+                );
+                if span.is_disabled() {
+                    parent.clone()
+                } else {
+                    span
+                }
+            }
             None => {
                 tracing::debug_span!("ventus.emission", event = %self.event, emission = self.id.0)
             }
