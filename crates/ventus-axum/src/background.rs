@@ -1,19 +1,19 @@
 //! The handle the application keeps in its state: where held emissions run, their
 //! counters, and the graceful-shutdown drain.
 
+use std::any::Any;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span};
-use ventus::{EmissionReport, EmitError, EventEmitter, EventName, Outcome};
+use tracing::Span;
+use ventus::{
+    Canceller, EmissionId, EmissionReport, EmitError, Emitted, EventEmitter, EventName, Outcome,
+};
 
 use crate::policy::RunPolicy;
 use crate::slot::Slot as HeldSlot;
@@ -21,9 +21,12 @@ use crate::slot::Slot as HeldSlot;
 /// A request's slot of held emissions.
 pub(crate) type Slot = HeldSlot<Pending>;
 
-/// The emission's run on the application's emitter (`EventEmitter::run*` with the
-/// owned payload), made when the handler emits and first polled at hand-off.
-pub(crate) type RunFuture = Pin<Box<dyn Future<Output = Result<EmissionReport, EmitError>> + Send>>;
+/// A held payload: `None` for an emission without one.
+pub(crate) type Payload = Option<Box<dyn Any + Send + Sync>>;
+
+/// Emits a held emission on the emitter: `emit`, `emit_with::<T>` or `emit_event::<E>`,
+/// given back the payload it was held with.
+pub(crate) type EmitFn = fn(&EventEmitter, &EventName, Payload) -> Result<Emitted, EmitError>;
 
 /// One emission held with a request.
 pub(crate) struct Pending {
@@ -35,8 +38,10 @@ pub(crate) struct Pending {
     pub(crate) policy: Option<RunPolicy>,
     /// The span current when the handler emitted: the parent of the emission's span.
     pub(crate) span: Span,
-    /// The run, not yet polled.
-    pub(crate) run: RunFuture,
+    /// The payload, handed to `emit` at hand-off.
+    pub(crate) payload: Payload,
+    /// How to emit it.
+    pub(crate) emit: EmitFn,
 }
 
 /// Runs the emissions that requests hold, after their responses, on the application's
@@ -50,23 +55,22 @@ pub(crate) struct Pending {
 /// # How a held emission runs
 ///
 /// When the response future of [`VentusLayer`](crate::VentusLayer) resolves, each
-/// emission the [`RunPolicy`] lets through is handed to a task this handle spawns on the
-/// server's runtime (and tracks). That task runs in a `ventus_axum.emission` span (fields
-/// `event`, `method`, `path`) whose parent is the span that was current when the handler
-/// emitted (an `info`-level span, so it is there wherever a subscriber keeps `info`),
-/// and drives the emission with the emitter's
-/// [`run`](EventEmitter::run) family: the emitter's linker, timeouts, reports, metrics
-/// and closed state all apply, and ventus's `ventus.emission` and `ventus.handler` spans
-/// open inside that span, so the request's span is their ancestor. The emitter's
-/// processor is not used: the task is where the emission is driven (see the crate docs
-/// for why).
+/// emission the [`RunPolicy`] lets through is emitted on the application's emitter
+/// inside a `ventus_axum.emission` span (fields `event`, `method`, `path`) whose parent
+/// is the span that was current when the handler emitted (an `info`-level span, so it
+/// is there wherever a subscriber keeps `info`). The emitter's processor runs it, in
+/// that span wherever it runs, and the emitter's linker, timeouts, bound, reports,
+/// metrics and closed state all apply; ventus's `ventus.emission` and `ventus.handler`
+/// spans open inside that span, so the request's span is their ancestor. This handle
+/// follows the emission to its end ([`Emitted::on_finish`](ventus::Emitted::on_finish))
+/// and keeps a [`Canceller`] of it for [`shutdown`](Self::shutdown).
 ///
-/// When the run ends with a handler that failed, panicked or timed out, the failure is
+/// When the emission ends with a handler that failed, panicked or timed out, the failure is
 /// logged at `error` level with the event, the method and the path (and each failing
 /// handler's name and error when the emitter was built with
 /// [`detailed_reports(true)`](ventus::EventEmitterBuilder::detailed_reports)). ventus logs
 /// each failure itself too, with the event and the handler, inside the span, so that
-/// line carries the method and the path as well. The run is counted in
+/// line carries the method and the path as well. The emission is counted in
 /// [`BackgroundMetrics::failed`], and given to the
 /// [`on_failure`](BackgroundBuilder::on_failure) callback if there is one. A panic is
 /// caught by ventus and never reaches the server.
@@ -106,8 +110,11 @@ struct Inner {
     /// Calls of `wait_for_tasks` in progress; a task reaching zero skips the wake (and
     /// its lock) when there are none.
     waiters: AtomicU64,
-    /// Cancelled at the shutdown deadline; every hand-off task watches it.
-    cancel: CancellationToken,
+    /// The emissions handed off and not yet finished, to cancel at a shutdown deadline.
+    live: Mutex<Live>,
+    /// Set by `shutdown` when its deadline passed, before it cancels what `live` holds:
+    /// a hand-off that registers after that cancels its emission itself.
+    deadline_passed: AtomicBool,
     /// Set once by `shutdown`; read by `BackgroundEmitter::emit*` and at hand-off.
     closed: AtomicBool,
     /// Called with each run that had a failing handler. Immutable.
@@ -163,8 +170,9 @@ pub struct BackgroundBuilder {
 }
 
 impl BackgroundBuilder {
-    /// Calls `callback` after each run that had a handler fail, panic or time out, on
-    /// the task that ran it. It must not block.
+    /// Calls `callback` after each emission that had a handler fail, panic or time out,
+    /// on the thread that finished it (a worker of the emitter's processor). It must not
+    /// block.
     ///
     /// # Examples
     ///
@@ -196,7 +204,8 @@ impl BackgroundBuilder {
                 running: AtomicU64::new(0),
                 idle: Notify::new(),
                 waiters: AtomicU64::new(0),
-                cancel: CancellationToken::new(),
+                live: Mutex::new(Live::default()),
+                deadline_passed: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 on_failure: self.on_failure,
                 counters: Counters::default(),
@@ -271,11 +280,15 @@ pub struct BackgroundMetrics {
     /// hand-off because the handle was shut down or the emitter refused the run
     /// ([`EmitError`](ventus::EmitError), logged with the event, method and path).
     pub refused: u64,
-    /// Handed-off emissions whose run ended (whatever their handlers did).
+    /// Handed-off emissions whose run ended with every handler run to its end (whatever
+    /// their handlers returned).
     pub finished: u64,
     /// Finished runs in which some handler failed, panicked or timed out.
     pub failed: u64,
-    /// Handed-off emissions cancelled at a [`shutdown`](Background::shutdown) deadline.
+    /// Handed-off emissions that ended with a handler cancelled: at a
+    /// [`shutdown`](Background::shutdown) deadline, or by the emitter itself (its own
+    /// shutdown, its runtime gone). Logged at `warn` level with the event, method and
+    /// path.
     pub cancelled: u64,
     /// Handed-off emissions whose run has not ended.
     pub in_flight: u64,
@@ -298,7 +311,8 @@ pub struct BackgroundMetrics {
 pub struct DrainReport {
     /// Emissions whose run ended between the start of the shutdown and its return.
     pub finished: u64,
-    /// Emissions still running at the deadline, cancelled.
+    /// Emissions that ended cancelled between the start of the shutdown and its return:
+    /// those still running at the deadline.
     pub cancelled: u64,
     /// Emissions refused since the shutdown started (emitted, or reaching hand-off, on a
     /// closed handle).
@@ -413,18 +427,18 @@ impl Background {
     /// ```
     pub async fn wait_for_tasks(&self) {
         // SeqCst, with the decrement and the load of `waiters` in `Running::drop`: either
-        // the task that brings `running` to zero sees this waiter and wakes it, or this
-        // waiter's load below sees zero.
+        // the emission that brings `running` to zero sees this waiter and wakes it, or
+        // this waiter's load below sees zero.
         self.inner.waiters.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.inner);
         loop {
             let idle = self.inner.idle.notified();
             tokio::pin!(idle);
-            // Registered before the count is read: a task that ends between the read and
-            // the await still wakes this waiter.
+            // Registered before the count is read: an emission that ends between the read
+            // and the await still wakes this waiter.
             idle.as_mut().enable();
             // SeqCst: see above and `shutdown`; it also acquires the decrements, so the
-            // counters the ended tasks bumped are visible once zero is seen.
+            // counters the ended emissions bumped are visible once zero is seen.
             if self.inner.running.load(Ordering::SeqCst) == 0 {
                 return;
             }
@@ -488,15 +502,21 @@ impl Background {
         let (finished, cancelled, refused) = (get(&c.finished), get(&c.cancelled), get(&c.refused));
         // SeqCst, with the increment and the load in `hand_off` and the load of `running`
         // in `wait_for_tasks`: a hand-off either sees the flag and refuses, or has counted
-        // its task before the wait reads the count, so no run starts after this returns.
+        // its emission before the wait reads the count, so none starts after this returns.
         self.inner.closed.store(true, Ordering::SeqCst);
         if tokio::time::timeout(deadline, self.wait_for_tasks())
             .await
             .is_err()
         {
-            self.inner.cancel.cancel();
-            // Each task ends at its next poll: it drops its run (dropping the handlers'
-            // futures) and counts itself cancelled.
+            // SeqCst, with the load in `hand_off` after its registration: a hand-off
+            // either registered before the take below, or sees the flag.
+            self.inner.deadline_passed.store(true, Ordering::SeqCst);
+            let live = std::mem::take(&mut *self.inner.live.lock());
+            // Cancelled outside the lock. Each emission ends at its handlers' next await
+            // point, and its `on_finish` counts it cancelled.
+            for canceller in live.into_cancellers() {
+                canceller.cancel();
+            }
             self.wait_for_tasks().await;
         }
         DrainReport {
@@ -554,7 +574,11 @@ impl Background {
 
     fn hand_off(self, pending: Pending, slot: &Arc<Slot>) {
         let Pending {
-            event, span, run, ..
+            event,
+            span,
+            payload,
+            emit,
+            ..
         } = pending;
         // Counted before the closed check: see `shutdown`.
         let running = Running::enter(&self);
@@ -569,17 +593,6 @@ impl Background {
             );
             return;
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            self.count_refused();
-            tracing::error!(
-                parent: &span,
-                event = %event,
-                method = %slot.method,
-                path = slot.path(),
-                "emission refused: the response was produced outside a tokio runtime"
-            );
-            return;
-        }
         Counters::bump(&self.inner.counters.handed_off, 1);
         let span = tracing::info_span!(
             parent: &span,
@@ -588,59 +601,78 @@ impl Background {
             method = %slot.method,
             path = slot.path(),
         );
-        let slot = slot.clone();
-        tokio::spawn(
-            async move {
-                let _running = running;
-                let mut run = run;
-                let cancelled = self.inner.cancel.cancelled();
-                let mut cancelled = std::pin::pin!(cancelled);
-                // A run handed off as the deadline passed never starts.
-                let skip = self.inner.cancel.is_cancelled();
-                // The run first: most runs end at their first poll, and then the token's
-                // waiter list (shared by every task, under a lock) is never touched.
-                let result = std::future::poll_fn(|cx| {
-                    if !skip {
-                        if let Poll::Ready(result) = run.as_mut().poll(cx) {
-                            return Poll::Ready(Some(result));
-                        }
-                    }
-                    cancelled.as_mut().poll(cx).map(|()| None)
-                })
-                .await;
-                match result {
-                    Some(result) => self.ended(&event, &slot.method, slot.path(), result),
-                    None => {
-                        Counters::bump(&self.inner.counters.cancelled, 1);
-                        tracing::warn!(
-                            event = %event,
-                            method = %slot.method,
-                            path = slot.path(),
-                            "emission cancelled: still running at the shutdown deadline"
-                        );
-                    }
-                }
+        // Emitted inside the span: ventus runs the emission in it, wherever its
+        // processor runs it.
+        let emitted = match span.in_scope(|| emit(&self.inner.emitter, &event, payload)) {
+            Ok(emitted) => emitted,
+            Err(err) => {
+                self.count_refused();
+                tracing::error!(
+                    parent: &span,
+                    event = %event,
+                    method = %slot.method,
+                    path = slot.path(),
+                    error = %err,
+                    "emission refused by the emitter"
+                );
+                return;
             }
-            .instrument(span),
-        );
+        };
+        let registered = (!emitted.is_finished()).then(|| self.register(&emitted));
+        let slot = slot.clone();
+        emitted.on_finish(move |report| {
+            let _running = running;
+            if let Some(key) = registered {
+                // Dropped after the lock is released.
+                let entry = self.inner.live.lock().remove(key);
+                drop(entry);
+            }
+            self.ended(&span, &event, &slot.method, slot.path(), &report);
+        });
+    }
+
+    /// Registers a running emission to be cancelled at a shutdown deadline; cancels it
+    /// at once if that deadline has passed.
+    fn register(&self, emitted: &Emitted) -> (usize, EmissionId) {
+        let canceller = emitted.canceller();
+        let key = self
+            .inner
+            .live
+            .lock()
+            .insert(emitted.id(), canceller.clone());
+        // SeqCst: see `shutdown`. Registered after its take: cancelled here.
+        if self.inner.deadline_passed.load(Ordering::SeqCst) {
+            canceller.cancel();
+        }
+        (key, emitted.id())
     }
 
     fn ended(
         &self,
+        span: &Span,
         event: &str,
         method: &Method,
         path: &str,
-        result: Result<EmissionReport, ventus::EmitError>,
+        report: &EmissionReport,
     ) {
-        let report = match result {
-            Ok(report) => report,
-            Err(err) => {
-                self.count_refused();
-                tracing::error!(event, %method, path, error = %err, "emission refused by the emitter");
-                return;
-            }
-        };
         let counts = report.counts();
+        if counts.cancelled > 0 {
+            Counters::bump(&self.inner.counters.cancelled, 1);
+            let why = if self.inner.deadline_passed.load(Ordering::Relaxed) {
+                "still running at the shutdown deadline"
+            } else {
+                "by the emitter (its shutdown, or its runtime gone)"
+            };
+            tracing::warn!(
+                parent: span,
+                event,
+                %method,
+                path,
+                cancelled = counts.cancelled,
+                "emission cancelled: {why}"
+            );
+            return;
+        }
         Counters::bump(&self.inner.counters.finished, 1);
         if counts.failed + counts.panicked + counts.timed_out == 0 {
             return;
@@ -651,6 +683,7 @@ impl Background {
             if let Outcome::Failed(err) = &handler.outcome {
                 named = true;
                 tracing::error!(
+                    parent: span,
                     event,
                     handler = handler.handler,
                     %method,
@@ -662,6 +695,7 @@ impl Background {
         }
         if !named {
             tracing::error!(
+                parent: span,
                 event,
                 %method,
                 path,
@@ -678,14 +712,56 @@ impl Background {
                 event,
                 method,
                 path,
-                report: &report,
+                report,
             });
         }
     }
 }
 
-/// One hand-off task in `Inner::running`, from before its spawn until it ends (or is
-/// dropped by a runtime shutting down).
+/// The emissions handed off and still running, each with its canceller: a slab whose
+/// entries carry the emission's id, so a key reused after `shutdown` took the slab
+/// cannot remove another emission's entry.
+#[derive(Default)]
+struct Live {
+    entries: Vec<Option<(EmissionId, Canceller)>>,
+    free: Vec<usize>,
+}
+
+impl Live {
+    fn insert(&mut self, id: EmissionId, canceller: Canceller) -> usize {
+        match self.free.pop() {
+            Some(key) => {
+                self.entries[key] = Some((id, canceller));
+                key
+            }
+            None => {
+                self.entries.push(Some((id, canceller)));
+                self.entries.len() - 1
+            }
+        }
+    }
+
+    /// Takes the entry at `key` if it is still the one of emission `id`.
+    fn remove(&mut self, (key, id): (usize, EmissionId)) -> Option<Canceller> {
+        match self.entries.get_mut(key) {
+            Some(entry) if entry.as_ref().is_some_and(|(held, _)| *held == id) => {
+                self.free.push(key);
+                entry.take().map(|(_, canceller)| canceller)
+            }
+            _ => None,
+        }
+    }
+
+    fn into_cancellers(self) -> impl Iterator<Item = Canceller> {
+        self.entries
+            .into_iter()
+            .flatten()
+            .map(|(_, canceller)| canceller)
+    }
+}
+
+/// One handed-off emission in `Inner::running`, from before it is emitted until its
+/// `on_finish` callback has run (or been dropped, if the emission was refused).
 struct Running(Arc<Inner>);
 
 impl Running {
@@ -698,7 +774,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // SeqCst: releases this task's counter updates to the waiter that sees zero, and
+        // SeqCst: releases this emission's counter updates to the waiter that sees zero, and
         // is ordered against `wait_for_tasks`'s increment of `waiters`.
         if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1
             && self.0.waiters.load(Ordering::SeqCst) > 0

@@ -1,11 +1,14 @@
 //! Errors of holding an emission with a request, and the extractor's rejection.
 
+use std::any::Any;
 use std::fmt;
 
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 
-/// Why [`BackgroundEmitter`](crate::BackgroundEmitter) did not hold an emission.
+/// Why [`BackgroundEmitter`](crate::BackgroundEmitter) did not hold an emission. The
+/// payload is handed back in it ([`into_payload`](Self::into_payload)): nothing given to
+/// a refused `emit*` is lost.
 ///
 /// Every refusal is counted in [`BackgroundMetrics::refused`](crate::BackgroundMetrics::refused).
 ///
@@ -16,7 +19,7 @@ use http::StatusCode;
 ///
 /// async fn handler(emitter: BackgroundEmitter) -> &'static str {
 ///     match emitter.emit("") {
-///         Err(HoldError::EmptyEventName) => "names cannot be empty",
+///         Err(HoldError::EmptyEventName { .. }) => "names cannot be empty",
 ///         Err(other) => {
 ///             tracing::warn!(%other, "not emitted");
 ///             "not emitted"
@@ -26,16 +29,21 @@ use http::StatusCode;
 /// }
 /// # let _ = handler;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum HoldError {
     /// The event name was empty.
-    EmptyEventName,
+    EmptyEventName {
+        /// The payload, handed back; `None` for [`emit`](crate::BackgroundEmitter::emit).
+        payload: Option<Box<dyn Any + Send + Sync>>,
+    },
     /// [`Background::shutdown`](crate::Background::shutdown) was called: no new
     /// emission is taken.
     Closed {
         /// The event that was refused.
         event: String,
+        /// The payload, handed back; `None` for [`emit`](crate::BackgroundEmitter::emit).
+        payload: Option<Box<dyn Any + Send + Sync>>,
     },
     /// The request this extractor came with is over: its response was produced (its
     /// emissions were already handed on) or it was dropped without one. An extractor
@@ -43,21 +51,75 @@ pub enum HoldError {
     RequestFinished {
         /// The event that was refused.
         event: String,
+        /// The payload, handed back; `None` for [`emit`](crate::BackgroundEmitter::emit).
+        payload: Option<Box<dyn Any + Send + Sync>>,
     },
+}
+
+impl HoldError {
+    /// The event that was refused (empty for [`EmptyEventName`](Self::EmptyEventName)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// async fn handler(emitter: ventus_axum::BackgroundEmitter) {
+    ///     if let Err(err) = emitter.emit("Created") {
+    ///         tracing::warn!(event = err.event(), "not held: {err}");
+    ///     }
+    /// }
+    /// # let _ = handler;
+    /// ```
+    pub fn event(&self) -> &str {
+        match self {
+            Self::EmptyEventName { .. } => "",
+            Self::Closed { event, .. } | Self::RequestFinished { event, .. } => event,
+        }
+    }
+
+    /// The payload given to `emit_with` (or the event given to `emit_event`), if it was
+    /// a `T`; `None` for another type or for [`emit`](crate::BackgroundEmitter::emit).
+    ///
+    /// # Examples
+    ///
+    /// An order that could not be held is written to an outbox instead of being lost:
+    ///
+    /// ```
+    /// # fn save_to_outbox(_: u64) {}
+    /// async fn place(emitter: ventus_axum::BackgroundEmitter) -> &'static str {
+    ///     match emitter.emit_with("OrderPlaced", 42_u64) {
+    ///         Ok(()) => "placed",
+    ///         Err(err) => {
+    ///             if let Some(order) = err.into_payload::<u64>() {
+    ///                 save_to_outbox(order);
+    ///             }
+    ///             "placed (outbox)"
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = place;
+    /// ```
+    pub fn into_payload<T: Any>(self) -> Option<T> {
+        let payload = match self {
+            Self::EmptyEventName { payload }
+            | Self::Closed { payload, .. }
+            | Self::RequestFinished { payload, .. } => payload,
+        };
+        payload?.downcast::<T>().ok().map(|b| *b)
+    }
 }
 
 impl fmt::Display for HoldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::EmptyEventName => {
+            Self::EmptyEventName { .. } => {
                 f.write_str("event name is empty; emit events with a non-empty name")
             }
-            Self::Closed { event } => write!(
+            Self::Closed { event, .. } => write!(
                 f,
                 "event `{event}` was not held: the background emitter was shut down and \
                  takes no new emissions"
             ),
-            Self::RequestFinished { event } => write!(
+            Self::RequestFinished { event, .. } => write!(
                 f,
                 "event `{event}` was not held: its request is over (the response was produced \
                  or the request dropped); emit while the handler runs"

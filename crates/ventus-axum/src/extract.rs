@@ -6,10 +6,10 @@ use std::sync::Arc;
 use axum_core::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 use tracing::Span;
-use ventus::{Event, EventEmitter, EventName};
+use ventus::{EmitError, Emitted, Event, EventEmitter, EventName};
 
 use crate::background::Background;
-use crate::background::{Pending, RunFuture, Slot};
+use crate::background::{EmitFn, Payload, Pending, Slot};
 use crate::error::{HoldError, MissingLayer};
 use crate::policy::RunPolicy;
 use crate::slot::SlotHandle;
@@ -100,9 +100,7 @@ impl BackgroundEmitter {
     /// # let _ = ping;
     /// ```
     pub fn emit(&self, event: &str) -> Result<(), HoldError> {
-        let name = self.name(event)?;
-        let (run_name, emitter) = (name.clone(), self.emitter());
-        self.hold(name, Box::pin(async move { emitter.run(&run_name).await }))
+        self.hold(event, None, emit_plain)
     }
 
     /// Holds an emission of `event` with `payload`; its handlers take `&T` (sync) or `T`
@@ -128,12 +126,7 @@ impl BackgroundEmitter {
         event: &str,
         payload: T,
     ) -> Result<(), HoldError> {
-        let name = self.name(event)?;
-        let (run_name, emitter) = (name.clone(), self.emitter());
-        self.hold(
-            name,
-            Box::pin(async move { emitter.run_with(&run_name, payload).await }),
-        )
+        self.hold(event, Some(Box::new(payload)), emit_payload::<T>)
     }
 
     /// Holds an emission of the typed event `event` (named by [`Event::name`]).
@@ -157,12 +150,7 @@ impl BackgroundEmitter {
     /// # let _ = create;
     /// ```
     pub fn emit_event<E: Event>(&self, event: E) -> Result<(), HoldError> {
-        let name = self.name(E::name())?;
-        let emitter = self.emitter();
-        self.hold(
-            name,
-            Box::pin(async move { emitter.run_event(event).await }),
-        )
+        self.hold(E::name(), Some(Box::new(event)), emit_typed::<E>)
     }
 
     /// This extractor with `policy` in place of the router's, for the emissions made
@@ -203,22 +191,19 @@ impl BackgroundEmitter {
         &self.background
     }
 
-    fn emitter(&self) -> EventEmitter {
-        self.background.emitter().clone()
-    }
-
-    fn name(&self, event: &str) -> Result<EventName, HoldError> {
-        EventName::new(event).map_err(|_| {
-            self.background.count_refused();
-            HoldError::EmptyEventName
-        })
-    }
-
-    fn hold(&self, event: EventName, run: RunFuture) -> Result<(), HoldError> {
+    fn hold(&self, event: &str, payload: Payload, emit: EmitFn) -> Result<(), HoldError> {
+        let event = match EventName::new(event) {
+            Ok(name) => name,
+            Err(_) => {
+                self.background.count_refused();
+                return Err(HoldError::EmptyEventName { payload });
+            }
+        };
         if self.background.is_closed() {
             self.background.count_refused();
             return Err(HoldError::Closed {
                 event: event.as_str().to_owned(),
+                payload,
             });
         }
         let pending = Pending {
@@ -226,7 +211,8 @@ impl BackgroundEmitter {
             event,
             policy: self.policy,
             span: Span::current(),
-            run,
+            payload,
+            emit,
         };
         match self.slot.push(pending) {
             Ok(()) => {
@@ -237,9 +223,42 @@ impl BackgroundEmitter {
                 self.background.count_refused();
                 Err(HoldError::RequestFinished {
                     event: pending.event.as_str().to_owned(),
+                    payload: pending.payload,
                 })
             }
         }
+    }
+}
+
+/// [`EmitFn`] of an emission without a payload.
+fn emit_plain(emitter: &EventEmitter, event: &EventName, _: Payload) -> Result<Emitted, EmitError> {
+    emitter.emit(event)
+}
+
+/// [`EmitFn`] of `emit_with::<T>`: the payload was boxed from a `T`.
+fn emit_payload<T: Send + Sync + 'static>(
+    emitter: &EventEmitter,
+    event: &EventName,
+    payload: Payload,
+) -> Result<Emitted, EmitError> {
+    emitter.emit_with(event, unbox::<T>(payload))
+}
+
+/// [`EmitFn`] of `emit_event::<E>`: the payload was boxed from the `E`.
+fn emit_typed<E: Event>(
+    emitter: &EventEmitter,
+    _: &EventName,
+    payload: Payload,
+) -> Result<Emitted, EmitError> {
+    emitter.emit_event(unbox::<E>(payload))
+}
+
+/// The payload as the type `hold` was given it with.
+fn unbox<T: 'static>(payload: Payload) -> T {
+    match payload.map(|p| p.downcast::<T>()) {
+        Some(Ok(payload)) => *payload,
+        // `emit_with` and `emit_event` pair each payload with the function of its type.
+        _ => unreachable!("a held payload is emitted as the type it was held with"),
     }
 }
 

@@ -24,9 +24,10 @@ use crate::slot::SlotHandle;
 /// Exactly when **the inner service's response future resolves** with a response: at
 /// that poll, before the response is returned to the server (so before hyper writes its
 /// first byte), each held emission is either skipped by the [`RunPolicy`] — the
-/// emission's own, else the layer's — or handed to its [`Background`], which spawns a
-/// task for it. The task runs concurrently with the writing of the response and never
-/// delays it: the layer does not wait for it, and the response body is not wrapped.
+/// emission's own, else the layer's — or handed to its [`Background`], which emits it
+/// on the application's emitter. Its processor runs it concurrently with the writing of
+/// the response, which it never delays: the layer does not wait for it, and the
+/// response body is not wrapped.
 /// From then on the emission no longer depends on the connection: a client that
 /// disconnects, a body that fails to send, or a server that closes the connection does
 /// not touch it. Only [`Background::shutdown`] can cancel it.

@@ -6,8 +6,9 @@
 //! A handler takes a [`BackgroundEmitter`] (from the router's state, through
 //! [`FromRef`](axum_core::extract::FromRef), as a FastAPI endpoint takes
 //! `Depends(FastAPIEventEmitter())`) and emits with it; the emission is *held* with the
-//! request. [`VentusLayer`] on the route hands the held emissions on when the response
-//! future resolves; the [`Background`] handle runs them in tasks of its own.
+//! request. [`VentusLayer`] on the route hands the held emissions to the application's
+//! emitter when the response future resolves, and the [`Background`] handle follows
+//! each one to its end.
 //!
 //! ```no_run
 //! use axum::{http::StatusCode, routing::post, Json, Router};
@@ -48,10 +49,14 @@
 //!
 //! - **When.** A held emission is handed on at the poll in which the inner service's
 //!   response future resolves with a response — before the server writes the response,
-//!   never after the body is sent — and runs in a task spawned then. The response is
-//!   not delayed: nothing waits for that task, and the body is not wrapped. (Chosen over
-//!   "after the body is fully sent" so that streaming bodies, and clients that stop
-//!   reading, cannot hold emissions back or lose them.)
+//!   never after the body is sent — and is emitted then on the application's emitter,
+//!   whose processor runs it: the tokio processor on a task of the runtime, a
+//!   `ThreadPoolEventEmitter` on its pool, in submission order if the emitter keeps it.
+//!   The response is not delayed: nothing waits for the emission, and the body is not
+//!   wrapped. (Chosen over "after the body is fully sent" so that streaming bodies, and
+//!   clients that stop reading, cannot hold emissions back or lose them.) A processor of
+//!   one's own that runs emissions inline would run them in that poll, before the
+//!   response is written.
 //! - **Policy.** [`RunPolicy::OnSuccess`] (the default, as Starlette) runs an emission
 //!   only after a `2xx` status; [`RunPolicy::Always`] after any; [`RunPolicy::Never`]
 //!   skips them all. Set it per router with [`VentusLayer::policy`] and per emission
@@ -65,8 +70,9 @@
 //!   [`BackgroundMetrics::dropped`] and logged at `warn` level.
 //! - **Spans.** Each emission runs in a `ventus_axum.emission` span (`info` level;
 //!   fields `event`, `method`, `path`) whose parent is the span current when the handler
-//!   emitted — the request's span under a tracing layer — and ventus's own
-//!   `ventus.emission` and `ventus.handler` spans (`debug`) open inside it.
+//!   emitted — the request's span under a tracing layer — wherever the processor runs
+//!   it, and ventus's own `ventus.emission` and `ventus.handler` spans (`debug`) open
+//!   inside it.
 //! - **Failures.** A handler's error, panic or timeout goes to its failure callback
 //!   in ventus as usual, and ventus logs it with the event and the handler inside the
 //!   `ventus_axum.emission` span, so the line carries the method and the path too.
@@ -76,31 +82,27 @@
 //!   [`BackgroundMetrics::failed`] and gives it to [`BackgroundBuilder::on_failure`].
 //!   The response, already produced, is never touched.
 //! - **Shutdown.** [`Background::shutdown`] stops taking emissions, waits for those in
-//!   flight up to a deadline, cancels the rest and returns a [`DrainReport`] of how many
-//!   finished, were cancelled and were refused. Call it after
-//!   `axum::serve(..).with_graceful_shutdown(..)` has returned.
+//!   flight up to a deadline, cancels the rest (ours only, not the emitter's other work)
+//!   and returns a [`DrainReport`] of how many finished, were cancelled and were
+//!   refused. Call it after `axum::serve(..).with_graceful_shutdown(..)` has returned.
+//! - **The emitter's rules apply.** Its linker, timeouts, bound, filter, reports,
+//!   metrics and closed state apply as to any `emit`; an emission the emitter refuses at
+//!   hand-off (closed, full, a payload no handler takes) is counted in
+//!   [`BackgroundMetrics::refused`] and logged with the event, method and path. The
+//!   emitter's [`in_flight`](ventus::EmitterMetrics::in_flight) and
+//!   [`wait_for_tasks`](ventus::EventEmitter::wait_for_tasks) count these emissions
+//!   beside its others; [`Background`]'s count only these.
 //! - **Owned payloads.** Emissions outlive their request, so payloads are `'static`:
 //!   borrowing from the request does not compile (see [`BackgroundEmitter`]).
 //!
-//! # Why the emitter's processor is not used
+//! # How an emission is followed
 //!
-//! [`Background`] drives each emission with the emitter's
-//! [`run`](ventus::EventEmitter::run) family in a task it spawns and tracks, instead of
-//! handing it to the emitter's processor with `emit`. Two things need that: ventus opens
-//! an emission's spans where the emission is driven, and the tokio processor drives it
-//! in a task that does not carry the caller's span, so only a task of ours can make the
-//! request's span their ancestor; and the handle `emit` returns cannot be cancelled
-//! while its report is awaited, so only a run we own can be cancelled — ours alone, not
-//! the emitter's other work — at a shutdown deadline. The emitter's linker, timeouts,
-//! reports, metrics and closed state apply as with `emit`.
-//!
-//! What follows from it: the handlers run on the server's tokio runtime whatever the
-//! emitter's processor (a `ThreadPoolEventEmitter`'s pool is not used; mark a slow sync
-//! handler `.blocking()` to keep it off the runtime's workers); the emitter's
-//! `in_flight` and `wait_for_tasks` do not see these runs — ask the [`Background`]
-//! ([`BackgroundMetrics::in_flight`], [`Background::wait_for_tasks`]); and `emit`'s
-//! processor path, measured in the same benchmark, was the slower of the two for one
-//! emission per request.
+//! At hand-off the [`Background`] emits on the emitter, takes a
+//! [`Canceller`](ventus::Canceller) of the emission (kept until it ends, for a
+//! shutdown deadline) and hands the [`Emitted`](ventus::Emitted) to
+//! [`on_finish`](ventus::Emitted::on_finish): the report is counted and logged on the
+//! thread that finishes the emission, with no task spawned and nothing polled per
+//! emission.
 //!
 //! # Main types
 //!

@@ -773,14 +773,32 @@ async fn an_extractor_kept_past_its_request_is_refused() {
     let mut client = Client::connect(server.addr).await;
     assert_eq!(client.get("/").await.0, StatusCode::OK);
     let emitter = kept.recv().await.unwrap();
-    assert_eq!(
-        emitter.emit("Late"),
-        Err(HoldError::RequestFinished {
-            event: "Late".into()
-        })
-    );
-    assert_eq!(emitter.emit(""), Err(HoldError::EmptyEventName));
-    assert_eq!(background.metrics().refused, 2);
+    match emitter.emit("Late") {
+        Err(HoldError::RequestFinished { event, payload }) => {
+            assert_eq!(event, "Late");
+            assert!(payload.is_none());
+        }
+        other => panic!("expected RequestFinished, got {other:?}"),
+    }
+    assert!(matches!(
+        emitter.emit(""),
+        Err(HoldError::EmptyEventName { payload: None })
+    ));
+    // The payload comes back, whatever the refusal.
+    let err = emitter.emit_with("Late", vec![1_u8, 2, 3]).unwrap_err();
+    assert_eq!(err.event(), "Late");
+    assert!(matches!(err, HoldError::RequestFinished { .. }));
+    assert_eq!(err.into_payload::<Vec<u8>>(), Some(vec![1, 2, 3]));
+    let err = emitter.emit_with("", 7_u64).unwrap_err();
+    assert_eq!(err.into_payload::<String>(), None, "another type");
+    let err = emitter.emit_with("", 7_u64).unwrap_err();
+    assert_eq!(err.into_payload::<u64>(), Some(7));
+    struct Created(u32);
+    impl ventus::Event for Created {}
+    let err = emitter.emit_event(Created(5)).unwrap_err();
+    assert_eq!(err.event(), <Created as ventus::Event>::name());
+    assert_eq!(err.into_payload::<Created>().map(|c| c.0), Some(5));
+    assert_eq!(background.metrics().refused, 6);
     client.disconnect().await;
     server.stop().await;
 }

@@ -2,8 +2,10 @@
 //!
 //! An emission scheduled in an async context is queued as it is, an owned [`Emission`]
 //! (a *job*), with no future built for it. Jobs scheduled from one thread onto one
-//! runtime go into that thread's [`Batch`], which *drainer* tasks empty: a drainer
-//! starts each job in its own task ([`Emission::start_here`]: sync handlers to their
+//! runtime go into that thread's [`Batch`], which *drainer* tasks empty. A drainer is
+//! spawned once and lives as long as its runtime: on an empty queue it parks (its waker
+//! kept in the batch) and the next push wakes it, so a steady trickle of emissions
+//! costs a wake-up each rather than a task each. A drainer starts each job in its own task ([`Emission::start_here`]: sync handlers to their
 //! end, async ones polled once); a job whose handlers all finish then is done, and what
 //! is left of one still running is spawned as a task of its own (which polls it again
 //! with its own waker), so a slow emission never holds up the others. A drainer yields to the runtime after
@@ -12,13 +14,18 @@
 //!
 //! # Invariants
 //!
-//! - `State::drainers` counts the drainer tasks spawned for a batch that have not ended;
-//!   it changes only under the state's lock, together with the queue. A drainer ends only
-//!   after it found the queue empty under that lock (and decremented the count there), so
-//!   a push that sees a drainer counted knows a drainer will take its job.
-//! - A drainer dropped before it ended (its runtime shut down: tokio drops tasks only
-//!   then) takes the queue with it: the jobs are dropped, which releases their in-flight
-//!   guards and sends their handles a report, as a dropped task would.
+//! - `State::drainers` counts the drainer tasks spawned for a batch and not dropped; it
+//!   changes only under the state's lock, together with the queue and `parked`. A
+//!   drainer parks only after it found the queue empty under that lock, registering its
+//!   waker there, so a push either is seen by the drainer's check or finds its waker.
+//! - A push wakes a parked drainer if there is one, else spawns a drainer if fewer than
+//!   the runtime's workers are counted, else leaves the job to the counted drainers,
+//!   which are running (none is parked) and will take it.
+//! - A drainer is dropped only when its runtime shuts down (tokio drops tasks only
+//!   then). It takes the queue with it: the jobs are dropped, which releases their
+//!   in-flight guards and sends their handles a report, as a dropped task would. It also
+//!   clears `parked`: the other drainers of that runtime are being dropped too, and a
+//!   stale waker must not stand in for a spawn.
 //!
 //! # Deadlock safety
 //!
@@ -30,7 +37,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
@@ -56,8 +63,10 @@ pub(crate) struct Batch {
 struct State {
     /// Jobs not yet taken by a drainer, oldest first.
     jobs: VecDeque<Job>,
-    /// Drainer tasks spawned and not ended.
+    /// Drainer tasks spawned and not dropped, running or parked.
     drainers: usize,
+    /// The wakers of drainers parked on the empty queue.
+    parked: Vec<Waker>,
 }
 
 thread_local! {
@@ -70,7 +79,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
     let mut job = Some(job);
     // The batch is used through the thread-local slot's reference: no reference count
     // changes per emission, only when a drainer is spawned.
-    let spawn = BATCH.try_with(|slot| {
+    let start = BATCH.try_with(|slot| {
         let mut slot = slot.borrow_mut();
         let id = handle.id();
         let batch = match &mut *slot {
@@ -85,25 +94,26 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
                     state: Mutex::new(State {
                         jobs: VecDeque::new(),
                         drainers: 0,
+                        parked: Vec::new(),
                     }),
                 }))
             }
         };
         let job = job.take().unwrap_or_else(|| unreachable!("taken once"));
-        batch.push(job).then(|| batch.clone())
+        match batch.push(job) {
+            Push::Queued => None,
+            Push::Wake(waker) => Some(Start::Wake(waker)),
+            Push::Spawn => Some(Start::Spawn(batch.clone())),
+        }
     });
-    match spawn {
+    match start {
         Ok(None) => {}
+        // Woken outside the slot's borrow and the batch's lock.
+        Ok(Some(Start::Wake(waker))) => waker.wake(),
         // Spawned outside the slot's borrow: on a runtime that is shutting down, `spawn`
         // drops the drainer at once, and with it the queued jobs, whose drops may run
         // user code that schedules again.
-        Ok(Some(batch)) => {
-            let lease = Lease {
-                batch,
-                ended: false,
-            };
-            drop(handle.spawn(drain(lease)));
-        }
+        Ok(Some(Start::Spawn(batch))) => drop(handle.spawn(drain(Lease { batch }))),
         // The thread is ending and its batch is gone: a task of its own.
         Err(_) => {
             if let Some(job) = job {
@@ -113,19 +123,38 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
     }
 }
 
+/// What `schedule` does after a push, outside the batch's lock.
+enum Start {
+    Wake(Waker),
+    Spawn(Arc<Batch>),
+}
+
+/// What a push asks of its caller.
+enum Push {
+    /// A running drainer will take the job.
+    Queued,
+    /// Wake this parked drainer.
+    Wake(Waker),
+    /// Spawn a drainer, already counted.
+    Spawn,
+}
+
 impl Batch {
-    /// Queues `job`; `true` if the caller must spawn a drainer, already counted.
-    fn push(&self, job: Job) -> bool {
+    /// Queues `job`, and says who takes it.
+    fn push(&self, job: Job) -> Push {
         let mut state = self.state.lock();
         state.jobs.push_back(job);
+        if let Some(waker) = state.parked.pop() {
+            return Push::Wake(waker);
+        }
         // Up to one drainer per worker: a drainer busy with a long first poll (a sync
         // handler that blocks) must not hold up the jobs behind it while another worker
         // could run them, as it would with a task per emission.
         if state.drainers < self.max_drainers {
             state.drainers += 1;
-            true
+            Push::Spawn
         } else {
-            false
+            Push::Queued
         }
     }
 }
@@ -133,47 +162,48 @@ impl Batch {
 /// A drainer's place in its batch's count.
 struct Lease {
     batch: Arc<Batch>,
-    /// Set when the drainer left the count after finding the queue empty.
-    ended: bool,
 }
 
 impl Lease {
-    /// The next job, or `None` after leaving the count on an empty queue.
-    fn next(&mut self) -> Option<Job> {
+    /// The next job; on an empty queue, parks the drainer (its waker registered under
+    /// the lock that pushes take) until a push wakes it.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Job> {
         let mut state = self.batch.state.lock();
-        let job = state.jobs.pop_front();
-        if job.is_none() {
-            state.drainers -= 1;
-            self.ended = true;
+        if let Some(job) = state.jobs.pop_front() {
+            return Poll::Ready(job);
         }
-        job
+        // Polled again while parked (a spurious wake-up): registered once.
+        if !state.parked.iter().any(|w| w.will_wake(cx.waker())) {
+            state.parked.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if self.ended {
-            return;
-        }
-        // Dropped before it ended: the runtime is shutting down. The queued jobs go with
-        // it, dropped outside the lock (their drops send reports and wake waiters).
-        let jobs = {
+        // Dropped: the runtime is shutting down. The queued jobs go with it, dropped
+        // outside the lock (their drops send reports and wake waiters), and so do the
+        // parked drainers' wakers, so that a later push spawns rather than wakes one.
+        let (jobs, parked) = {
             let mut state = self.batch.state.lock();
             state.drainers -= 1;
-            std::mem::take(&mut state.jobs)
+            (
+                std::mem::take(&mut state.jobs),
+                std::mem::take(&mut state.parked),
+            )
         };
         drop(jobs);
+        drop(parked);
     }
 }
 
-/// A drainer: polls each queued job once, spawns those still pending, ends on an empty
-/// queue.
+/// A drainer: polls each queued job once, spawns those still pending, parks on an
+/// empty queue.
 async fn drain(mut lease: Lease) {
     loop {
         for _ in 0..FAIRNESS_BUDGET {
-            let Some(job) = lease.next() else {
-                return;
-            };
+            let job = poll_fn(|cx| lease.poll_next(cx)).await;
             let mut job = Some(job);
             poll_fn(|cx| {
                 if let Some(job) = job.take() {
