@@ -683,3 +683,58 @@ async fn futures_poll_once<F: std::future::Future + ?Sized>(
     })
     .await
 }
+
+#[test]
+fn sparse_emissions_wake_parked_drainers_without_losing_one() {
+    // Each thread (and each task) emits, then waits for that emission's end before the
+    // next: every push finds its batch's drainers parked, or parking, on an empty queue.
+    // A wake-up lost between a drainer's check and its park would leave an emission
+    // queued forever and this test stuck.
+    let linker = EventLinker::builder().build().unwrap();
+    let ran = Counter::new();
+    let c = ran.clone();
+    linker.on("Sparse").subscribe(move || c.incr()).unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let rt = support::multi_thread(2);
+    const THREADS: usize = 3;
+    const TASKS: usize = 2;
+    const EACH: usize = 2_000;
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (emitter, handle) = (emitter.clone(), rt.handle().clone());
+            std::thread::spawn(move || {
+                let _rt = handle.enter();
+                for _ in 0..EACH {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    emitter.emit("Sparse").unwrap().on_finish(move |report| {
+                        tx.send(report.counts().succeeded).unwrap();
+                    });
+                    let succeeded = rx
+                        .recv_timeout(std::time::Duration::from_secs(20))
+                        .expect("an emission never ran: a drainer missed its wake-up");
+                    assert_eq!(succeeded, 1);
+                }
+            })
+        })
+        .collect();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let emitter = emitter.clone();
+            rt.spawn(async move {
+                for _ in 0..EACH {
+                    let report = emitter.emit("Sparse").unwrap().await;
+                    assert_eq!(report.counts().succeeded, 1);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    rt.block_on(async {
+        for t in tasks {
+            support::within_async("tasks", t).await.unwrap();
+        }
+    });
+    assert_eq!(ran.get(), (THREADS + TASKS) * EACH);
+}
