@@ -228,3 +228,113 @@ async fn drain(mut lease: Lease) {
         tokio::task::yield_now().await;
     }
 }
+
+/// A loom model of the park and wake-up protocol between pushes and a drainer: the
+/// state under one lock (queue, drainer count, parked flag), a push that wakes a
+/// parked drainer or spawns one, and a drainer that parks only after finding the queue
+/// empty under that lock. A waker is modelled by loom's `Notify`, whose permit stands
+/// for tokio's "woken while running: poll again". A lost wake-up leaves the drainer
+/// waiting forever, which loom reports. Run by `.ci/run` with `--cfg ventus_loom`.
+#[cfg(all(test, ventus_loom))]
+mod loom_tests {
+    use std::collections::VecDeque;
+
+    use loom::sync::{Arc, Mutex, Notify};
+    use loom::thread;
+
+    /// `Batch::max_drainers` of the model.
+    const MAX_DRAINERS: usize = 1;
+    /// Jobs pushed in all.
+    const JOBS: usize = 3;
+
+    #[derive(Default)]
+    struct Model {
+        /// `State`: jobs, drainers, whether the drainer is parked.
+        state: Mutex<(VecDeque<usize>, usize, bool)>,
+        /// The parked drainer's waker.
+        waker: Notify,
+        /// The jobs in the order the drainer ran them.
+        ran: Mutex<Vec<usize>>,
+        /// The drainer thread, once spawned.
+        drainer: Mutex<Option<thread::JoinHandle<()>>>,
+    }
+
+    enum Start {
+        Queued,
+        Wake,
+        Spawn,
+    }
+
+    fn push(m: &Arc<Model>, job: usize) {
+        let start = {
+            let mut state = m.state.lock().unwrap();
+            state.0.push_back(job);
+            if state.2 {
+                state.2 = false;
+                Start::Wake
+            } else if state.1 < MAX_DRAINERS {
+                state.1 += 1;
+                Start::Spawn
+            } else {
+                Start::Queued
+            }
+        };
+        match start {
+            Start::Queued => {}
+            Start::Wake => m.waker.notify(),
+            Start::Spawn => {
+                let model = m.clone();
+                let handle = thread::spawn(move || drain(&model));
+                *m.drainer.lock().unwrap() = Some(handle);
+            }
+        }
+    }
+
+    fn drain(m: &Model) {
+        loop {
+            let job = {
+                let mut state = m.state.lock().unwrap();
+                let job = state.0.pop_front();
+                if job.is_none() {
+                    state.2 = true;
+                }
+                job
+            };
+            match job {
+                Some(job) => {
+                    let mut ran = m.ran.lock().unwrap();
+                    ran.push(job);
+                    if ran.len() == JOBS {
+                        return;
+                    }
+                }
+                None => m.waker.wait(),
+            }
+        }
+    }
+
+    #[test]
+    fn every_pushed_job_is_run_by_a_drainer_that_parks_between_them() {
+        loom::model(|| {
+            let m = Arc::new(Model::default());
+            let pushers: Vec<_> = (0..2)
+                .map(|job| {
+                    let m = m.clone();
+                    thread::spawn(move || push(&m, job))
+                })
+                .collect();
+            push(&m, 2);
+            for pusher in pushers {
+                pusher.join().unwrap();
+            }
+            let drainer = m.drainer.lock().unwrap().take();
+            drainer
+                .expect("the first push spawned a drainer")
+                .join()
+                .unwrap();
+            let mut ran = m.ran.lock().unwrap().clone();
+            ran.sort_unstable();
+            assert_eq!(ran, [0, 1, 2]);
+        });
+    }
+}
