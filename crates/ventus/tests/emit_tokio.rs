@@ -530,3 +530,41 @@ async fn a_scheduled_emission_carries_the_time_it_was_emitted_not_the_time_it_ra
         "{seen:?} not in [{before:?}, {after:?}]"
     );
 }
+
+#[test]
+fn threads_that_emit_and_end_leave_no_task_behind() {
+    // Each thread that schedules on a runtime gets drainers of its own, which park
+    // between emissions. When the thread ends they must end too, or a server whose
+    // blocking threads come and go would pile up parked tasks.
+    let linker = EventLinker::builder().build().unwrap();
+    linker.on("Job").subscribe(|| ()).unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let rt = support::multi_thread(2);
+    let metrics = rt.metrics();
+    let before = metrics.num_alive_tasks();
+    for _ in 0..20 {
+        let (emitter, handle) = (emitter.clone(), rt.handle().clone());
+        thread::spawn(move || {
+            let _rt = handle.enter();
+            for _ in 0..3 {
+                let (tx, rx) = mpsc::channel();
+                emitter.emit("Job").unwrap().on_finish(move |report| {
+                    tx.send(report.counts().succeeded).unwrap();
+                });
+                assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)), Ok(1));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    // The ended threads' drainers were woken to end; give them the bounded time to.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metrics.num_alive_tasks() > before && std::time::Instant::now() < deadline {
+        thread::yield_now();
+    }
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        before,
+        "drainers of ended threads are still alive"
+    );
+}

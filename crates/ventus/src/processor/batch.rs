@@ -21,8 +21,12 @@
 //! - A push wakes a parked drainer if there is one, else spawns a drainer if fewer than
 //!   the runtime's workers are counted, else leaves the job to the counted drainers,
 //!   which are running (none is parked) and will take it.
-//! - A drainer is dropped only when its runtime shuts down (tokio drops tasks only
-//!   then). It takes the queue with it: the jobs are dropped, which releases their
+//! - A drainer ends only on the empty queue of an orphaned batch: the thread that
+//!   pushed to it ended or moved to another runtime, so no push can come (threads come
+//!   and go, blocking threads among them; their drainers must not stay parked). It
+//!   leaves the count under the lock where it found the queue empty.
+//! - Otherwise a drainer is dropped only when its runtime shuts down (tokio drops tasks
+//!   only then). It takes the queue with it: the jobs are dropped, which releases their
 //!   in-flight guards and sends their handles a report, as a dropped task would. It also
 //!   clears `parked`: the other drainers of that runtime are being dropped too, and a
 //!   stale waker must not stand in for a spawn.
@@ -67,11 +71,33 @@ struct State {
     drainers: usize,
     /// The wakers of drainers parked on the empty queue.
     parked: Vec<Waker>,
+    /// Set when the thread that pushes here let go of the batch (it ended, or moved to
+    /// another runtime): no push can come, so drainers end on the empty queue.
+    orphaned: bool,
+}
+
+/// The thread-local slot's hold on its batch. Dropped when the thread ends or schedules
+/// on another runtime: the batch is orphaned, so its drainers end once they have run
+/// what is queued instead of staying parked until the runtime shuts down.
+struct Home(Arc<Batch>);
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let parked = {
+            let mut state = self.0.state.lock();
+            state.orphaned = true;
+            std::mem::take(&mut state.parked)
+        };
+        // Woken outside the lock; each ends at its next poll.
+        for waker in parked {
+            waker.wake();
+        }
+    }
 }
 
 thread_local! {
     /// This thread's batch for the runtime it last scheduled on.
-    static BATCH: RefCell<Option<Arc<Batch>>> = const { RefCell::new(None) };
+    static BATCH: RefCell<Option<Home>> = const { RefCell::new(None) };
 }
 
 /// Schedules `job` on `handle`'s runtime, through this thread's batch.
@@ -83,20 +109,22 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         let mut slot = slot.borrow_mut();
         let id = handle.id();
         let batch = match &mut *slot {
-            Some(batch) if batch.runtime == id => batch,
+            Some(Home(batch)) if batch.runtime == id => batch,
             slot => {
-                // A new runtime on this thread: the old batch's drainers finish its jobs
-                // (without drainers, its queue is empty, so dropping it here runs no
-                // user code).
-                slot.insert(Arc::new(Batch {
+                // A new runtime on this thread: the old batch is orphaned, and its
+                // drainers finish its jobs and end (without drainers, its queue is
+                // empty, so dropping it here runs no user code).
+                let home = slot.insert(Home(Arc::new(Batch {
                     runtime: id,
                     max_drainers: handle.metrics().num_workers().max(1),
                     state: Mutex::new(State {
                         jobs: VecDeque::new(),
                         drainers: 0,
                         parked: Vec::new(),
+                        orphaned: false,
                     }),
-                }))
+                })));
+                &mut home.0
             }
         };
         let job = job.take().unwrap_or_else(|| unreachable!("taken once"));
@@ -113,7 +141,10 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         // Spawned outside the slot's borrow: on a runtime that is shutting down, `spawn`
         // drops the drainer at once, and with it the queued jobs, whose drops may run
         // user code that schedules again.
-        Ok(Some(Start::Spawn(batch))) => drop(handle.spawn(drain(Lease { batch }))),
+        Ok(Some(Start::Spawn(batch))) => drop(handle.spawn(drain(Lease {
+            batch,
+            ended: false,
+        }))),
         // The thread is ending and its batch is gone: a task of its own.
         Err(_) => {
             if let Some(job) = job {
@@ -162,15 +193,23 @@ impl Batch {
 /// A drainer's place in its batch's count.
 struct Lease {
     batch: Arc<Batch>,
+    /// Set when the drainer left the count on the empty queue of an orphaned batch.
+    ended: bool,
 }
 
 impl Lease {
     /// The next job; on an empty queue, parks the drainer (its waker registered under
-    /// the lock that pushes take) until a push wakes it.
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Job> {
+    /// the lock that pushes take) until a push wakes it, or, if the batch is orphaned,
+    /// leaves the count: `None`, and the drainer ends.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Job>> {
         let mut state = self.batch.state.lock();
         if let Some(job) = state.jobs.pop_front() {
-            return Poll::Ready(job);
+            return Poll::Ready(Some(job));
+        }
+        if state.orphaned {
+            state.drainers -= 1;
+            self.ended = true;
+            return Poll::Ready(None);
         }
         // Polled again while parked (a spurious wake-up): registered once.
         if !state.parked.iter().any(|w| w.will_wake(cx.waker())) {
@@ -182,9 +221,13 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Dropped: the runtime is shutting down. The queued jobs go with it, dropped
-        // outside the lock (their drops send reports and wake waiters), and so do the
-        // parked drainers' wakers, so that a later push spawns rather than wakes one.
+        if self.ended {
+            return;
+        }
+        // Dropped before it ended: the runtime is shutting down. The queued jobs go with
+        // it, dropped outside the lock (their drops send reports and wake waiters), and
+        // so do the parked drainers' wakers, so that a later push spawns rather than
+        // wakes one.
         let (jobs, parked) = {
             let mut state = self.batch.state.lock();
             state.drainers -= 1;
@@ -199,11 +242,13 @@ impl Drop for Lease {
 }
 
 /// A drainer: polls each queued job once, spawns those still pending, parks on an
-/// empty queue.
+/// empty queue, ends on the empty queue of an orphaned batch.
 async fn drain(mut lease: Lease) {
     loop {
         for _ in 0..FAIRNESS_BUDGET {
-            let job = poll_fn(|cx| lease.poll_next(cx)).await;
+            let Some(job) = poll_fn(|cx| lease.poll_next(cx)).await else {
+                return;
+            };
             let mut job = Some(job);
             poll_fn(|cx| {
                 if let Some(job) = job.take() {
@@ -229,12 +274,15 @@ async fn drain(mut lease: Lease) {
     }
 }
 
-/// A loom model of the park and wake-up protocol between pushes and a drainer: the
-/// state under one lock (queue, drainer count, parked flag), a push that wakes a
-/// parked drainer or spawns one, and a drainer that parks only after finding the queue
-/// empty under that lock. A waker is modelled by loom's `Notify`, whose permit stands
-/// for tokio's "woken while running: poll again". A lost wake-up leaves the drainer
-/// waiting forever, which loom reports. Run by `.ci/run` with `--cfg ventus_loom`.
+/// A loom model of the park and wake-up protocol between a batch's pushes and its
+/// drainers: the state under one lock (queue, drainer count, parked drainers, orphaned
+/// flag); pushes from the batch's one thread, each waking a parked drainer or spawning
+/// one (up to two); drainers that park only after finding the queue empty under that
+/// lock; and the thread letting go of the batch (orphaning it) after its pushes, after
+/// which every drainer must run what is left and end. A waker is modelled by loom's
+/// `Notify`, whose permit stands for tokio's "woken while running: poll again". A lost
+/// wake-up leaves a drainer waiting forever, which loom reports. Run by `.ci/run` with
+/// `--cfg ventus_loom`.
 #[cfg(all(test, ventus_loom))]
 mod loom_tests {
     use std::collections::VecDeque;
@@ -243,98 +291,116 @@ mod loom_tests {
     use loom::thread;
 
     /// `Batch::max_drainers` of the model.
-    const MAX_DRAINERS: usize = 1;
-    /// Jobs pushed in all.
-    const JOBS: usize = 3;
+    const MAX_DRAINERS: usize = 2;
+
+    #[derive(Default)]
+    struct State {
+        jobs: VecDeque<usize>,
+        drainers: usize,
+        /// The parked drainers, by index into `Model::wakers`.
+        parked: Vec<usize>,
+        orphaned: bool,
+    }
 
     #[derive(Default)]
     struct Model {
-        /// `State`: jobs, drainers, whether the drainer is parked.
-        state: Mutex<(VecDeque<usize>, usize, bool)>,
-        /// The parked drainer's waker.
-        waker: Notify,
-        /// The jobs in the order the drainer ran them.
+        state: Mutex<State>,
+        /// Each drainer's waker.
+        wakers: [Notify; MAX_DRAINERS],
+        /// The jobs in the order the drainers ran them.
         ran: Mutex<Vec<usize>>,
-        /// The drainer thread, once spawned.
-        drainer: Mutex<Option<thread::JoinHandle<()>>>,
+        /// The drainer threads spawned.
+        drainers: Mutex<Vec<thread::JoinHandle<()>>>,
     }
 
     enum Start {
         Queued,
-        Wake,
-        Spawn,
+        Wake(usize),
+        Spawn(usize),
     }
 
     fn push(m: &Arc<Model>, job: usize) {
         let start = {
             let mut state = m.state.lock().unwrap();
-            state.0.push_back(job);
-            if state.2 {
-                state.2 = false;
-                Start::Wake
-            } else if state.1 < MAX_DRAINERS {
-                state.1 += 1;
-                Start::Spawn
+            state.jobs.push_back(job);
+            if let Some(drainer) = state.parked.pop() {
+                Start::Wake(drainer)
+            } else if state.drainers < MAX_DRAINERS {
+                state.drainers += 1;
+                Start::Spawn(m.drainers.lock().unwrap().len())
             } else {
                 Start::Queued
             }
         };
         match start {
             Start::Queued => {}
-            Start::Wake => m.waker.notify(),
-            Start::Spawn => {
+            Start::Wake(drainer) => m.wakers[drainer].notify(),
+            Start::Spawn(me) => {
                 let model = m.clone();
-                let handle = thread::spawn(move || drain(&model));
-                *m.drainer.lock().unwrap() = Some(handle);
+                let handle = thread::spawn(move || drain(&model, me));
+                m.drainers.lock().unwrap().push(handle);
             }
         }
     }
 
-    fn drain(m: &Model) {
+    /// `Home::drop`.
+    fn orphan(m: &Model) {
+        let parked = {
+            let mut state = m.state.lock().unwrap();
+            state.orphaned = true;
+            std::mem::take(&mut state.parked)
+        };
+        for drainer in parked {
+            m.wakers[drainer].notify();
+        }
+    }
+
+    fn drain(m: &Model, me: usize) {
         loop {
             let job = {
                 let mut state = m.state.lock().unwrap();
-                let job = state.0.pop_front();
-                if job.is_none() {
-                    state.2 = true;
-                }
-                job
-            };
-            match job {
-                Some(job) => {
-                    let mut ran = m.ran.lock().unwrap();
-                    ran.push(job);
-                    if ran.len() == JOBS {
+                match state.jobs.pop_front() {
+                    Some(job) => Some(job),
+                    None if state.orphaned => {
+                        state.drainers -= 1;
                         return;
                     }
+                    None => {
+                        if !state.parked.contains(&me) {
+                            state.parked.push(me);
+                        }
+                        None
+                    }
                 }
-                None => m.waker.wait(),
+            };
+            match job {
+                Some(job) => m.ran.lock().unwrap().push(job),
+                None => m.wakers[me].wait(),
             }
         }
     }
 
     #[test]
-    fn every_pushed_job_is_run_by_a_drainer_that_parks_between_them() {
-        loom::model(|| {
+    fn every_pushed_job_runs_and_the_drainers_end_once_orphaned() {
+        // Bounded, as loom advises: every interleaving with up to three preemptions
+        // (two drainers and three jobs are too many to explore whole).
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
             let m = Arc::new(Model::default());
-            let pushers: Vec<_> = (0..2)
-                .map(|job| {
-                    let m = m.clone();
-                    thread::spawn(move || push(&m, job))
-                })
-                .collect();
-            push(&m, 2);
-            for pusher in pushers {
-                pusher.join().unwrap();
+            for job in 0..3 {
+                push(&m, job);
             }
-            let drainer = m.drainer.lock().unwrap().take();
-            drainer
-                .expect("the first push spawned a drainer")
-                .join()
-                .unwrap();
+            orphan(&m);
+            let drainers = std::mem::take(&mut *m.drainers.lock().unwrap());
+            assert!(!drainers.is_empty(), "the first push spawned a drainer");
+            for drainer in drainers {
+                drainer.join().unwrap();
+            }
             let mut ran = m.ran.lock().unwrap().clone();
             ran.sort_unstable();
             assert_eq!(ran, [0, 1, 2]);
+            assert_eq!(m.state.lock().unwrap().drainers, 0);
         });
     }
 }
