@@ -569,21 +569,24 @@ impl Background {
             );
             return;
         }
-        pending.background.clone().hand_off(pending, slot);
+        Self::hand_off(pending, slot);
     }
 
-    fn hand_off(self, pending: Pending, slot: &Arc<Slot>) {
+    fn hand_off(pending: Pending, slot: &Arc<Slot>) {
         let Pending {
+            background,
             event,
             span,
             payload,
             emit,
             ..
         } = pending;
-        // Counted before the closed check: see `shutdown`.
-        let running = Running::enter(&self);
-        if self.inner.closed.load(Ordering::SeqCst) {
-            self.count_refused();
+        // Counted before the closed check: see `shutdown`. It owns the handle from here
+        // on, and gives the count back when dropped.
+        let running = Running::enter(background);
+        let this = &running.0;
+        if this.inner.closed.load(Ordering::SeqCst) {
+            this.count_refused();
             tracing::warn!(
                 parent: &span,
                 event = %event,
@@ -593,7 +596,7 @@ impl Background {
             );
             return;
         }
-        Counters::bump(&self.inner.counters.handed_off, 1);
+        Counters::bump(&this.inner.counters.handed_off, 1);
         let span = tracing::info_span!(
             parent: &span,
             "ventus_axum.emission",
@@ -603,10 +606,10 @@ impl Background {
         );
         // Emitted inside the span: ventus runs the emission in it, wherever its
         // processor runs it.
-        let emitted = match span.in_scope(|| emit(&self.inner.emitter, &event, payload)) {
+        let emitted = match span.in_scope(|| emit(&this.inner.emitter, &event, payload)) {
             Ok(emitted) => emitted,
             Err(err) => {
-                self.count_refused();
+                this.count_refused();
                 tracing::error!(
                     parent: &span,
                     event = %event,
@@ -618,16 +621,19 @@ impl Background {
                 return;
             }
         };
-        let registered = (!emitted.is_finished()).then(|| self.register(&emitted));
+        let registered = (!emitted.is_finished()).then(|| this.register(&emitted));
         let slot = slot.clone();
         emitted.on_finish(move |report| {
-            let _running = running;
+            let this = &running.0;
             if let Some(key) = registered {
                 // Dropped after the lock is released.
-                let entry = self.inner.live.lock().remove(key);
+                let entry = this.inner.live.lock().remove(key);
                 drop(entry);
             }
-            self.ended(&span, &event, &slot.method, slot.path(), &report);
+            this.ended(&span, report.event(), &slot.method, slot.path(), &report);
+            drop((span, slot, report));
+            // Last: once the count is zero, the counters are final.
+            drop(running);
         });
     }
 
@@ -762,13 +768,13 @@ impl Live {
 
 /// One handed-off emission in `Inner::running`, from before it is emitted until its
 /// `on_finish` callback has run (or been dropped, if the emission was refused).
-struct Running(Arc<Inner>);
+struct Running(Background);
 
 impl Running {
-    fn enter(background: &Background) -> Self {
+    fn enter(background: Background) -> Self {
         // SeqCst: ordered against the closed flag; see `Background::shutdown`.
         background.inner.running.fetch_add(1, Ordering::SeqCst);
-        Self(background.inner.clone())
+        Self(background)
     }
 }
 
@@ -776,10 +782,11 @@ impl Drop for Running {
     fn drop(&mut self) {
         // SeqCst: releases this emission's counter updates to the waiter that sees zero, and
         // is ordered against `wait_for_tasks`'s increment of `waiters`.
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1
-            && self.0.waiters.load(Ordering::SeqCst) > 0
+        let inner = &self.0.inner;
+        if inner.running.fetch_sub(1, Ordering::SeqCst) == 1
+            && inner.waiters.load(Ordering::SeqCst) > 0
         {
-            self.0.idle.notify_waiters();
+            inner.idle.notify_waiters();
         }
     }
 }
