@@ -155,7 +155,7 @@ pub(crate) fn rows(s: &Settings) -> Vec<Row> {
         .enable_all()
         .build()
         .expect("runtime");
-    let n = if s.quick { 800 } else { 4_000 };
+    let n = if s.quick { 800 } else { 16_000 };
     let (tp, tp_spawn, p99, p99_spawn) = runtime.block_on(async {
         let linker = EventLinker::builder().build().expect("linker");
         let ventus_count = leak_counter();
