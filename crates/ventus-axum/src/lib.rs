@@ -88,7 +88,11 @@
 //! - **The emitter's rules apply.** Its linker, timeouts, bound, filter, reports,
 //!   metrics and closed state apply as to any `emit`; an emission the emitter refuses at
 //!   hand-off (closed, full, a payload no handler takes) is counted in
-//!   [`BackgroundMetrics::refused`] and logged with the event, method and path. The
+//!   [`BackgroundMetrics::refused`] and logged with the event, method and path. A
+//!   bounded emitter that is full refuses under
+//!   [`Overflow::Wait`](ventus::Overflow::Wait) too: the hand-off happens inside the
+//!   response future's poll, which cannot wait for room, so size the bound for the
+//!   request rate (or give ventus-axum an emitter of its own). The
 //!   emitter's [`in_flight`](ventus::EmitterMetrics::in_flight) and
 //!   [`wait_for_tasks`](ventus::EventEmitter::wait_for_tasks) count these emissions
 //!   beside its others; [`Background`]'s count only these.
