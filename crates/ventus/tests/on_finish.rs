@@ -109,7 +109,7 @@ fn the_callback_runs_after_the_emission_left_the_in_flight_count() {
             emitter.emit("Job").unwrap().on_finish(move |_| {
                 // Nothing else is in flight but this emission, which must be out already
                 // or still counted by the others; the check is below.
-                seen.fetch_min(e.metrics().in_flight as usize, Ordering::Relaxed);
+                seen.fetch_min(e.metrics().in_flight, Ordering::Relaxed);
                 tx.send(()).unwrap();
             });
             within_async("one at a time", async {
@@ -160,7 +160,7 @@ fn an_emission_cancelled_by_shutdown_calls_back_with_its_handlers_cancelled() {
     let linker = EventLinker::builder().build().unwrap();
     linker
         .on("Forever")
-        .subscribe(|| std::future::pending::<()>())
+        .subscribe(std::future::pending::<()>)
         .unwrap();
     let emitter = TokioEventEmitter::with_linker(&linker);
     let rt = support::multi_thread(2);
@@ -238,7 +238,7 @@ async fn a_canceller_cancels_after_the_handle_was_given_away() {
     let (linker, emitter) = setup();
     linker
         .on("Forever")
-        .subscribe(|| std::future::pending::<()>())
+        .subscribe(std::future::pending::<()>)
         .unwrap();
     let emitted = emitter.emit("Forever").unwrap();
     let canceller = emitted.canceller();
