@@ -125,6 +125,10 @@ struct Inner {
 
 type OnFailure = Arc<dyn Fn(&Failure<'_>) + Send + Sync>;
 
+/// How long [`Background::shutdown`] waits, at most, for the emissions it cancelled at
+/// its deadline to end (less if the deadline itself is shorter).
+const CANCEL_GRACE: Duration = Duration::from_secs(1);
+
 /// Monotonic counters. Each is only ever incremented, and read as a snapshot: they carry
 /// no ordering with other memory, so `Relaxed` is enough everywhere.
 #[derive(Default)]
@@ -317,6 +321,12 @@ pub struct DrainReport {
     /// Emissions refused since the shutdown started (emitted, or reaching hand-off, on a
     /// closed handle).
     pub refused: u64,
+    /// Emissions cancelled at the deadline that had not ended when the shutdown returned:
+    /// still waiting for their turn behind other work of the emitter (an earlier
+    /// emission of a submission-ordered emitter, a busy thread pool). They start no
+    /// handler; each ends cancelled when it gets its turn and is counted in
+    /// [`BackgroundMetrics::cancelled`] then.
+    pub abandoned: u64,
 }
 
 impl Background {
@@ -456,6 +466,12 @@ impl Background {
     /// dropped at their next await point, as with [`ventus::Emitted::cancel`]) and
     /// counted in [`DrainReport::cancelled`]. The application's emitter stays open.
     ///
+    /// It returns within `deadline + min(deadline, 1 s)`: past the deadline, the
+    /// cancelled emissions get up to that much longer to end. One still waiting for its
+    /// turn on the emitter then (behind a long emission of a submission-ordered emitter,
+    /// or on a busy thread pool) is counted in [`DrainReport::abandoned`]: it starts no
+    /// handler, and ends cancelled when its turn comes.
+    ///
     /// With `axum::serve(..).with_graceful_shutdown(signal)`, call it once `serve` has
     /// returned: every connection has been closed by then, so every request has produced
     /// its response and handed its emissions on, and the drain sees them all.
@@ -504,6 +520,7 @@ impl Background {
         // in `wait_for_tasks`: a hand-off either sees the flag and refuses, or has counted
         // its emission before the wait reads the count, so none starts after this returns.
         self.inner.closed.store(true, Ordering::SeqCst);
+        let mut abandoned = 0;
         if tokio::time::timeout(deadline, self.wait_for_tasks())
             .await
             .is_err()
@@ -512,17 +529,31 @@ impl Background {
             // either registered before the take below, or sees the flag.
             self.inner.deadline_passed.store(true, Ordering::SeqCst);
             let live = std::mem::take(&mut *self.inner.live.lock());
-            // Cancelled outside the lock. Each emission ends at its handlers' next await
-            // point, and its `on_finish` counts it cancelled.
+            // Cancelled outside the lock. A running emission ends at its handlers' next
+            // await point; one still waiting for its turn (behind the emitter's other
+            // work) ends when it gets it, without starting a handler. Each counts itself
+            // cancelled in its `on_finish`.
             for canceller in live.into_cancellers() {
                 canceller.cancel();
             }
-            self.wait_for_tasks().await;
+            let grace = deadline.min(CANCEL_GRACE);
+            if tokio::time::timeout(grace, self.wait_for_tasks())
+                .await
+                .is_err()
+            {
+                abandoned = self.inner.running.load(Ordering::SeqCst);
+                tracing::warn!(
+                    abandoned,
+                    "background shutdown: emissions cancelled at the deadline are still \
+                     waiting for their turn on the emitter; they end cancelled when they get it"
+                );
+            }
         }
         DrainReport {
             finished: get(&c.finished) - finished,
             cancelled: get(&c.cancelled) - cancelled,
             refused: get(&c.refused) - refused,
+            abandoned,
         }
     }
 

@@ -50,13 +50,14 @@
 //! - **When.** A held emission is handed on at the poll in which the inner service's
 //!   response future resolves with a response — before the server writes the response,
 //!   never after the body is sent — and is emitted then on the application's emitter,
-//!   whose processor runs it: the tokio processor on a task of the runtime, a
+//!   whose processor runs it: the tokio processor on the server's runtime, a
 //!   `ThreadPoolEventEmitter` on its pool, in submission order if the emitter keeps it.
 //!   The response is not delayed: nothing waits for the emission, and the body is not
 //!   wrapped. (Chosen over "after the body is fully sent" so that streaming bodies, and
-//!   clients that stop reading, cannot hold emissions back or lose them.) A processor of
-//!   one's own that runs emissions inline would run them in that poll, before the
-//!   response is written.
+//!   clients that stop reading, cannot hold emissions back or lose them.) A processor
+//!   that runs emissions inline would run them in that poll, before the response is
+//!   written: a processor of one's own that does, or the tokio processor when the
+//!   response future is polled outside a tokio runtime (not under `axum::serve`).
 //! - **Policy.** [`RunPolicy::OnSuccess`] (the default, as Starlette) runs an emission
 //!   only after a `2xx` status; [`RunPolicy::Always`] after any; [`RunPolicy::Never`]
 //!   skips them all. Set it per router with [`VentusLayer::policy`] and per emission
@@ -83,8 +84,10 @@
 //!   The response, already produced, is never touched.
 //! - **Shutdown.** [`Background::shutdown`] stops taking emissions, waits for those in
 //!   flight up to a deadline, cancels the rest (ours only, not the emitter's other work)
-//!   and returns a [`DrainReport`] of how many finished, were cancelled and were
-//!   refused. Call it after `axum::serve(..).with_graceful_shutdown(..)` has returned.
+//!   and returns a [`DrainReport`] of how many finished, were cancelled, were refused,
+//!   and were cancelled but still waiting for their turn on the emitter when it
+//!   returned (`abandoned`); it returns within `deadline + min(deadline, 1 s)`. Call it
+//!   after `axum::serve(..).with_graceful_shutdown(..)` has returned.
 //! - **The emitter's rules apply.** Its linker, timeouts, bound, filter, reports,
 //!   metrics and closed state apply as to any `emit`; an emission the emitter refuses at
 //!   hand-off (closed, full, a payload no handler takes) is counted in

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -205,4 +206,61 @@ async fn a_shut_down_background_hands_the_payload_back() {
     assert_eq!(err.into_payload::<String>().as_deref(), Some("order 7"));
     client.disconnect().await;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_returns_by_its_bound_when_a_cancelled_emission_waits_for_its_turn() {
+    let linker = linker();
+    let release = Arc::new(Notify::new());
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let gate = release.clone();
+    linker
+        .on("Long")
+        .subscribe(move || {
+            let (gate, started) = (gate.clone(), started_tx.clone());
+            async move {
+                started.send(()).unwrap();
+                gate.notified().await;
+            }
+        })
+        .unwrap();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let seen = ran.clone();
+    linker
+        .on("Job")
+        .subscribe(move |n: &u32| seen.lock().unwrap().push(*n))
+        .unwrap();
+    let emitter = EventEmitter::builder()
+        .linker(&linker)
+        .submission_order(true)
+        .build();
+    // The application's own emission, ahead of the request's in the emitter's order.
+    let long = emitter.emit("Long").unwrap();
+    within("long started", started.recv()).await.unwrap();
+    let background = Background::new(emitter.clone());
+    let server = Server::start(app(&background)).await;
+    let mut client = Client::connect(server.addr).await;
+    assert_eq!(client.post_json("/job", "7").await.0, StatusCode::ACCEPTED);
+    client.disconnect().await;
+    server.stop().await;
+
+    // Bounded: 50 ms, then at most 50 ms for the cancelled emission to end. It cannot:
+    // it waits behind `Long`.
+    let report = within("shutdown", background.shutdown(Duration::from_millis(50))).await;
+    assert_eq!(
+        (report.finished, report.cancelled, report.abandoned),
+        (0, 0, 1)
+    );
+    release.notify_one();
+    assert_eq!(
+        within("long", long.into_future()).await.counts().succeeded,
+        1
+    );
+    within("drain", background.wait_for_tasks()).await;
+    assert_eq!(
+        background.metrics().cancelled,
+        1,
+        "it ended cancelled at its turn"
+    );
+    assert!(ran.lock().unwrap().is_empty(), "and started no handler");
 }

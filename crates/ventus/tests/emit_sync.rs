@@ -434,3 +434,63 @@ fn emits_and_unsubscribes_from_a_thread_local_destructor() {
     );
     assert!(linker.contains_event("Exit"));
 }
+
+#[test]
+fn a_later_sync_emission_is_not_held_by_a_detached_blocking_closure_that_emitted() {
+    // A handler detaches a blocking closure that emits after its own emission ended.
+    // That emission is scheduled on the runtime the sync-context emission used, which
+    // nobody drives until a later sync emission. When that later emission finds tasks
+    // left on the runtime it shuts the runtime down rather than keep it; that must not
+    // wait for the blocking closure, which here waits for the test.
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    let (linker, emitter) = setup();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (emitted_tx, emitted_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let ran_b = Counter::new();
+    let b = ran_b.clone();
+    linker.on("B").subscribe(move || b.incr()).unwrap();
+    linker.on("C").subscribe(|| async {}).unwrap();
+    let closure = Arc::new(Mutex::new(Some((go_rx, emitted_tx, release_rx))));
+    let stray_emitter = emitter.clone();
+    linker
+        .on("A")
+        .subscribe(move || {
+            let (closure, emitter) = (closure.clone(), stray_emitter.clone());
+            async move {
+                let Some((go, emitted, release)) = closure.lock().unwrap().take() else {
+                    return;
+                };
+                // Detached: not awaited, so `emit("A")` returns without it.
+                drop(tokio::task::spawn_blocking(move || {
+                    go.recv().unwrap();
+                    emitter.emit("B").unwrap();
+                    emitted.send(()).unwrap();
+                    let _ = release.recv();
+                }));
+            }
+        })
+        .unwrap();
+
+    // One thread for both: it keeps its sync-context runtime between emissions.
+    let report = support::within_for(
+        "a later sync emission",
+        Duration::from_secs(10),
+        move || {
+            emitter.emit("A").unwrap();
+            go_tx.send(()).unwrap();
+            emitted_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the stray emission was made");
+            emitter.emit("C").unwrap().wait().unwrap()
+        },
+    );
+    release_tx.send(()).unwrap();
+    assert_eq!(report.counts().succeeded, 1);
+    // `B` ran when `C` drove the runtime, or was cancelled with the runtime's tasks:
+    // never twice.
+    assert!(ran_b.get() <= 1);
+}

@@ -280,3 +280,43 @@ fn a_canceller_of_a_finished_emission_cancels_nothing() {
     assert_eq!(report.counts().succeeded, 1);
     assert_eq!(ran.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn a_pool_emission_cancelled_while_queued_starts_no_handler() {
+    // One worker, busy with the first emission: the second waits in the pool's queue
+    // and is cancelled there. Its sync handler must not run when its turn comes.
+    let linker = EventLinker::builder().build().unwrap();
+    let (busy_tx, busy_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    linker
+        .on("Busy")
+        .subscribe(move || {
+            busy_tx.send(()).unwrap();
+            release_rx.lock().unwrap().recv().unwrap();
+        })
+        .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    linker
+        .on("Queued")
+        .subscribe(move || {
+            r.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    let pool = ThreadPoolEventEmitter::with_linker(&linker, 1);
+    let busy = pool.emit("Busy").unwrap();
+    busy_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let queued = pool.emit("Queued").unwrap();
+    assert!(queued.canceller().cancel());
+    release_tx.send(()).unwrap();
+    assert_eq!(
+        within("busy", move || busy.wait().unwrap())
+            .counts()
+            .succeeded,
+        1
+    );
+    let report = within("queued", move || queued.wait().unwrap());
+    assert_eq!(report.counts().cancelled, 1);
+    assert_eq!(ran.load(Ordering::Relaxed), 0);
+}

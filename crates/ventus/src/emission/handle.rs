@@ -78,10 +78,6 @@ pub(crate) struct Tracker {
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
-    /// The span current where the emission was tracked, if there was one: the parent of
-    /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
-    /// it runs in. Set once.
-    pub(crate) parent: Option<tracing::Span>,
 }
 
 /// What `Tracker::slot` guards.
@@ -100,8 +96,8 @@ struct Slot {
 type OnFinish = Box<dyn FnOnce(EmissionReport) + Send>;
 
 impl Tracker {
-    /// `pool` and `parent`: see [`Tracker::pool`] and [`Tracker::parent`].
-    pub(crate) fn new(pool: u64, parent: Option<tracing::Span>) -> Arc<Self> {
+    /// `pool`: see [`Tracker::pool`].
+    pub(crate) fn new(pool: u64) -> Arc<Self> {
         Arc::new(Self {
             pool: AtomicU64::new(pool),
             finished: AtomicBool::new(false),
@@ -109,7 +105,6 @@ impl Tracker {
             ready: Condvar::new(),
             cancel: Cancel::default(),
             token: OnceLock::new(),
-            parent,
         })
     }
 
@@ -238,6 +233,11 @@ pub(crate) struct TrackerGuard {
     /// The emission's place in its processor's in-flight count, until it is ended just
     /// before the report is published (by the run, which takes it, or by this guard).
     pub(crate) ticket: Option<DrainGuard>,
+    /// The span current where the emission was tracked, if there was one: the parent of
+    /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
+    /// it runs in. Kept with the emission, not in the tracker its handles share, so it
+    /// closes when the emission ends, however long a handle or canceller is kept.
+    pub(crate) made_in: Option<tracing::Span>,
     /// An ordered emission, which `emit` accepted into its emitter's queue: a refusal
     /// by its processor at its turn still counts its handlers cancelled.
     pub(crate) ordered: bool,

@@ -31,8 +31,10 @@ impl<'a> Emission<'a> {
     ///
     /// # Errors
     ///
-    /// Returns the emission itself when some handler is async or `blocking`; drive it
-    /// with [`run`](Self::run) on a runtime instead.
+    /// Returns the emission itself when some handler is async or `blocking`, or when it
+    /// was cancelled before it started (its handlers are then reported cancelled by
+    /// [`run`](Self::run), without starting); drive it with [`run`](Self::run) on a
+    /// runtime instead.
     // The emission is given back by value: boxing it would allocate on the path of every
     // sync-context emission that needs a runtime.
     /// # Examples
@@ -71,7 +73,9 @@ impl<'a> Emission<'a> {
     /// ```
     #[allow(clippy::result_large_err)]
     pub fn try_run_inline(self) -> Result<Emitted, Self> {
-        if !self.is_inline() {
+        // Cancelled before it started (waiting in a queue): the full machine reports its
+        // handlers cancelled without starting them.
+        if !self.is_inline() || self.is_cancelled() {
             return Err(self);
         }
         let mut rec = Recorder::new(self.detailed, self.handler_bound());

@@ -103,6 +103,20 @@ thread_local! {
     static DRIVING: RefCell<Option<Arc<Driving>>> = const { RefCell::new(None) };
 }
 
+/// Whether `handle`'s runtime is one of ventus's own (a sync-context or thread-pool
+/// runtime) and this thread belongs to it: its blocking threads, or the thread driving
+/// it. Such a runtime tells whether it is idle by counting its tasks, so nothing of
+/// ventus may linger on it.
+pub(crate) fn on_ventus_runtime(handle: &Handle) -> bool {
+    DRIVING
+        .try_with(|slot| {
+            slot.borrow()
+                .as_ref()
+                .is_some_and(|driving| driving.runtime == handle.id())
+        })
+        .unwrap_or(false)
+}
+
 /// The scope of the sync-context emission driving the ventus runtime this thread is in,
 /// if it is in one.
 #[cold]

@@ -2,39 +2,45 @@
 //!
 //! An emission scheduled in an async context is queued as it is, an owned [`Emission`]
 //! (a *job*), with no future built for it. Jobs scheduled from one thread onto one
-//! runtime go into that thread's [`Batch`], which *drainer* tasks empty. A drainer is
-//! spawned once and lives as long as its runtime: on an empty queue it parks (its waker
-//! kept in the batch) and the next push wakes it, so a steady trickle of emissions
-//! costs a wake-up each rather than a task each. A drainer starts each job in its own task ([`Emission::start_here`]: sync handlers to their
+//! runtime go into that thread's [`Batch`], which *drainer* tasks empty. A drainer
+//! starts each job in its own task ([`Emission::start_here`]: sync handlers to their
 //! end, async ones polled once); a job whose handlers all finish then is done, and what
 //! is left of one still running is spawned as a task of its own (which polls it again
-//! with its own waker), so a slow emission never holds up the others. A drainer yields to the runtime after
-//! [`FAIRNESS_BUDGET`] jobs, and a batch runs up to one drainer per worker thread, so
-//! emissions keep the parallelism that a task per emission would have had.
+//! with its own waker), so a slow emission never holds up the others. A drainer yields
+//! to the runtime after [`FAIRNESS_BUDGET`] jobs, and a batch runs up to one drainer per
+//! worker thread, so emissions keep the parallelism that a task per emission would have
+//! had.
+//!
+//! On an empty queue a drainer parks (its waker kept in the batch) and the next push
+//! wakes it, so a steady trickle of emissions costs a wake-up each rather than a task
+//! each. It stays parked as long as the batch's thread may push again; once the thread
+//! lets go of the batch (it ends, or schedules on another runtime) the batch is
+//! *ending* and its drainers end on the empty queue. A batch on one of ventus's own
+//! runtimes (the sync-context and thread-pool ones, which tell whether they are idle by
+//! counting their tasks) is ending from the start: its drainers never park.
 //!
 //! # Invariants
 //!
-//! - `State::drainers` counts the drainer tasks spawned for a batch and not dropped; it
-//!   changes only under the state's lock, together with the queue and `parked`. A
-//!   drainer parks only after it found the queue empty under that lock, registering its
-//!   waker there, so a push either is seen by the drainer's check or finds its waker.
+//! - `State::drainers` counts the drainer tasks spawned for a batch and not ended or
+//!   dropped; it changes only under the state's lock, together with the queue and
+//!   `parked`. A drainer parks only after it found the queue empty under that lock,
+//!   registering its waker there, so a push either is seen by the drainer's check or
+//!   finds its waker (taken under the lock, woken after it).
 //! - A push wakes a parked drainer if there is one, else spawns a drainer if fewer than
 //!   the runtime's workers are counted, else leaves the job to the counted drainers,
-//!   which are running (none is parked) and will take it.
-//! - A drainer ends only on the empty queue of an orphaned batch: the thread that
-//!   pushed to it ended or moved to another runtime, so no push can come (threads come
-//!   and go, blocking threads among them; their drainers must not stay parked). It
-//!   leaves the count under the lock where it found the queue empty.
-//! - Otherwise a drainer is dropped only when its runtime shuts down (tokio drops tasks
-//!   only then). It takes the queue with it: the jobs are dropped, which releases their
-//!   in-flight guards and sends their handles a report, as a dropped task would. It also
-//!   clears `parked`: the other drainers of that runtime are being dropped too, and a
-//!   stale waker must not stand in for a spawn.
+//!   which are running (none is parked) and will take it. A drainer that takes a job
+//!   takes its own waker out of `parked` too, so `parked` holds only drainers that wait.
+//! - A drainer ends only on the empty queue of an ending batch, leaving the count under
+//!   the lock where it found the queue empty.
+//! - A drainer dropped before it ended (its runtime shut down, or it unwound) takes its
+//!   waker out of `parked` and leaves the count. If it was the last, it drops the queued
+//!   jobs, which releases their in-flight guards and sends their handles a report, as a
+//!   dropped task would; otherwise it wakes a parked drainer to take them.
 //!
 //! # Deadlock safety
 //!
-//! One lock per batch, held only to push or pop jobs and to count drainers; never while
-//! a job runs, a task is spawned, or a job is dropped.
+//! One lock per batch, held only to push or pop jobs, to count drainers and to keep
+//! their wakers; never while a job runs, a task is spawned or woken, or a job is dropped.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -46,6 +52,7 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 
+use crate::emission::scope::on_ventus_runtime;
 use crate::emission::Emission;
 
 /// A scheduled emission, tracked: it counts its own end.
@@ -71,21 +78,22 @@ struct State {
     drainers: usize,
     /// The wakers of drainers parked on the empty queue.
     parked: Vec<Waker>,
-    /// Set when the thread that pushes here let go of the batch (it ended, or moved to
-    /// another runtime): no push can come, so drainers end on the empty queue.
-    orphaned: bool,
+    /// Drainers end on the empty queue instead of parking: the thread that pushes here
+    /// let go of the batch (it ended, or moved to another runtime), or the runtime is
+    /// one of ventus's own.
+    ending: bool,
 }
 
 /// The thread-local slot's hold on its batch. Dropped when the thread ends or schedules
-/// on another runtime: the batch is orphaned, so its drainers end once they have run
-/// what is queued instead of staying parked until the runtime shuts down.
+/// on another runtime: the batch is ending, so its drainers end once they have run what
+/// is queued instead of staying parked until the runtime shuts down.
 struct Home(Arc<Batch>);
 
 impl Drop for Home {
     fn drop(&mut self) {
         let parked = {
             let mut state = self.0.state.lock();
-            state.orphaned = true;
+            state.ending = true;
             std::mem::take(&mut state.parked)
         };
         // Woken outside the lock; each ends at its next poll.
@@ -111,7 +119,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         let batch = match &mut *slot {
             Some(Home(batch)) if batch.runtime == id => batch,
             slot => {
-                // A new runtime on this thread: the old batch is orphaned, and its
+                // A new runtime on this thread: the old batch is ending, and its
                 // drainers finish its jobs and end (without drainers, its queue is
                 // empty, so dropping it here runs no user code).
                 let home = slot.insert(Home(Arc::new(Batch {
@@ -121,7 +129,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
                         jobs: VecDeque::new(),
                         drainers: 0,
                         parked: Vec::new(),
-                        orphaned: false,
+                        ending: on_ventus_runtime(handle),
                     }),
                 })));
                 &mut home.0
@@ -144,6 +152,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         Ok(Some(Start::Spawn(batch))) => drop(handle.spawn(drain(Lease {
             batch,
             ended: false,
+            waker: None,
         }))),
         // The thread is ending and its batch is gone: a task of its own.
         Err(_) => {
@@ -193,20 +202,27 @@ impl Batch {
 /// A drainer's place in its batch's count.
 struct Lease {
     batch: Arc<Batch>,
-    /// Set when the drainer left the count on the empty queue of an orphaned batch.
+    /// Set when the drainer left the count on the empty queue of an ending batch.
     ended: bool,
+    /// The waker this drainer last parked with, to take it out of `parked` again.
+    waker: Option<Waker>,
 }
 
 impl Lease {
     /// The next job; on an empty queue, parks the drainer (its waker registered under
-    /// the lock that pushes take) until a push wakes it, or, if the batch is orphaned,
+    /// the lock that pushes take) until a push wakes it, or, if the batch is ending,
     /// leaves the count: `None`, and the drainer ends.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Job>> {
         let mut state = self.batch.state.lock();
         if let Some(job) = state.jobs.pop_front() {
+            // Woken by something else than the push that took its waker (a handler's
+            // future polled with this drainer's context): it no longer waits.
+            if let Some(own) = &self.waker {
+                state.parked.retain(|w| !w.will_wake(own));
+            }
             return Poll::Ready(Some(job));
         }
-        if state.orphaned {
+        if state.ending {
             state.drainers -= 1;
             self.ended = true;
             return Poll::Ready(None);
@@ -214,6 +230,9 @@ impl Lease {
         // Polled again while parked (a spurious wake-up): registered once.
         if !state.parked.iter().any(|w| w.will_wake(cx.waker())) {
             state.parked.push(cx.waker().clone());
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
         }
         Poll::Pending
     }
@@ -224,25 +243,34 @@ impl Drop for Lease {
         if self.ended {
             return;
         }
-        // Dropped before it ended: the runtime is shutting down. The queued jobs go with
-        // it, dropped outside the lock (their drops send reports and wake waiters), and
-        // so do the parked drainers' wakers, so that a later push spawns rather than
-        // wakes one.
-        let (jobs, parked) = {
+        // Dropped before it ended: its runtime is shutting down (tokio drops tasks only
+        // then), or it unwound. Its waker goes, so that no push wakes it instead of
+        // spawning. The last drainer takes the queued jobs with it, dropped outside the
+        // lock (their drops send reports and wake waiters); while others remain, one of
+        // them is woken to take them.
+        let (jobs, wake) = {
             let mut state = self.batch.state.lock();
             state.drainers -= 1;
-            (
-                std::mem::take(&mut state.jobs),
-                std::mem::take(&mut state.parked),
-            )
+            if let Some(own) = &self.waker {
+                state.parked.retain(|w| !w.will_wake(own));
+            }
+            if state.drainers == 0 {
+                (std::mem::take(&mut state.jobs), None)
+            } else if state.jobs.is_empty() {
+                (VecDeque::new(), None)
+            } else {
+                (VecDeque::new(), state.parked.pop())
+            }
         };
         drop(jobs);
-        drop(parked);
+        if let Some(waker) = wake {
+            waker.wake();
+        }
     }
 }
 
 /// A drainer: polls each queued job once, spawns those still pending, parks on an
-/// empty queue, ends on the empty queue of an orphaned batch.
+/// empty queue, ends on the empty queue of an ending batch.
 async fn drain(mut lease: Lease) {
     loop {
         for _ in 0..FAIRNESS_BUDGET {
@@ -275,10 +303,10 @@ async fn drain(mut lease: Lease) {
 }
 
 /// A loom model of the park and wake-up protocol between a batch's pushes and its
-/// drainers: the state under one lock (queue, drainer count, parked drainers, orphaned
+/// drainers: the state under one lock (queue, drainer count, parked drainers, ending
 /// flag); pushes from the batch's one thread, each waking a parked drainer or spawning
 /// one (up to two); drainers that park only after finding the queue empty under that
-/// lock; and the thread letting go of the batch (orphaning it) after its pushes, after
+/// lock; and the thread letting go of the batch (making it ending) after its pushes, after
 /// which every drainer must run what is left and end. A waker is modelled by loom's
 /// `Notify`, whose permit stands for tokio's "woken while running: poll again". A lost
 /// wake-up leaves a drainer waiting forever, which loom reports. Run by `.ci/run` with
@@ -299,7 +327,7 @@ mod loom_tests {
         drainers: usize,
         /// The parked drainers, by index into `Model::wakers`.
         parked: Vec<usize>,
-        orphaned: bool,
+        ending: bool,
     }
 
     #[derive(Default)]
@@ -347,7 +375,7 @@ mod loom_tests {
     fn orphan(m: &Model) {
         let parked = {
             let mut state = m.state.lock().unwrap();
-            state.orphaned = true;
+            state.ending = true;
             std::mem::take(&mut state.parked)
         };
         for drainer in parked {
@@ -360,8 +388,12 @@ mod loom_tests {
             let job = {
                 let mut state = m.state.lock().unwrap();
                 match state.jobs.pop_front() {
-                    Some(job) => Some(job),
-                    None if state.orphaned => {
+                    Some(job) => {
+                        // `Lease::poll_next`: a drainer that takes a job no longer waits.
+                        state.parked.retain(|&d| d != me);
+                        Some(job)
+                    }
+                    None if state.ending => {
                         state.drainers -= 1;
                         return;
                     }
@@ -381,7 +413,7 @@ mod loom_tests {
     }
 
     #[test]
-    fn every_pushed_job_runs_and_the_drainers_end_once_orphaned() {
+    fn every_pushed_job_runs_and_the_drainers_end_once_the_batch_is_let_go() {
         // Bounded, as loom advises: every interleaving with up to three preemptions
         // (two drainers and three jobs are too many to explore whole).
         let mut builder = loom::model::Builder::new();

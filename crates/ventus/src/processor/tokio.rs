@@ -175,9 +175,11 @@ impl TokioProcessor {
             });
         } else {
             // Handlers spawned tasks of their own and left them running. As when asyncio
-            // closes the loop `asyncio.run` made, they are cancelled: dropping the runtime
-            // drops them. Reusing it would leave them stalled until some later emission.
-            drop(runtime);
+            // closes the loop `asyncio.run` made, they are cancelled: shutting the runtime
+            // down drops them. Reusing it would leave them stalled until some later
+            // emission. In the background: a detached `spawn_blocking` closure still
+            // running must not hold this `emit` until it returns.
+            runtime.shutdown_background();
         }
         Ok(out)
     }
