@@ -366,3 +366,30 @@ fn a_scheduled_emission_is_a_child_of_the_span_it_was_made_in() {
         "the emission's span continues the span it was made in"
     );
 }
+
+#[test]
+fn the_span_an_emission_was_made_in_closes_when_it_ends_though_a_canceller_is_kept() {
+    let linker = EventLinker::builder().build().unwrap();
+    linker.on("Job").subscribe(|| async {}).unwrap();
+    let emitter = TokioEventEmitter::with_linker(&linker);
+    let (canceller, rec) = recorded(|| {
+        current_thread().block_on(async {
+            let emitted = {
+                let request = tracing::info_span!("request");
+                let _entered = request.enter();
+                emitter.emit("Job").unwrap()
+            };
+            let canceller = emitted.canceller();
+            emitted.into_future().await;
+            canceller
+        })
+    });
+    // The emission ended; its canceller is still held here.
+    assert!(canceller.is_finished());
+    assert_eq!(
+        rec.closed_named("request").len(),
+        1,
+        "the request span is closed while a canceller of its emission lives"
+    );
+    drop(canceller);
+}

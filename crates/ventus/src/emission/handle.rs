@@ -78,6 +78,9 @@ pub(crate) struct Tracker {
     /// The token of [`Emission::cancellation`](crate::Emission::cancellation), made on
     /// first ask; cancelling it cancels the emission, and `Emitted::cancel` cancels it.
     pub(crate) token: OnceLock<CancellationToken>,
+    /// Whether `slot` holds the span the emission was made in; read without the lock, so
+    /// an emission made in no span never takes it for its span.
+    has_span: bool,
 }
 
 /// What `Tracker::slot` guards.
@@ -90,18 +93,27 @@ struct Slot {
     /// The callback of [`Emitted::on_finish`]: given the report by `finish`, after the
     /// lock is released, instead of storing it.
     callback: Option<OnFinish>,
+    /// The span current where the emission was tracked, if there was one: the parent of
+    /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
+    /// it runs in. Taken out by `finish` (and dropped after the lock), so it closes when
+    /// the emission ends, however long a handle or canceller of it is kept.
+    made_in: Option<tracing::Span>,
 }
 
 /// A callback of [`Emitted::on_finish`].
 type OnFinish = Box<dyn FnOnce(EmissionReport) + Send>;
 
 impl Tracker {
-    /// `pool`: see [`Tracker::pool`].
-    pub(crate) fn new(pool: u64) -> Arc<Self> {
+    /// `pool`: see [`Tracker::pool`]; `made_in`: see [`Slot::made_in`].
+    pub(crate) fn new(pool: u64, made_in: Option<tracing::Span>) -> Arc<Self> {
         Arc::new(Self {
             pool: AtomicU64::new(pool),
             finished: AtomicBool::new(false),
-            slot: Mutex::new(Slot::default()),
+            has_span: made_in.is_some(),
+            slot: Mutex::new(Slot {
+                made_in,
+                ..Slot::default()
+            }),
             ready: Condvar::new(),
             cancel: Cancel::default(),
             token: OnceLock::new(),
@@ -123,17 +135,26 @@ impl Tracker {
         }
     }
 
+    /// The span the emission was made in, while it runs.
+    pub(crate) fn made_in(&self) -> Option<tracing::Span> {
+        if !self.has_span {
+            return None;
+        }
+        self.slot.lock().made_in.clone()
+    }
+
     /// Publishes the report and wakes the handle's waiter; later calls do nothing.
     pub(crate) fn finish(&self, report: EmissionReport) {
         if self.is_finished() {
             return;
         }
-        let (waker, callback) = {
+        let (waker, callback, made_in) = {
             let mut slot = self.slot.lock();
             // Tested again under the lock: two racing calls store one report.
             if self.is_finished() {
                 return;
             }
+            let made_in = slot.made_in.take();
             let taken = match slot.callback.take() {
                 // An `on_finish` handle: the report goes to its callback, not the slot.
                 Some(callback) => (None, Some((callback, report))),
@@ -146,8 +167,10 @@ impl Tracker {
             // Stored under the lock, so a waiter that tested it under the lock and saw
             // `false` has registered (waker, callback or condvar wait) before this store.
             self.finished.store(true, Ordering::Release);
-            taken
+            (taken.0, taken.1, made_in)
         };
+        // Closed outside the lock: a subscriber's `on_close` is its own code.
+        drop(made_in);
         // Woken after the lock is released. `notify_all` with no thread waiting is a
         // plain load.
         self.ready.notify_all();
@@ -233,11 +256,7 @@ pub(crate) struct TrackerGuard {
     /// The emission's place in its processor's in-flight count, until it is ended just
     /// before the report is published (by the run, which takes it, or by this guard).
     pub(crate) ticket: Option<DrainGuard>,
-    /// The span current where the emission was tracked, if there was one: the parent of
-    /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
-    /// it runs in. Kept with the emission, not in the tracker its handles share, so it
-    /// closes when the emission ends, however long a handle or canceller is kept.
-    pub(crate) made_in: Option<tracing::Span>,
+
     /// An ordered emission, which `emit` accepted into its emitter's queue: a refusal
     /// by its processor at its turn still counts its handlers cancelled.
     pub(crate) ordered: bool,

@@ -552,7 +552,7 @@ impl<'a> Emission<'a> {
         // Tracked to run elsewhere: it runs in the span it was made in (as the parent of
         // its `ventus.emission` span, or as its span when ventus's spans are off).
         let made_in = Some(tracing::Span::current()).filter(|span| !span.is_none());
-        let tracker = Tracker::new(pool);
+        let tracker = Tracker::new(pool, made_in);
         let mut emission = self.owned(keep_time);
         let emitter = match &emission.emitter {
             Shared::Owned(shared) => shared.clone(),
@@ -568,7 +568,6 @@ impl<'a> Emission<'a> {
             external,
             ticket,
             ordered: false,
-            made_in,
         });
         let emitted = Emitted::tracked(emission.id, tracker);
         (emission, emitted)
@@ -576,8 +575,8 @@ impl<'a> Emission<'a> {
 
     /// The span current where the emission was tracked, if it was tracked in one: it
     /// runs in it wherever it runs.
-    pub(crate) fn made_in(&self) -> Option<&tracing::Span> {
-        self.tracker.as_ref()?.made_in.as_ref()
+    pub(crate) fn made_in(&self) -> Option<tracing::Span> {
+        self.tracker.as_ref()?.tracker.made_in()
     }
 
     /// Makes the emission owned and tracked for its place in an ordered emitter's

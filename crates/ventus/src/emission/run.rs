@@ -137,13 +137,13 @@ impl<'a> Emission<'a> {
             // with ventus's own spans off, that span itself.
             Some(parent) => {
                 let span = tracing::debug_span!(
-                    parent: parent,
+                    parent: &parent,
                     "ventus.emission",
                     event = %self.event,
                     emission = self.id.0
                 );
                 if span.is_disabled() {
-                    parent.clone()
+                    parent
                 } else {
                     span
                 }
