@@ -98,8 +98,8 @@ async fn main() -> anyhow::Result<()> {
 
     let report = background.shutdown(Duration::from_secs(10)).await;
     println!(
-        "drained: {} finished, {} cancelled, {} refused",
-        report.finished, report.cancelled, report.refused
+        "drained: {} finished, {} cancelled, {} refused, {} abandoned",
+        report.finished, report.cancelled, report.refused, report.abandoned
     );
     Ok(())
 }
