@@ -31,7 +31,14 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::{Emission, Tracker};
-use crate::processor::Processor;
+
+/// What a [`Sequencer`] hands an emission to at its turn: its emitter's processor,
+/// behind a trait of this layer (the emission layer knows no processor; the emitter
+/// implements it for every one).
+pub(crate) trait TakeTurn: Send + Sync {
+    /// Gives `emission` to the processor; its handle is the one `emit` made.
+    fn take_turn(&self, emission: Emission<'static>) -> Result<(), crate::handler::BoxError>;
+}
 
 /// `hand`: the active emission is with the processor, neither side is done.
 const RUNNING: u8 = 0;
@@ -52,7 +59,7 @@ pub(crate) struct Sequencer {
     outcome: AtomicU8,
     /// The emitter's processor. Weak: the emitter owns it, its emissions must not keep
     /// it alive (a thread pool's drop joins its workers). Set once, at build.
-    processor: Weak<dyn Processor>,
+    processor: Weak<dyn TakeTurn>,
     /// Woken when the queue goes idle (empty, nothing with the processor).
     idle: Notify,
     /// Emissions of the queue that ended after running to their end.
@@ -95,7 +102,7 @@ impl Turn {
 }
 
 impl Sequencer {
-    pub(crate) fn new(processor: Weak<dyn Processor>) -> Arc<Self> {
+    pub(crate) fn new(processor: Weak<dyn TakeTurn>) -> Arc<Self> {
         Arc::new(Self {
             queue: Mutex::new(Queue::default()),
             hand: AtomicU8::new(RUNNING),
@@ -152,9 +159,9 @@ impl Sequencer {
             return;
         };
         let id = emission.id();
-        match catch_unwind(AssertUnwindSafe(|| processor.process(emission))) {
-            // The handle is the caller's, made at `emit`: this one is a copy.
-            Ok(Ok(_)) => {}
+        match catch_unwind(AssertUnwindSafe(|| processor.take_turn(emission))) {
+            // The handle is the caller's, made at `emit`: the processor's was a copy.
+            Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(
                 emission = id.as_u64(),
                 error = %err,

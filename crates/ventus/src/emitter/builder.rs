@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use super::EventEmitter;
 use crate::emission::filter::Filter;
 use crate::emission::hook::Hook;
-use crate::emission::order::Sequencer;
+use crate::emission::order::{Sequencer, TakeTurn};
 use crate::emission::settings::{EmitterShared, Limit, Overflow};
 use crate::emission::{EmissionFilter, HandlerHook, Metrics};
 use crate::linker::EventLinker;
@@ -367,7 +367,7 @@ impl<P: Processor> EventEmitterBuilder<P> {
         let debug = self.debug.unwrap_or(linker.inner.debug);
         let processor = Arc::new(self.processor);
         let order = self.ordered.then(|| {
-            let weak: Weak<dyn Processor> = Arc::downgrade(&processor) as Weak<P>;
+            let weak: Weak<dyn TakeTurn> = Arc::downgrade(&processor) as Weak<P>;
             Sequencer::new(weak)
         });
         EventEmitter {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::EventEmitter;
 use crate::emission::claims::settle_claims;
-use crate::emission::order::Sequencer;
+use crate::emission::order::{Sequencer, TakeTurn};
 use crate::emission::{Emission, ShutdownReport};
 use crate::linker::registry::EventEntry;
 use crate::processor::Processor;
@@ -67,5 +67,13 @@ impl<P: Processor + ?Sized> EventEmitter<P> {
             finished: finished_now - finished,
             cancelled: cancelled_now - cancelled,
         }
+    }
+}
+
+impl<P: Processor> TakeTurn for P {
+    fn take_turn(&self, emission: Emission<'static>) -> Result<(), crate::handler::BoxError> {
+        self.process(emission)
+            .map(drop)
+            .map_err(|err| Box::new(err) as crate::handler::BoxError)
     }
 }
