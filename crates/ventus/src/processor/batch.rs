@@ -274,31 +274,38 @@ impl Drop for Lease {
 async fn drain(mut lease: Lease) {
     loop {
         for _ in 0..FAIRNESS_BUDGET {
-            let Some(job) = poll_fn(|cx| lease.poll_next(cx)).await else {
-                return;
-            };
-            let mut job = Some(job);
-            poll_fn(|cx| {
-                if let Some(job) = job.take() {
-                    match catch_unwind(AssertUnwindSafe(|| job.start_here(cx))) {
-                        Ok(None) => {}
-                        // Its own task from now on; polled again there, with that
-                        // task's waker, so a wake-up sent to this drainer is only a
-                        // spurious one.
-                        Ok(Some(rest)) => drop(tokio::spawn(rest)),
-                        // Handler panics are caught inside the emission; this is a bug
-                        // of ventus. The job is dropped, which reports it.
-                        Err(panic) => tracing::error!(
-                            panic = crate::handler::panic_message(&*panic),
-                            "ventus caught a panic while running a scheduled emission"
-                        ),
-                    }
+            // Taken and started in one poll: the job is never held across an await (in
+            // the drainer's future), which would add moves of the whole value.
+            let went_on = poll_fn(|cx| match lease.poll_next(cx) {
+                Poll::Ready(Some(job)) => {
+                    start(job, cx);
+                    Poll::Ready(true)
                 }
-                Poll::Ready(())
+                Poll::Ready(None) => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
             })
             .await;
+            if !went_on {
+                return;
+            }
         }
         tokio::task::yield_now().await;
+    }
+}
+
+/// Starts `job` in the drainer's frame; what is left of it still running becomes a task
+/// of its own, polled again there with that task's waker (so a wake-up sent to the
+/// drainer for it is only a spurious one).
+fn start(job: Job, cx: &mut Context<'_>) {
+    match catch_unwind(AssertUnwindSafe(|| job.start_here(cx))) {
+        Ok(None) => {}
+        Ok(Some(rest)) => drop(tokio::spawn(rest)),
+        // Handler panics are caught inside the emission; this is a bug of ventus. The
+        // job is dropped, which reports it.
+        Err(panic) => tracing::error!(
+            panic = crate::handler::panic_message(&*panic),
+            "ventus caught a panic while running a scheduled emission"
+        ),
     }
 }
 
