@@ -357,13 +357,32 @@ async fn shutdown_reports_queued_emissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_runs_what_fits_in_the_deadline() {
     let linker = linker();
+    // Held until the shutdown has begun, so all five are in flight when it starts (a
+    // worker could otherwise finish the first ones before it, and they would not be
+    // the shutdown's to count).
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
     linker
         .on("Quick")
-        .subscribe(tokio::task::yield_now)
+        .subscribe(move || {
+            let g = g.clone();
+            async move { g.acquire().await.unwrap().forget() }
+        })
         .unwrap();
     let emitter = ordered(&linker);
     let queued: Vec<Emitted> = (0..5).map(|_| emitter.emit("Quick").unwrap()).collect();
-    let report = within_async("shutdown", emitter.shutdown(Duration::from_secs(30))).await;
+    let shutdown = tokio::spawn({
+        let emitter = emitter.clone();
+        async move { emitter.shutdown(Duration::from_secs(30)).await }
+    });
+    within_async("shutdown started", async {
+        while !emitter.is_closed() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    gate.add_permits(5);
+    let report = within_async("shutdown", shutdown).await.unwrap();
     assert_eq!((report.finished, report.cancelled), (5, 0));
     for report in await_all(queued).await {
         assert_eq!(report.counts().succeeded, 1);
