@@ -379,7 +379,7 @@ mod loom_tests {
     }
 
     /// `Home::drop`.
-    fn orphan(m: &Model) {
+    fn let_go(m: &Model) {
         let parked = {
             let mut state = m.state.lock().unwrap();
             state.ending = true;
@@ -430,7 +430,7 @@ mod loom_tests {
             for job in 0..3 {
                 push(&m, job);
             }
-            orphan(&m);
+            let_go(&m);
             let drainers = std::mem::take(&mut *m.drainers.lock().unwrap());
             assert!(!drainers.is_empty(), "the first push spawned a drainer");
             for drainer in drainers {
