@@ -126,7 +126,7 @@ struct Inner {
 type OnFailure = Arc<dyn Fn(&Failure<'_>) + Send + Sync>;
 
 /// How long [`Background::shutdown`] waits, at most, for the emissions it cancelled at
-/// its deadline to end (less if the deadline itself is shorter).
+/// its deadline to end.
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
 /// Monotonic counters. Each is only ever incremented, and read as a snapshot: they carry
@@ -322,10 +322,11 @@ pub struct DrainReport {
     /// closed handle).
     pub refused: u64,
     /// Emissions cancelled at the deadline that had not ended when the shutdown returned:
-    /// still waiting for their turn behind other work of the emitter (an earlier
-    /// emission of a submission-ordered emitter, a busy thread pool). They start no
-    /// handler; each ends cancelled when it gets its turn and is counted in
-    /// [`BackgroundMetrics::cancelled`] then.
+    /// waiting for their turn behind other work of the emitter (an earlier emission of a
+    /// submission-ordered emitter, a busy thread pool), which then start no handler, or
+    /// in a handler that does not yield. Each is counted in
+    /// [`BackgroundMetrics::cancelled`] when it ends. (One that ends at the very moment
+    /// the shutdown returns may be counted both here and in `cancelled`.)
     pub abandoned: u64,
 }
 
@@ -466,11 +467,12 @@ impl Background {
     /// dropped at their next await point, as with [`ventus::Emitted::cancel`]) and
     /// counted in [`DrainReport::cancelled`]. The application's emitter stays open.
     ///
-    /// It returns within `deadline + min(deadline, 1 s)`: past the deadline, the
-    /// cancelled emissions get up to that much longer to end. One still waiting for its
-    /// turn on the emitter then (behind a long emission of a submission-ordered emitter,
-    /// or on a busy thread pool) is counted in [`DrainReport::abandoned`]: it starts no
-    /// handler, and ends cancelled when its turn comes.
+    /// It returns within `deadline` + 1 s: past the deadline, the cancelled emissions
+    /// get up to a second to end. One that has not ended then is counted in
+    /// [`DrainReport::abandoned`]: it is waiting for its turn on the emitter (behind a
+    /// long emission of a submission-ordered emitter, or on a busy thread pool), and then
+    /// starts no handler when the turn comes, or it is in a handler that does not yield
+    /// (a sync handler still running on a pool worker).
     ///
     /// With `axum::serve(..).with_graceful_shutdown(signal)`, call it once `serve` has
     /// returned: every connection has been closed by then, so every request has produced
@@ -536,16 +538,16 @@ impl Background {
             for canceller in live.into_cancellers() {
                 canceller.cancel();
             }
-            let grace = deadline.min(CANCEL_GRACE);
-            if tokio::time::timeout(grace, self.wait_for_tasks())
+            if tokio::time::timeout(CANCEL_GRACE, self.wait_for_tasks())
                 .await
                 .is_err()
             {
                 abandoned = self.inner.running.load(Ordering::SeqCst);
                 tracing::warn!(
                     abandoned,
-                    "background shutdown: emissions cancelled at the deadline are still \
-                     waiting for their turn on the emitter; they end cancelled when they get it"
+                    "background shutdown: emissions cancelled at the deadline have not ended \
+                     (waiting for their turn on the emitter, or in a handler that does not \
+                     yield); they are counted cancelled when they end"
                 );
             }
         }

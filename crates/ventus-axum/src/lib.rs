@@ -86,7 +86,7 @@
 //!   flight up to a deadline, cancels the rest (ours only, not the emitter's other work)
 //!   and returns a [`DrainReport`] of how many finished, were cancelled, were refused,
 //!   and were cancelled but still waiting for their turn on the emitter when it
-//!   returned (`abandoned`); it returns within `deadline + min(deadline, 1 s)`. Call it
+//!   returned (`abandoned`); it returns within `deadline` + 1 s. Call it
 //!   after `axum::serve(..).with_graceful_shutdown(..)` has returned.
 //! - **The emitter's rules apply.** Its linker, timeouts, bound, filter, reports,
 //!   metrics and closed state apply as to any `emit`; an emission the emitter refuses at

@@ -244,7 +244,7 @@ async fn shutdown_returns_by_its_bound_when_a_cancelled_emission_waits_for_its_t
     client.disconnect().await;
     server.stop().await;
 
-    // Bounded: 50 ms, then at most 50 ms for the cancelled emission to end. It cannot:
+    // Bounded: 50 ms, then at most a second for the cancelled emission to end. It cannot:
     // it waits behind `Long`.
     let report = within("shutdown", background.shutdown(Duration::from_millis(50))).await;
     assert_eq!(

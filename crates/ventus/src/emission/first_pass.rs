@@ -74,7 +74,7 @@ impl Emission<'static> {
         self.prepare();
         // The span it was made in (with ventus's spans off, the only one it has): its
         // handlers run in it here, and its rest too.
-        let made_in = self.made_in();
+        let made_in = self.take_made_in();
         let entered = made_in.as_ref().map(tracing::Span::enter);
         // Not tracking yet: nothing between here and `finish` can drop the emission
         // (handler panics are caught by the walk), so only a rest needs a recorder that

@@ -95,8 +95,9 @@ struct Slot {
     callback: Option<OnFinish>,
     /// The span current where the emission was tracked, if there was one: the parent of
     /// its `ventus.emission` span wherever it runs, or with ventus's spans off the span
-    /// it runs in. Taken out by `finish` (and dropped after the lock), so it closes when
-    /// the emission ends, however long a handle or canceller of it is kept.
+    /// it runs in. Taken out by the run that starts the emission, or by `finish` if
+    /// none did (and dropped after the lock), so it closes when the emission ends,
+    /// however long a handle or canceller of it is kept.
     made_in: Option<tracing::Span>,
 }
 
@@ -135,12 +136,14 @@ impl Tracker {
         }
     }
 
-    /// The span the emission was made in, while it runs.
-    pub(crate) fn made_in(&self) -> Option<tracing::Span> {
+    /// Takes the span the emission was made in, for the run that enters it (each run
+    /// path takes it once, when it starts). Moved out under the lock, not cloned: a
+    /// subscriber's `clone_span` is its own code.
+    pub(crate) fn take_made_in(&self) -> Option<tracing::Span> {
         if !self.has_span {
             return None;
         }
-        self.slot.lock().made_in.clone()
+        self.slot.lock().made_in.take()
     }
 
     /// Publishes the report and wakes the handle's waiter; later calls do nothing.

@@ -573,10 +573,10 @@ impl<'a> Emission<'a> {
         (emission, emitted)
     }
 
-    /// The span current where the emission was tracked, if it was tracked in one: it
-    /// runs in it wherever it runs.
-    pub(crate) fn made_in(&self) -> Option<tracing::Span> {
-        self.tracker.as_ref()?.tracker.made_in()
+    /// Takes the span current where the emission was tracked, if it was tracked in one:
+    /// it runs in it wherever it runs. Taken once, by the run path that starts it.
+    pub(crate) fn take_made_in(&self) -> Option<tracing::Span> {
+        self.tracker.as_ref()?.tracker.take_made_in()
     }
 
     /// Makes the emission owned and tracked for its place in an ordered emitter's

@@ -182,8 +182,8 @@ impl Sequencer {
     fn pop(&self) -> Option<Emission<'static>> {
         let mut queue = self.queue.lock();
         let next = queue.waiting.pop_front();
-        // The previous emission's tracker drops after the lock is released: its span,
-        // if any, closes in the tracing subscriber.
+        // The previous emission's tracker drops after the lock is released: dropping its
+        // last reference drops what it holds (a callback of `on_finish` never called).
         let previous = std::mem::replace(&mut queue.current, next.as_ref().and_then(tracker_of));
         let idle = next.is_none();
         if idle {

@@ -131,8 +131,9 @@ impl<'a> Emission<'a> {
         )
     }
 
+    /// The emission's span for this run; takes the made-in span, so one call per run.
     fn span(&self) -> Span {
-        match self.made_in() {
+        match self.take_made_in() {
             // Tracked: a child of the span it was made in, not of the place it runs;
             // with ventus's own spans off, that span itself.
             Some(parent) => {

@@ -29,7 +29,8 @@
 //! - A push wakes a parked drainer if there is one, else spawns a drainer if fewer than
 //!   the runtime's workers are counted, else leaves the job to the counted drainers,
 //!   which are running (none is parked) and will take it. A drainer that takes a job
-//!   takes its own waker out of `parked` too, so `parked` holds only drainers that wait.
+//!   takes its own entry (by its lease's id, whatever waker it parked with) out of
+//!   `parked` too, so `parked` holds only drainers that wait.
 //! - A drainer ends only on the empty queue of an ending batch, leaving the count under
 //!   the lock where it found the queue empty.
 //! - A drainer dropped before it ended (its runtime shut down, or it unwound) takes its
@@ -76,8 +77,10 @@ struct State {
     jobs: VecDeque<Job>,
     /// Drainer tasks spawned and not dropped, running or parked.
     drainers: usize,
-    /// The wakers of drainers parked on the empty queue.
-    parked: Vec<Waker>,
+    /// The drainers parked on the empty queue, by their lease's id, with their wakers.
+    parked: Vec<(u64, Waker)>,
+    /// The id of the next drainer's lease.
+    next_id: u64,
     /// Drainers end on the empty queue instead of parking: the thread that pushes here
     /// let go of the batch (it ended, or moved to another runtime), or the runtime is
     /// one of ventus's own.
@@ -97,7 +100,7 @@ impl Drop for Home {
             std::mem::take(&mut state.parked)
         };
         // Woken outside the lock; each ends at its next poll.
-        for waker in parked {
+        for (_, waker) in parked {
             waker.wake();
         }
     }
@@ -129,6 +132,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
                         jobs: VecDeque::new(),
                         drainers: 0,
                         parked: Vec::new(),
+                        next_id: 0,
                         ending: on_ventus_runtime(handle),
                     }),
                 })));
@@ -139,7 +143,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         match batch.push(job) {
             Push::Queued => None,
             Push::Wake(waker) => Some(Start::Wake(waker)),
-            Push::Spawn => Some(Start::Spawn(batch.clone())),
+            Push::Spawn(id) => Some(Start::Spawn(batch.clone(), id)),
         }
     });
     match start {
@@ -149,10 +153,10 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
         // Spawned outside the slot's borrow: on a runtime that is shutting down, `spawn`
         // drops the drainer at once, and with it the queued jobs, whose drops may run
         // user code that schedules again.
-        Ok(Some(Start::Spawn(batch))) => drop(handle.spawn(drain(Lease {
+        Ok(Some(Start::Spawn(batch, id))) => drop(handle.spawn(drain(Lease {
             batch,
+            id,
             ended: false,
-            waker: None,
         }))),
         // The thread is ending and its batch is gone: a task of its own.
         Err(_) => {
@@ -166,7 +170,7 @@ pub(crate) fn schedule(handle: &Handle, job: Job) {
 /// What `schedule` does after a push, outside the batch's lock.
 enum Start {
     Wake(Waker),
-    Spawn(Arc<Batch>),
+    Spawn(Arc<Batch>, u64),
 }
 
 /// What a push asks of its caller.
@@ -175,8 +179,8 @@ enum Push {
     Queued,
     /// Wake this parked drainer.
     Wake(Waker),
-    /// Spawn a drainer, already counted.
-    Spawn,
+    /// Spawn a drainer, already counted, with this lease id.
+    Spawn(u64),
 }
 
 impl Batch {
@@ -184,7 +188,7 @@ impl Batch {
     fn push(&self, job: Job) -> Push {
         let mut state = self.state.lock();
         state.jobs.push_back(job);
-        if let Some(waker) = state.parked.pop() {
+        if let Some((_, waker)) = state.parked.pop() {
             return Push::Wake(waker);
         }
         // Up to one drainer per worker: a drainer busy with a long first poll (a sync
@@ -192,7 +196,8 @@ impl Batch {
         // could run them, as it would with a task per emission.
         if state.drainers < self.max_drainers {
             state.drainers += 1;
-            Push::Spawn
+            state.next_id += 1;
+            Push::Spawn(state.next_id)
         } else {
             Push::Queued
         }
@@ -202,10 +207,10 @@ impl Batch {
 /// A drainer's place in its batch's count.
 struct Lease {
     batch: Arc<Batch>,
+    /// This drainer's entry in `parked`, whatever waker it parked with.
+    id: u64,
     /// Set when the drainer left the count on the empty queue of an ending batch.
     ended: bool,
-    /// The waker this drainer last parked with, to take it out of `parked` again.
-    waker: Option<Waker>,
 }
 
 impl Lease {
@@ -217,9 +222,10 @@ impl Lease {
         if let Some(job) = state.jobs.pop_front() {
             // Woken by something else than the push that took its waker (a handler's
             // future polled with this drainer's context): it no longer waits.
-            if let Some(own) = &self.waker {
-                state.parked.retain(|w| !w.will_wake(own));
-            }
+            let own = unpark(&mut state, self.id);
+            // Its waker is dropped after the lock, as every waker here.
+            drop(state);
+            drop(own);
             return Poll::Ready(Some(job));
         }
         if state.ending {
@@ -227,12 +233,13 @@ impl Lease {
             self.ended = true;
             return Poll::Ready(None);
         }
-        // Polled again while parked (a spurious wake-up): registered once.
-        if !state.parked.iter().any(|w| w.will_wake(cx.waker())) {
-            state.parked.push(cx.waker().clone());
-        }
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
+        // Polled again while parked (a spurious wake-up): registered once, with the
+        // waker of this poll.
+        let id = self.id;
+        match state.parked.iter_mut().find(|(parked, _)| *parked == id) {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => state.parked.push((id, cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -248,25 +255,32 @@ impl Drop for Lease {
         // spawning. The last drainer takes the queued jobs with it, dropped outside the
         // lock (their drops send reports and wake waiters); while others remain, one of
         // them is woken to take them.
-        let (jobs, wake) = {
+        let (jobs, wake, own) = {
             let mut state = self.batch.state.lock();
             state.drainers -= 1;
-            if let Some(own) = &self.waker {
-                state.parked.retain(|w| !w.will_wake(own));
-            }
-            if state.drainers == 0 {
+            let own = unpark(&mut state, self.id);
+            let (jobs, wake) = if state.drainers == 0 {
                 (std::mem::take(&mut state.jobs), None)
             } else if state.jobs.is_empty() {
                 (VecDeque::new(), None)
             } else {
-                (VecDeque::new(), state.parked.pop())
-            }
+                (VecDeque::new(), state.parked.pop().map(|(_, waker)| waker))
+            };
+            (jobs, wake, own)
         };
+        drop(own);
         drop(jobs);
         if let Some(waker) = wake {
             waker.wake();
         }
     }
+}
+
+/// Takes drainer `id` out of the parked list, if it is there; its waker is the caller's
+/// to drop once the lock is released.
+fn unpark(state: &mut State, id: u64) -> Option<Waker> {
+    let at = state.parked.iter().position(|(parked, _)| *parked == id)?;
+    Some(state.parked.swap_remove(at).1)
 }
 
 /// A drainer: polls each queued job once, spawns those still pending, parks on an
