@@ -1,6 +1,6 @@
 //! Held emissions go through the application's emitter and its processor: a thread
 //! pool's workers run them, a submission-ordered emitter keeps their order, a bound
-//! refuses what does not fit, and the emitter's own counts see them.
+//! refuses what does not fit, the emitter's own counts see them, and shutdown is bounded.
 
 mod support;
 
@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use tokio::sync::{mpsc, Notify};
 use ventus::{EventEmitter, EventLinker, Overflow, ThreadPoolEventEmitter, TokioEventEmitter};
-use ventus_axum::{Background, BackgroundEmitter, HoldError, VentusLayer};
+use ventus_axum::{Background, BackgroundEmitter, VentusLayer};
 
 use support::{poll_once, within, Client, Server};
 
@@ -26,6 +26,24 @@ async fn job(emitter: BackgroundEmitter, Json(n): Json<u32>) -> StatusCode {
         Ok(()) => StatusCode::ACCEPTED,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
+}
+
+/// Links a `Job` handler that signals `started` and then waits for `release`.
+fn gated_job(linker: &EventLinker) -> (Arc<Notify>, mpsc::UnboundedReceiver<()>) {
+    let release = Arc::new(Notify::new());
+    let (started_tx, started) = mpsc::unbounded_channel();
+    let gate = release.clone();
+    linker
+        .on("Job")
+        .subscribe(move |_: u32| {
+            let (gate, started) = (gate.clone(), started_tx.clone());
+            async move {
+                started.send(()).unwrap();
+                gate.notified().await;
+            }
+        })
+        .unwrap();
+    (release, started)
 }
 
 fn app(background: &Background) -> Router {
@@ -109,19 +127,7 @@ async fn a_submission_ordered_emitter_runs_them_in_hand_off_order() {
 #[tokio::test]
 async fn the_emitters_own_counts_see_held_emissions() {
     let linker = linker();
-    let release = Arc::new(Notify::new());
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    let gate = release.clone();
-    linker
-        .on("Job")
-        .subscribe(move |_: u32| {
-            let (gate, started) = (gate.clone(), started_tx.clone());
-            async move {
-                started.send(()).unwrap();
-                gate.notified().await;
-            }
-        })
-        .unwrap();
+    let (release, mut started) = gated_job(&linker);
     let emitter = TokioEventEmitter::with_linker(&linker);
     let background = Background::new(emitter.clone());
     let server = Server::start(app(&background)).await;
@@ -143,19 +149,7 @@ async fn the_emitters_own_counts_see_held_emissions() {
 #[tokio::test]
 async fn a_full_bounded_emitter_refuses_at_hand_off_and_the_refusal_is_counted() {
     let linker = linker();
-    let release = Arc::new(Notify::new());
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    let gate = release.clone();
-    linker
-        .on("Job")
-        .subscribe(move |_: u32| {
-            let (gate, started) = (gate.clone(), started_tx.clone());
-            async move {
-                started.send(()).unwrap();
-                gate.notified().await;
-            }
-        })
-        .unwrap();
+    let (release, mut started) = gated_job(&linker);
     let emitter = EventEmitter::builder()
         .linker(&linker)
         .max_in_flight(1, Overflow::Reject)
@@ -173,37 +167,6 @@ async fn a_full_bounded_emitter_refuses_at_hand_off_and_the_refusal_is_counted()
     release.notify_one();
     within("drain", background.wait_for_tasks()).await;
     assert_eq!(background.metrics().finished, 1);
-    client.disconnect().await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_shut_down_background_hands_the_payload_back() {
-    let (kept_tx, mut kept) = mpsc::unbounded_channel();
-    let background = Background::new(TokioEventEmitter::with_linker(&linker()));
-    let app = Router::new()
-        .route(
-            "/",
-            post(move |emitter: BackgroundEmitter| {
-                let kept = kept_tx.clone();
-                async move {
-                    kept.send(emitter).unwrap();
-                    "ok"
-                }
-            }),
-        )
-        .layer(VentusLayer::new())
-        .with_state(background.clone());
-    let server = Server::start(app).await;
-    let mut client = Client::connect(server.addr).await;
-    assert_eq!(client.post_json("/", "{}").await.0, StatusCode::OK);
-    let emitter = kept.recv().await.unwrap();
-    background.shutdown(Duration::ZERO).await;
-    let err = emitter
-        .emit_with("Late", String::from("order 7"))
-        .unwrap_err();
-    assert!(matches!(err, HoldError::Closed { .. }), "{err:?}");
-    assert_eq!(err.into_payload::<String>().as_deref(), Some("order 7"));
     client.disconnect().await;
     server.stop().await;
 }

@@ -799,6 +799,13 @@ async fn an_extractor_kept_past_its_request_is_refused() {
     assert_eq!(err.event(), <Created as ventus::Event>::name());
     assert_eq!(err.into_payload::<Created>().map(|c| c.0), Some(5));
     assert_eq!(background.metrics().refused, 6);
+    // Once the handle is shut down, the refusal says so, and still hands the payload back.
+    background.shutdown(Duration::ZERO).await;
+    let err = emitter
+        .emit_with("Late", String::from("order 7"))
+        .unwrap_err();
+    assert!(matches!(err, HoldError::Closed { .. }), "{err:?}");
+    assert_eq!(err.into_payload::<String>().as_deref(), Some("order 7"));
     client.disconnect().await;
     server.stop().await;
 }

@@ -28,6 +28,19 @@ fn sender() -> (
     )
 }
 
+/// Waits in async code, yielding to the runtime that sends it, for the next item on `rx`.
+async fn recv_async<T>(what: &str, rx: &mpsc::Receiver<T>) -> T {
+    within_async(what, async {
+        loop {
+            match rx.try_recv() {
+                Ok(item) => return item,
+                Err(_) => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await
+}
+
 fn recv(rx: &mpsc::Receiver<EmissionReport>) -> EmissionReport {
     rx.recv_timeout(Duration::from_secs(10))
         .expect("the callback was called")
@@ -80,15 +93,7 @@ async fn a_scheduled_emission_calls_back_once_with_its_report() {
     // The async handler waits: no report yet.
     assert!(rx.try_recv().is_err());
     release.notify_one();
-    let report = within_async("the report", async {
-        loop {
-            match rx.try_recv() {
-                Ok(report) => return report,
-                Err(_) => tokio::task::yield_now().await,
-            }
-        }
-    })
-    .await;
+    let report = recv_async("the report", &rx).await;
     assert_eq!(report.id(), id);
     assert_eq!(report.counts().succeeded, 2);
     emitter.wait_for_tasks().await;
@@ -112,15 +117,7 @@ fn the_callback_runs_after_the_emission_left_the_in_flight_count() {
                 seen.fetch_min(e.metrics().in_flight, Ordering::Relaxed);
                 tx.send(()).unwrap();
             });
-            within_async("one at a time", async {
-                loop {
-                    if rx.try_recv().is_ok() {
-                        return;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await;
+            recv_async("one at a time", &rx).await;
         }
     });
     assert_eq!(
@@ -247,15 +244,7 @@ async fn a_canceller_cancels_after_the_handle_was_given_away() {
     assert!(!canceller.is_finished());
     let clone = canceller.clone();
     assert!(clone.cancel());
-    let report = within_async("cancelled", async {
-        loop {
-            match rx.try_recv() {
-                Ok(report) => return report,
-                Err(_) => tokio::task::yield_now().await,
-            }
-        }
-    })
-    .await;
+    let report = recv_async("cancelled", &rx).await;
     assert_eq!(report.counts().cancelled, 1);
     assert!(canceller.is_finished());
     assert!(!canceller.cancel(), "nothing left to cancel");
